@@ -1,0 +1,47 @@
+# devorch — build, test, demo, bench. See README.md.
+SHELL := /bin/bash
+GO ?= go
+export CGO_ENABLED ?= 0
+BIN := bin/devorch
+DEBIAN_PKGS := busybox-static docker-registry tmux iproute2 iptables
+TEST_TIMEOUT ?= 20m
+
+.PHONY: all build test deps check-docker test-images unit vet demo bench clean hosts-up hosts-down
+
+all: build
+
+build:
+	$(GO) build -trimpath -o $(BIN) ./cmd/devorch
+
+# deps installs the Debian packages the suite needs, when root and missing.
+deps:
+	@missing=""; for p in $(DEBIAN_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" != 0 ]; then echo "missing Debian packages:$$missing (run as root, or install them)" >&2; exit 1; fi; \
+	  echo "installing:$$missing"; \
+	  (apt-get update -qq || true) && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	  systemctl disable --now docker-registry >/dev/null 2>&1 || true; \
+	fi
+
+# check-docker fails loudly when no Docker daemon answers.
+check-docker:
+	@docker info >/dev/null 2>&1 || { echo "make test needs a running Docker daemon (docker info failed)" >&2; exit 1; }
+
+test-images: deps check-docker
+	$(GO) run ./cmd/testimages
+
+vet:
+	$(GO) vet ./...
+	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+test: deps check-docker vet build test-images
+	DEVORCH_REQUIRE_DOCKER=1 $(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
+
+demo: build
+	@./examples/demo.sh
+
+bench: build
+	@./bench/run.sh
+
+clean:
+	rm -rf bin

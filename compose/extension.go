@@ -1,0 +1,100 @@
+package compose
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/compose-spec/compose-go/v2/types"
+)
+
+// ExtensionKey is the compose extension devorch reads, at the top level, on
+// networks and on services.
+const ExtensionKey = "x-devorch"
+
+// Extension is the top-level x-devorch block.
+type Extension struct {
+	// Hosts declares Docker hosts by name (used when neither --host nor
+	// DEVORCH_HOSTS is given).
+	Hosts map[string]HostSpec `json:"hosts,omitempty"`
+	// Strategy is "spread" (default) or "binpack".
+	Strategy string `json:"strategy,omitempty"`
+}
+
+// HostSpec is one host of an x-devorch hosts block.
+type HostSpec struct {
+	Endpoint string            `json:"endpoint"`
+	Address  string            `json:"address,omitempty"`
+	Labels   map[string]string `json:"labels,omitempty"`
+}
+
+// NetworkExtension is x-devorch on a top-level network.
+type NetworkExtension struct {
+	// Colocate keeps every service on the network on one host.
+	Colocate bool `json:"colocate,omitempty"`
+}
+
+// ServiceExtension is x-devorch on a service.
+type ServiceExtension struct {
+	// Alerts are threshold rules such as cpu: "90%/30s".
+	Alerts map[string]string `json:"alerts,omitempty"`
+}
+
+func decodeExtension(ext types.Extensions, into any, where string) error {
+	raw, ok := ext[ExtensionKey]
+	if !ok || raw == nil {
+		return nil
+	}
+	b, err := json.Marshal(raw)
+	if err != nil {
+		return fmt.Errorf("%s: %s: %w", where, ExtensionKey, err)
+	}
+	if err := json.Unmarshal(b, into); err != nil {
+		return fmt.Errorf("%s: %s: %w", where, ExtensionKey, err)
+	}
+	return nil
+}
+
+func parseExtension(p *types.Project) (Extension, error) {
+	var x Extension
+	if err := decodeExtension(p.Extensions, &x, "top level"); err != nil {
+		return x, err
+	}
+	switch x.Strategy {
+	case "", "spread", "binpack":
+	default:
+		return x, fmt.Errorf("top level: %s.strategy: %q is neither spread nor binpack", ExtensionKey, x.Strategy)
+	}
+	for name, h := range x.Hosts {
+		if h.Endpoint == "" {
+			return x, fmt.Errorf("top level: %s.hosts.%s: endpoint is required", ExtensionKey, name)
+		}
+	}
+	for name, n := range p.Networks {
+		var nx NetworkExtension
+		if err := decodeExtension(n.Extensions, &nx, fmt.Sprintf("network %q", name)); err != nil {
+			return x, err
+		}
+	}
+	for name, s := range p.Services {
+		var sx ServiceExtension
+		if err := decodeExtension(s.Extensions, &sx, fmt.Sprintf("service %q", name)); err != nil {
+			return x, err
+		}
+	}
+	return x, nil
+}
+
+// NetworkX returns the x-devorch block of a network (zero when absent or
+// malformed; Load has already rejected malformed blocks).
+func NetworkX(n types.NetworkConfig) NetworkExtension {
+	var nx NetworkExtension
+	_ = decodeExtension(n.Extensions, &nx, "")
+	return nx
+}
+
+// ServiceX returns the x-devorch block of a service.
+func ServiceX(s types.ServiceConfig) ServiceExtension {
+	var sx ServiceExtension
+	_ = decodeExtension(s.Extensions, &sx, "")
+	return sx
+}

@@ -1,0 +1,355 @@
+package engine
+
+import (
+	"archive/tar"
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+
+	"github.com/compose-spec/compose-go/v2/types"
+	"github.com/docker/docker/api/types/build"
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/pkg/jsonmessage"
+	"github.com/docker/go-units"
+	archive "github.com/moby/go-archive"
+	"github.com/moby/patternmatcher/ignorefile"
+
+	"github.com/devorch/devorch/compose"
+	"github.com/devorch/devorch/engine/hosts"
+	"github.com/devorch/devorch/internal/labels"
+)
+
+// ImageRef is the image a service's containers run: its image: field, or
+// <project>-<service> for a service that is only built, as compose names it.
+func ImageRef(p *compose.Project, s types.ServiceConfig) string {
+	if s.Image != "" {
+		return s.Image
+	}
+	return p.Name + "-" + s.Name
+}
+
+// buildKitOnly lists build fields only BuildKit implements.
+func buildKitOnly(b *types.BuildConfig) []string {
+	var out []string
+	if len(b.SSH) > 0 {
+		out = append(out, "ssh")
+	}
+	if len(b.Secrets) > 0 {
+		out = append(out, "secrets")
+	}
+	if len(b.CacheTo) > 0 {
+		out = append(out, "cache_to")
+	}
+	if len(b.AdditionalContexts) > 0 {
+		out = append(out, "additional_contexts")
+	}
+	if len(b.Entitlements) > 0 {
+		out = append(out, "entitlements")
+	}
+	if len(b.Platforms) > 1 {
+		out = append(out, "platforms (more than one)")
+	}
+	if b.Provenance != "" {
+		out = append(out, "provenance")
+	}
+	if b.SBOM != "" {
+		out = append(out, "sbom")
+	}
+	if len(b.NoCacheFilter) > 0 {
+		out = append(out, "no_cache_filter")
+	}
+	if b.Privileged {
+		out = append(out, "privileged")
+	}
+	return out
+}
+
+var buildKitSyntax = []struct {
+	re   *regexp.Regexp
+	what string
+}{
+	{regexp.MustCompile(`(?i)^\s*#\s*syntax\s*=`), "a # syntax= directive"},
+	{regexp.MustCompile(`(?i)^\s*RUN\s+.*--mount=`), "RUN --mount"},
+	{regexp.MustCompile(`(?i)^\s*RUN\s+.*--network=`), "RUN --network"},
+	{regexp.MustCompile(`(?i)^\s*RUN\s+.*--security=`), "RUN --security"},
+	{regexp.MustCompile(`(?i)^\s*(COPY|ADD)\s+.*--link\b`), "COPY --link"},
+	{regexp.MustCompile(`(?i)^\s*(COPY|ADD)\s+.*--parents\b`), "COPY --parents"},
+	{regexp.MustCompile(`(?i)^\s*(COPY|ADD)\s+.*--exclude=`), "COPY --exclude"},
+	{regexp.MustCompile(`(?i)^\s*(COPY|ADD)\s+.*--chmod=`), "COPY --chmod"},
+	{regexp.MustCompile(`(?i)^\s*(RUN|COPY)\s+.*<<-?["']?[A-Za-z_]+`), "a heredoc"},
+}
+
+// checkDockerfile reports BuildKit-only syntax with file and line: the
+// classic builder devorch uses would fail with a less helpful message.
+func checkDockerfile(service, path string, content []byte) error {
+	sc := bufio.NewScanner(bytes.NewReader(content))
+	line := 0
+	for sc.Scan() {
+		line++
+		for _, k := range buildKitSyntax {
+			if k.re.MatchString(sc.Text()) {
+				return fmt.Errorf("service %q: %s:%d uses %s, which needs BuildKit; devorch builds through the Docker API's classic builder", service, path, line, k.what)
+			}
+		}
+	}
+	return nil
+}
+
+// buildContext tars the service's build context, honouring
+// <Dockerfile>.dockerignore or .dockerignore, and returns the Dockerfile
+// name to pass to the daemon.
+func buildContext(s types.ServiceConfig) (io.ReadCloser, string, error) {
+	b := s.Build
+	ctxDir := b.Context
+	if ctxDir == "" {
+		ctxDir = "."
+	}
+	if strings.Contains(ctxDir, "://") || strings.HasPrefix(ctxDir, "git@") {
+		return nil, "", fmt.Errorf("service %q: remote build context %q is not supported by devorch", s.Name, ctxDir)
+	}
+	fi, err := os.Stat(ctxDir)
+	if err != nil {
+		return nil, "", fmt.Errorf("service %q: build context: %w", s.Name, err)
+	}
+	if !fi.IsDir() {
+		return nil, "", fmt.Errorf("service %q: build context %s is not a directory", s.Name, ctxDir)
+	}
+	var dfContent []byte
+	dfName := b.Dockerfile
+	if dfName == "" {
+		dfName = "Dockerfile"
+	}
+	dfPath := dfName
+	if !filepath.IsAbs(dfPath) {
+		dfPath = filepath.Join(ctxDir, dfName)
+	}
+	if b.DockerfileInline != "" {
+		dfContent = []byte(b.DockerfileInline)
+		dfPath = "(dockerfile_inline)"
+	} else {
+		dfContent, err = os.ReadFile(dfPath)
+		if err != nil {
+			return nil, "", fmt.Errorf("service %q: read Dockerfile: %w", s.Name, err)
+		}
+	}
+	if err := checkDockerfile(s.Name, dfPath, dfContent); err != nil {
+		return nil, "", err
+	}
+	excludes, err := ignorePatterns(ctxDir, dfPath)
+	if err != nil {
+		return nil, "", fmt.Errorf("service %q: %w", s.Name, err)
+	}
+	rel, relErr := filepath.Rel(ctxDir, dfPath)
+	inside := b.DockerfileInline == "" && relErr == nil && !strings.HasPrefix(rel, "..")
+	if inside {
+		// The daemon needs the Dockerfile and ignore file whatever the
+		// ignore patterns say, as the docker CLI ensures.
+		excludes = append(excludes, "!"+filepath.ToSlash(rel), "!.dockerignore")
+		tr, err := archive.TarWithOptions(ctxDir, &archive.TarOptions{ExcludePatterns: excludes})
+		if err != nil {
+			return nil, "", fmt.Errorf("service %q: tar build context: %w", s.Name, err)
+		}
+		return tr, filepath.ToSlash(rel), nil
+	}
+	// A Dockerfile outside the context (or inline) is added under a
+	// generated name.
+	name := ".devorch.Dockerfile"
+	tr, err := archive.TarWithOptions(ctxDir, &archive.TarOptions{ExcludePatterns: excludes})
+	if err != nil {
+		return nil, "", fmt.Errorf("service %q: tar build context: %w", s.Name, err)
+	}
+	return appendFile(tr, name, dfContent), name, nil
+}
+
+// appendFile streams a tar and adds one file at its end.
+func appendFile(in io.ReadCloser, name string, content []byte) io.ReadCloser {
+	pr, pw := io.Pipe()
+	go func() {
+		defer in.Close()
+		tr := tar.NewReader(in)
+		tw := tar.NewWriter(pw)
+		for {
+			h, err := tr.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				pw.CloseWithError(err)
+				return
+			}
+			if err := tw.WriteHeader(h); err != nil {
+				pw.CloseWithError(err)
+				return
+			}
+			if _, err := io.Copy(tw, tr); err != nil {
+				pw.CloseWithError(err)
+				return
+			}
+		}
+		if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(content)), Typeflag: tar.TypeReg}); err != nil {
+			pw.CloseWithError(err)
+			return
+		}
+		if _, err := tw.Write(content); err != nil {
+			pw.CloseWithError(err)
+			return
+		}
+		pw.CloseWithError(tw.Close())
+	}()
+	return pr
+}
+
+// ignorePatterns reads <Dockerfile>.dockerignore next to the Dockerfile if
+// present, else <context>/.dockerignore.
+func ignorePatterns(ctxDir, dfPath string) ([]string, error) {
+	for _, f := range []string{dfPath + ".dockerignore", filepath.Join(ctxDir, ".dockerignore")} {
+		fh, err := os.Open(f)
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		defer fh.Close()
+		pats, err := ignorefile.ReadAll(fh)
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", f, err)
+		}
+		return pats, nil
+	}
+	return nil, nil
+}
+
+// build builds one service's image on host h with the classic builder and
+// returns the image ID.
+func (e *Engine) build(ctx context.Context, p *compose.Project, s types.ServiceConfig, h *hosts.Host, noCache bool) (string, error) {
+	b := s.Build
+	if kit := buildKitOnly(b); len(kit) > 0 {
+		return "", fmt.Errorf("service %q: build uses %s, which needs BuildKit; devorch builds through the Docker API's classic builder", s.Name, strings.Join(kit, ", "))
+	}
+	ref := ImageRef(p, s)
+	tr, dockerfile, err := buildContext(s)
+	if err != nil {
+		return "", err
+	}
+	defer tr.Close()
+	l := map[string]string{}
+	for k, v := range b.Labels {
+		l[k] = v
+	}
+	l[labels.Project] = p.Name
+	l[labels.Service] = s.Name
+	if s.Image == "" {
+		l[labels.Built] = "true"
+	}
+	args := map[string]*string{}
+	for k, v := range b.Args {
+		args[k] = v
+	}
+	var ulimits []*container.Ulimit
+	for _, name := range sortedKeys(b.Ulimits) {
+		u := b.Ulimits[name]
+		soft, hard := int64(u.Soft), int64(u.Hard)
+		if u.Single != 0 {
+			soft, hard = int64(u.Single), int64(u.Single)
+		}
+		ulimits = append(ulimits, &units.Ulimit{Name: name, Soft: soft, Hard: hard})
+	}
+	tags := append([]string{ref}, b.Tags...)
+	opts := build.ImageBuildOptions{
+		Tags:        tags,
+		Dockerfile:  dockerfile,
+		BuildArgs:   args,
+		Target:      b.Target,
+		Labels:      l,
+		Remove:      true,
+		ForceRemove: true,
+		NoCache:     noCache || b.NoCache,
+		PullParent:  b.Pull,
+		NetworkMode: b.Network,
+		ExtraHosts:  b.ExtraHosts.AsList(":"),
+		ShmSize:     int64(b.ShmSize),
+		Ulimits:     ulimits,
+		CacheFrom:   b.CacheFrom,
+		Isolation:   container.Isolation(b.Isolation),
+		Version:     build.BuilderV1,
+	}
+	if len(b.Platforms) == 1 {
+		opts.Platform = b.Platforms[0]
+	}
+	e.emit(Event{Kind: KindProgress, Resource: ResImage, Name: ref, Host: h.Name, Service: s.Name, Status: "Building"})
+	resp, err := h.Client.ImageBuild(ctx, tr, opts)
+	if err != nil {
+		return "", fmt.Errorf("build service %q on host %q: %w", s.Name, h.Name, err)
+	}
+	defer resp.Body.Close()
+	var id string
+	var tail []string
+	dec := json.NewDecoder(resp.Body)
+	for {
+		var m jsonmessage.JSONMessage
+		if err := dec.Decode(&m); err != nil {
+			if err == io.EOF {
+				break
+			}
+			return "", fmt.Errorf("build service %q: read build output: %w", s.Name, err)
+		}
+		if m.Error != nil {
+			msg := strings.TrimSpace(m.Error.Message)
+			return "", fmt.Errorf("build service %q failed: %s%s", s.Name, msg, context2(tail))
+		}
+		if m.Aux != nil {
+			var aux struct{ ID string }
+			if json.Unmarshal(*m.Aux, &aux) == nil && aux.ID != "" {
+				id = aux.ID
+			}
+		}
+		if m.Stream != "" {
+			for _, line := range strings.Split(strings.TrimRight(m.Stream, "\n"), "\n") {
+				if strings.TrimSpace(line) == "" {
+					continue
+				}
+				tail = append(tail, line)
+				if len(tail) > 5 {
+					tail = tail[1:]
+				}
+				e.emit(Event{Kind: KindLog, Resource: ResImage, Name: ref, Host: h.Name, Service: s.Name, Stream: "build", Line: line})
+			}
+		}
+	}
+	if id == "" {
+		insp, err := h.Client.ImageInspect(ctx, ref)
+		if err != nil {
+			return "", fmt.Errorf("build service %q: image %s not found after build: %w", s.Name, ref, err)
+		}
+		id = insp.ID
+	}
+	e.emit(Event{Kind: KindProgress, Resource: ResImage, Name: ref, Host: h.Name, Service: s.Name, Status: "Built"})
+	return id, nil
+}
+
+func context2(tail []string) string {
+	if len(tail) == 0 {
+		return ""
+	}
+	return "\n  " + strings.Join(tail, "\n  ")
+}
+
+// sortedServiceNames returns the keys of a service set, sorted.
+func sortedServiceNames(m map[string]types.ServiceConfig) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

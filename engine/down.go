@@ -1,0 +1,276 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/image"
+	"github.com/docker/docker/errdefs"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/devorch/devorch/compose"
+	"github.com/devorch/devorch/internal/labels"
+	"github.com/devorch/devorch/netctl"
+	"github.com/devorch/devorch/volumes"
+)
+
+// DownOptions are `devorch down`'s choices.
+type DownOptions struct {
+	RemoveOrphans bool
+	Volumes       bool   // -v: remove named volumes and anonymous ones
+	RemoveImages  string // "", "local" (images devorch built without an image: name) or "all"
+	Timeout       *time.Duration
+	LockTimeout   time.Duration
+}
+
+// Down stops and removes the project's containers (dependents before what
+// they depend on, in parallel), then its networks, and with the options its
+// volumes and images. p may be nil: then everything labelled with the
+// project is removed, found from the labels alone.
+func (e *Engine) Down(ctx context.Context, project string, p *compose.Project, o DownOptions) error {
+	unlock, err := e.Lock(ctx, project, o.LockTimeout)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	cs, err := e.list(ctx, project, listOptions{all: true})
+	if err != nil {
+		return err
+	}
+	var remove, orphans []Container
+	for _, c := range cs {
+		if p != nil && !o.RemoveOrphans && !c.OneOff {
+			if _, ok := p.Services[c.Service]; !ok {
+				if _, ok := p.DisabledServices[c.Service]; !ok {
+					orphans = append(orphans, c)
+					continue
+				}
+			}
+		}
+		remove = append(remove, c)
+	}
+	if len(orphans) > 0 {
+		var names []string
+		for _, c := range orphans {
+			names = append(names, c.Name)
+		}
+		e.warn("Found orphan containers (%s) for this project. If you removed or renamed this service in your compose file, you can run this command with the --remove-orphans flag to clean it up.", strings.Join(names, ", "))
+	}
+	if err := e.stopInOrder(ctx, remove, o.Timeout, true, o.Volumes); err != nil {
+		return err
+	}
+	var errs []error
+	if len(orphans) == 0 {
+		errs = append(errs, e.removeNetworks(ctx, project))
+	}
+	if o.Volumes {
+		errs = append(errs, e.removeVolumes(ctx, project, p))
+	}
+	if o.RemoveImages != "" {
+		errs = append(errs, e.removeImages(ctx, project, p, o.RemoveImages))
+	}
+	return errors.Join(errs...)
+}
+
+// stopInOrder stops containers so that a service stops only after every
+// service that depends on it (read from the dev.devorch.depends-on label,
+// so it works without the compose file), in parallel, removing each one
+// right after it stops when remove is set.
+func (e *Engine) stopInOrder(ctx context.Context, cs []Container, timeout *time.Duration, remove, removeVolumes bool) error {
+	if len(cs) == 0 {
+		return nil
+	}
+	bySvc := map[string][]Container{}
+	for _, c := range cs {
+		bySvc[c.Service] = append(bySvc[c.Service], c)
+	}
+	// dependents[s] = services (present here) that depend on s.
+	dependents := map[string][]string{}
+	for svc, list := range bySvc {
+		for _, d := range strings.Split(list[0].Labels[labels.DependsOn], ",") {
+			if _, ok := bySvc[d]; ok && d != "" && d != svc {
+				dependents[d] = append(dependents[d], svc)
+			}
+		}
+	}
+	done := map[string]chan struct{}{}
+	for svc := range bySvc {
+		done[svc] = make(chan struct{})
+	}
+	limit := newSem(e.Parallel * 2)
+	var mu sync.Mutex
+	var errs []error
+	var wg sync.WaitGroup
+	for svc, list := range bySvc {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer close(done[svc])
+			for _, d := range dependents[svc] {
+				select {
+				case <-done[d]:
+				case <-ctx.Done():
+					return
+				}
+			}
+			var g errgroup.Group
+			for i := range list {
+				c := &list[i]
+				g.Go(func() error {
+					if remove {
+						return e.stopRemove(ctx, limit, c, timeout, removeVolumes)
+					}
+					return e.stop(ctx, limit, c, timeout)
+				})
+			}
+			if err := g.Wait(); err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return errors.Join(errs...)
+}
+
+func (e *Engine) stop(ctx context.Context, limit sem, c *Container, timeout *time.Duration) error {
+	if !c.Running() && c.State != "paused" {
+		return nil
+	}
+	e.containerProgress(c, "Stopping", "")
+	if err := limit.acquire(ctx); err != nil {
+		return err
+	}
+	err := c.Host.Client.ContainerStop(ctx, c.ID, container.StopOptions{Timeout: seconds(timeout)})
+	limit.release()
+	if err != nil && !errdefs.IsNotFound(err) {
+		return fmt.Errorf("stop container %s: %w", c.Name, err)
+	}
+	c.State = "exited"
+	e.containerProgress(c, "Stopped", "")
+	return nil
+}
+
+// stopRemove stops a container gracefully, then removes it.
+func (e *Engine) stopRemove(ctx context.Context, limit sem, c *Container, timeout *time.Duration, removeVolumes bool) error {
+	if err := e.stop(ctx, limit, c, timeout); err != nil {
+		return err
+	}
+	e.containerProgress(c, "Removing", "")
+	if err := limit.acquire(ctx); err != nil {
+		return err
+	}
+	err := c.Host.Client.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true, RemoveVolumes: removeVolumes})
+	limit.release()
+	if err != nil && !errdefs.IsNotFound(err) && !isRemovalInProgress(err) {
+		return fmt.Errorf("remove container %s: %w", c.Name, err)
+	}
+	e.containerProgress(c, "Removed", "")
+	return nil
+}
+
+func isRemovalInProgress(err error) bool {
+	return strings.Contains(err.Error(), "is already in progress")
+}
+
+// removeContainers stops and removes containers, dependents first.
+func (e *Engine) removeContainers(ctx context.Context, cs []Container, timeout *time.Duration) error {
+	return e.stopInOrder(ctx, cs, timeout, true, false)
+}
+
+// removeNetworks removes the project's networks on every host.
+func (e *Engine) removeNetworks(ctx context.Context, project string) error {
+	g, gctx := errgroup.WithContext(ctx)
+	for _, h := range e.Pool.Hosts {
+		g.Go(func() error {
+			nets, err := netctl.List(gctx, h.Client, project)
+			if err != nil {
+				return fmt.Errorf("list networks on host %q: %w", h.Name, err)
+			}
+			for _, n := range nets {
+				e.progress(ResNetwork, n.Name, h.Name, "Removing")
+				if err := netctl.Remove(gctx, h.Client, n.ID); err != nil {
+					return fmt.Errorf("remove network %s on host %q: %w", n.Name, h.Name, err)
+				}
+				e.progress(ResNetwork, n.Name, h.Name, "Removed")
+			}
+			return nil
+		})
+	}
+	return g.Wait()
+}
+
+// removeVolumes removes the project's named volumes (not external ones).
+func (e *Engine) removeVolumes(ctx context.Context, project string, p *compose.Project) error {
+	g, gctx := errgroup.WithContext(ctx)
+	for _, h := range e.Pool.Hosts {
+		g.Go(func() error {
+			vs, err := volumes.List(gctx, h.Client, project)
+			if err != nil {
+				return fmt.Errorf("list volumes on host %q: %w", h.Name, err)
+			}
+			for _, v := range vs {
+				e.progress(ResVolume, v.Name, h.Name, "Removing")
+				if err := volumes.Remove(gctx, h.Client, v.Name); err != nil {
+					return fmt.Errorf("remove volume %s on host %q: %w", v.Name, h.Name, err)
+				}
+				e.progress(ResVolume, v.Name, h.Name, "Removed")
+			}
+			return nil
+		})
+	}
+	return g.Wait()
+}
+
+// removeImages removes images devorch built for the project ("local"), or
+// every image the model's services use ("all").
+func (e *Engine) removeImages(ctx context.Context, project string, p *compose.Project, mode string) error {
+	if mode != "local" && mode != "all" {
+		return fmt.Errorf("--rmi %q: want local or all", mode)
+	}
+	for _, h := range e.Pool.Hosts {
+		refs := map[string]bool{}
+		list, err := h.Client.ImageList(ctx, image.ListOptions{Filters: filters.NewArgs(
+			filters.Arg("label", labels.Project+"="+project), filters.Arg("label", labels.Built+"=true"))})
+		if err != nil {
+			return fmt.Errorf("list images on host %q: %w", h.Name, err)
+		}
+		for _, im := range list {
+			for _, t := range im.RepoTags {
+				refs[t] = true
+			}
+		}
+		if mode == "all" && p != nil {
+			for _, s := range p.Services {
+				refs[ImageRef(p, s)] = true
+			}
+		}
+		keys := make([]string, 0, len(refs))
+		for r := range refs {
+			keys = append(keys, r)
+		}
+		sort.Strings(keys)
+		for _, r := range keys {
+			e.progress(ResImage, r, h.Name, "Removing")
+			if _, err := h.Client.ImageRemove(ctx, r, image.RemoveOptions{PruneChildren: true}); err != nil {
+				if errdefs.IsNotFound(err) {
+					continue
+				}
+				return fmt.Errorf("remove image %s on host %q: %w", r, h.Name, err)
+			}
+			e.progress(ResImage, r, h.Name, "Removed")
+		}
+	}
+	return nil
+}

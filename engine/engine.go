@@ -1,0 +1,90 @@
+// Package engine runs compose projects on a pool of Docker hosts: it plans
+// the difference between what the compose model wants and what Docker has
+// (read from devorch's labels), applies it in dependency order with bounded
+// parallelism, and reports every step as one stream of typed events. One
+// file per verb: up.go, down.go, ps.go, logs.go, ...
+package engine
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/devorch/devorch/engine/hosts"
+)
+
+// DefaultParallel bounds concurrent create/start/stop calls per run when
+// neither --parallel nor DEVORCH_PARALLEL says otherwise.
+const DefaultParallel = 16
+
+// Engine runs projects on a pool of hosts and reports to a sink.
+type Engine struct {
+	Pool *hosts.Pool
+	// Sink receives every event; nil discards them.
+	Sink Sink
+	// Parallel bounds concurrent Docker calls that create, start or stop.
+	Parallel int
+	// LockDir holds per-project lock files.
+	LockDir string
+}
+
+// New returns an engine for pool reporting to sink.
+func New(pool *hosts.Pool, sink Sink) *Engine {
+	e := &Engine{Pool: pool, Sink: sink, Parallel: DefaultParallel}
+	if v, err := strconv.Atoi(os.Getenv("DEVORCH_PARALLEL")); err == nil && v > 0 {
+		e.Parallel = v
+	}
+	return e
+}
+
+func (e *Engine) emit(ev Event) {
+	if ev.Time.IsZero() {
+		ev.Time = time.Now()
+	}
+	if e.Sink != nil {
+		e.Sink(ev)
+	}
+}
+
+func (e *Engine) progress(res, name, host, status string) {
+	e.emit(Event{Kind: KindProgress, Resource: res, Name: name, Host: host, Status: status})
+}
+
+func (e *Engine) containerProgress(c *Container, status, detail string) {
+	e.emit(Event{Kind: KindProgress, Resource: ResContainer, Name: c.Name, Host: c.HostName(), Service: c.Service, Replica: c.Replica, ID: c.ID, Status: status, Detail: detail})
+}
+
+func (e *Engine) warn(format string, args ...any) {
+	e.emit(Event{Kind: KindWarning, Detail: fmt.Sprintf(format, args...)})
+}
+
+// sem is a counting semaphore bounding concurrent Docker calls.
+type sem chan struct{}
+
+func newSem(n int) sem {
+	if n <= 0 {
+		n = DefaultParallel
+	}
+	return make(sem, n)
+}
+
+func (s sem) acquire(ctx context.Context) error {
+	select {
+	case s <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (s sem) release() { <-s }
+
+// hostByName returns the pool's host, or an error naming it.
+func (e *Engine) hostByName(name string) (*hosts.Host, error) {
+	if h := e.Pool.Get(name); h != nil {
+		return h, nil
+	}
+	return nil, fmt.Errorf("host %q is not in the pool (hosts: %v)", name, e.Pool.Names())
+}

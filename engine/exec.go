@@ -1,0 +1,165 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+
+	"github.com/docker/docker/api/types"
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/pkg/stdcopy"
+)
+
+// Streams connect an interactive command (exec, run) to the caller's
+// terminal or pipes. The caller puts a terminal in raw mode; the engine
+// only copies bytes and forwards size changes.
+type Streams struct {
+	In  io.Reader // nil: no stdin
+	Out io.Writer
+	Err io.Writer
+	// TTY allocates a pseudo-terminal in the container.
+	TTY bool
+	// Size returns the terminal's height and width (nil: unknown).
+	Size func() (uint, uint)
+	// Resized delivers a value whenever the terminal is resized.
+	Resized <-chan struct{}
+}
+
+// ExecOptions are `devorch exec`'s choices.
+type ExecOptions struct {
+	Service    string
+	Index      int // replica, default 1
+	Cmd        []string
+	User       string
+	WorkDir    string
+	Env        []string
+	Privileged bool
+	Detach     bool
+}
+
+// findReplica returns the running container of a service's replica.
+func (e *Engine) findReplica(ctx context.Context, project, service string, index int) (*Container, error) {
+	if index <= 0 {
+		index = 1
+	}
+	cs, err := e.list(ctx, project, listOptions{all: true, oneOff: &no, services: []string{service}})
+	if err != nil {
+		return nil, err
+	}
+	if len(cs) == 0 {
+		return nil, fmt.Errorf("service %q is not running: it has no container", service)
+	}
+	sort.Slice(cs, func(i, j int) bool { return cs[i].Replica < cs[j].Replica })
+	for i := range cs {
+		if cs[i].Replica == index {
+			if !cs[i].Running() {
+				return nil, fmt.Errorf("container %s is not running (%s)", cs[i].Name, cs[i].Status)
+			}
+			return &cs[i], nil
+		}
+	}
+	return nil, fmt.Errorf("service %q has no replica %d", service, index)
+}
+
+// Exec runs a command in a running container of a service and returns its
+// exit code.
+func (e *Engine) Exec(ctx context.Context, project string, o ExecOptions, st Streams) (int, error) {
+	c, err := e.findReplica(ctx, project, o.Service, o.Index)
+	if err != nil {
+		return 1, err
+	}
+	if len(o.Cmd) == 0 {
+		return 1, errors.New("exec needs a command")
+	}
+	cfg := container.ExecOptions{
+		User: o.User, Privileged: o.Privileged, Tty: st.TTY, Env: o.Env, WorkingDir: o.WorkDir, Cmd: o.Cmd,
+		AttachStdin: st.In != nil && !o.Detach, AttachStdout: !o.Detach, AttachStderr: !o.Detach,
+	}
+	if st.TTY && st.Size != nil {
+		h, w := st.Size()
+		cfg.ConsoleSize = &[2]uint{h, w}
+	}
+	cli := c.Host.Client
+	created, err := cli.ContainerExecCreate(ctx, c.ID, cfg)
+	if err != nil {
+		return 126, fmt.Errorf("exec in %s: %w", c.Name, err)
+	}
+	if o.Detach {
+		if err := cli.ContainerExecStart(ctx, created.ID, container.ExecStartOptions{Detach: true}); err != nil {
+			return 126, fmt.Errorf("exec in %s: %w", c.Name, err)
+		}
+		return 0, nil
+	}
+	resp, err := cli.ContainerExecAttach(ctx, created.ID, container.ExecAttachOptions{Tty: st.TTY, ConsoleSize: cfg.ConsoleSize})
+	if err != nil {
+		return 126, fmt.Errorf("exec in %s: %w", c.Name, err)
+	}
+	defer resp.Close()
+	if st.TTY && st.Resized != nil && st.Size != nil {
+		go forwardResize(ctx, st, func(h, w uint) {
+			_ = cli.ContainerExecResize(ctx, created.ID, container.ResizeOptions{Height: h, Width: w})
+		})
+	}
+	if err := pipe(ctx, resp, st, cfg.AttachStdin); err != nil {
+		return 1, err
+	}
+	insp, err := cli.ContainerExecInspect(ctx, created.ID)
+	if err != nil {
+		return 1, fmt.Errorf("exec in %s: %w", c.Name, err)
+	}
+	return insp.ExitCode, nil
+}
+
+func forwardResize(ctx context.Context, st Streams, resize func(h, w uint)) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case _, ok := <-st.Resized:
+			if !ok {
+				return
+			}
+			h, w := st.Size()
+			resize(h, w)
+		}
+	}
+}
+
+// pipe copies between a hijacked connection and the streams until the
+// output ends.
+func pipe(ctx context.Context, resp types.HijackedResponse, st Streams, stdin bool) error {
+	outDone := make(chan error, 1)
+	go func() {
+		var err error
+		out, errw := st.Out, st.Err
+		if out == nil {
+			out = io.Discard
+		}
+		if errw == nil {
+			errw = io.Discard
+		}
+		if st.TTY {
+			_, err = io.Copy(out, resp.Reader)
+		} else {
+			_, err = stdcopy.StdCopy(out, errw, resp.Reader)
+		}
+		outDone <- err
+	}()
+	if stdin && st.In != nil {
+		go func() {
+			_, _ = io.Copy(resp.Conn, st.In)
+			_ = resp.CloseWrite()
+		}()
+	}
+	select {
+	case err := <-outDone:
+		if err != nil && !errors.Is(err, io.EOF) {
+			return err
+		}
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

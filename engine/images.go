@@ -1,0 +1,281 @@
+package engine
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/compose-spec/compose-go/v2/types"
+	"github.com/distribution/reference"
+	"github.com/docker/docker/api/types/image"
+	"github.com/docker/docker/api/types/registry"
+	"github.com/docker/docker/errdefs"
+	"github.com/docker/docker/pkg/jsonmessage"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/devorch/devorch/compose"
+	"github.com/devorch/devorch/engine/hosts"
+)
+
+// ImageOptions controls how images are made present.
+type ImageOptions struct {
+	Build   bool   // --build: build every service with a build section
+	NoBuild bool   // --no-build: never build; a missing image is an error
+	Pull    string // --pull: always, missing, never, build; "" follows each service's pull_policy
+	NoCache bool
+	Quiet   bool
+}
+
+// imageKey identifies an image on a host.
+type imageKey struct{ host, ref string }
+
+// ensureImages makes every needed image present on the host that needs it,
+// building or pulling as the options and pull policies say, before any
+// container is created. It returns the image ID per (host, service).
+func (e *Engine) ensureImages(ctx context.Context, p *compose.Project, need map[string][]*hosts.Host, o ImageOptions) (map[string]map[string]string, error) {
+	type job struct {
+		svc  types.ServiceConfig
+		host *hosts.Host
+		ref  string
+	}
+	var builds, pulls []job
+	ids := map[string]map[string]string{} // service → host → image ID
+	var mu sync.Mutex
+	setID := func(svc, host, id string) {
+		mu.Lock()
+		defer mu.Unlock()
+		if ids[svc] == nil {
+			ids[svc] = map[string]string{}
+		}
+		ids[svc][host] = id
+	}
+	present := map[imageKey]string{}
+	// Inspect what is there, in parallel.
+	{
+		g, gctx := errgroup.WithContext(ctx)
+		g.SetLimit(8)
+		var pmu sync.Mutex
+		seen := map[imageKey]bool{}
+		for _, name := range sortedKeys(need) {
+			s := p.Services[name]
+			ref := ImageRef(p, s)
+			for _, h := range need[name] {
+				k := imageKey{h.Name, ref}
+				if seen[k] {
+					continue
+				}
+				seen[k] = true
+				g.Go(func() error {
+					insp, err := h.Client.ImageInspect(gctx, ref)
+					if err != nil {
+						if errdefs.IsNotFound(err) {
+							return nil
+						}
+						return fmt.Errorf("inspect image %s on host %q: %w", ref, h.Name, err)
+					}
+					pmu.Lock()
+					present[k] = insp.ID
+					pmu.Unlock()
+					return nil
+				})
+			}
+		}
+		if err := g.Wait(); err != nil {
+			return nil, err
+		}
+	}
+	planned := map[imageKey]bool{}
+	for _, name := range sortedKeys(need) {
+		s := p.Services[name]
+		ref := ImageRef(p, s)
+		policy, _, err := s.GetPullPolicy()
+		if err != nil {
+			return nil, fmt.Errorf("service %q: %w", name, err)
+		}
+		if o.Pull != "" {
+			policy = o.Pull
+		}
+		for _, h := range need[name] {
+			k := imageKey{h.Name, ref}
+			id, ok := present[k]
+			switch {
+			case s.Build != nil:
+				mustBuild := o.Build || policy == types.PullPolicyBuild || !ok
+				if o.NoBuild {
+					if !ok {
+						return nil, fmt.Errorf("service %q: image %s is not on host %q and --no-build forbids building it", name, ref, h.Name)
+					}
+					mustBuild = false
+				}
+				if mustBuild {
+					if !planned[k] {
+						builds = append(builds, job{s, h, ref})
+						planned[k] = true
+					}
+					continue
+				}
+			case policy == types.PullPolicyAlways:
+				if !planned[k] {
+					pulls = append(pulls, job{s, h, ref})
+					planned[k] = true
+				}
+				continue
+			case !ok && policy == types.PullPolicyNever:
+				return nil, fmt.Errorf("service %q: image %s is not on host %q and pull_policy is never", name, ref, h.Name)
+			case !ok && policy == types.PullPolicyBuild:
+				return nil, fmt.Errorf("service %q: pull_policy is build but the service has no build section", name)
+			case !ok:
+				if !planned[k] {
+					pulls = append(pulls, job{s, h, ref})
+					planned[k] = true
+				}
+				continue
+			}
+			setID(name, h.Name, id)
+		}
+	}
+	// Pull in parallel, build with a small bound: the daemon does the work.
+	g, gctx := errgroup.WithContext(ctx)
+	var rmu sync.Mutex
+	result := map[imageKey]string{}
+	for _, j := range pulls {
+		g.Go(func() error {
+			id, err := e.pull(gctx, j.host, j.ref, j.svc.Platform, o.Quiet)
+			if err != nil {
+				return &PullError{fmt.Errorf("service %q: %w", j.svc.Name, err)}
+			}
+			rmu.Lock()
+			result[imageKey{j.host.Name, j.ref}] = id
+			rmu.Unlock()
+			return nil
+		})
+	}
+	bsem := newSem(2)
+	for _, j := range builds {
+		g.Go(func() error {
+			if err := bsem.acquire(gctx); err != nil {
+				return err
+			}
+			defer bsem.release()
+			id, err := e.build(gctx, p, j.svc, j.host, o.NoCache)
+			if err != nil {
+				return &BuildError{err}
+			}
+			rmu.Lock()
+			result[imageKey{j.host.Name, j.ref}] = id
+			rmu.Unlock()
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	for _, name := range sortedKeys(need) {
+		ref := ImageRef(p, p.Services[name])
+		for _, h := range need[name] {
+			if id, ok := result[imageKey{h.Name, ref}]; ok {
+				setID(name, h.Name, id)
+			}
+		}
+	}
+	return ids, nil
+}
+
+// pull pulls ref on host h, reporting progress, and returns the image ID.
+func (e *Engine) pull(ctx context.Context, h *hosts.Host, ref, platform string, quiet bool) (string, error) {
+	named, err := reference.ParseNormalizedNamed(ref)
+	if err != nil {
+		return "", fmt.Errorf("image %q: %w", ref, err)
+	}
+	named = reference.TagNameOnly(named)
+	e.emit(Event{Kind: KindProgress, Resource: ResImage, Name: ref, Host: h.Name, Status: "Pulling"})
+	rc, err := h.Client.ImagePull(ctx, named.String(), image.PullOptions{Platform: platform, RegistryAuth: registryAuth(reference.Domain(named))})
+	if err != nil {
+		return "", fmt.Errorf("pull %s on host %q: %w", ref, h.Name, err)
+	}
+	defer rc.Close()
+	dec := json.NewDecoder(rc)
+	layers := map[string]*jsonmessage.JSONProgress{}
+	lastPct := -1
+	for {
+		var m jsonmessage.JSONMessage
+		if err := dec.Decode(&m); err != nil {
+			if err == io.EOF {
+				break
+			}
+			return "", fmt.Errorf("pull %s on host %q: %w", ref, h.Name, err)
+		}
+		if m.Error != nil {
+			return "", fmt.Errorf("pull %s on host %q: %s", ref, h.Name, m.Error.Message)
+		}
+		if m.ID != "" && m.Progress != nil && m.Progress.Total > 0 {
+			layers[m.ID] = m.Progress
+		}
+		var cur, total int64
+		for _, p := range layers {
+			cur += p.Current
+			total += p.Total
+		}
+		if total > 0 && !quiet {
+			pct := int(cur * 100 / total)
+			if pct/10 != lastPct/10 {
+				lastPct = pct
+				e.emit(Event{Kind: KindProgress, Resource: ResImage, Name: ref, Host: h.Name, Status: "Pulling", Detail: fmt.Sprintf("%d%%", pct)})
+			}
+		}
+	}
+	insp, err := h.Client.ImageInspect(ctx, ref)
+	if err != nil {
+		return "", fmt.Errorf("pull %s on host %q: image not found after pull: %w", ref, h.Name, err)
+	}
+	e.emit(Event{Kind: KindProgress, Resource: ResImage, Name: ref, Host: h.Name, Status: "Pulled"})
+	return insp.ID, nil
+}
+
+// registryAuth reads credentials for a registry from the Docker CLI's
+// config.json (plain "auth" entries; credential helpers are not consulted).
+func registryAuth(domain string) string {
+	dir := os.Getenv("DOCKER_CONFIG")
+	if dir == "" {
+		home, _ := os.UserHomeDir()
+		dir = filepath.Join(home, ".docker")
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "config.json"))
+	if err != nil {
+		return ""
+	}
+	var cfg struct {
+		Auths map[string]struct {
+			Auth string `json:"auth"`
+		} `json:"auths"`
+	}
+	if json.Unmarshal(b, &cfg) != nil {
+		return ""
+	}
+	keys := []string{domain}
+	if domain == "docker.io" {
+		keys = append(keys, "https://index.docker.io/v1/", "index.docker.io")
+	}
+	for _, k := range keys {
+		a, ok := cfg.Auths[k]
+		if !ok || a.Auth == "" {
+			continue
+		}
+		raw, err := base64.StdEncoding.DecodeString(a.Auth)
+		if err != nil {
+			continue
+		}
+		user, pass, _ := strings.Cut(string(raw), ":")
+		enc, err := registry.EncodeAuthConfig(registry.AuthConfig{Username: user, Password: pass, ServerAddress: k})
+		if err == nil {
+			return enc
+		}
+	}
+	return ""
+}

@@ -1,0 +1,261 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/errdefs"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/devorch/devorch/compose"
+)
+
+// selectContainers lists the service containers of the named services (all
+// when none), failing for a service that has none.
+func (e *Engine) selectContainers(ctx context.Context, project string, services []string, all bool) ([]Container, error) {
+	cs, err := e.list(ctx, project, listOptions{all: all, oneOff: &no, services: services})
+	if err != nil {
+		return nil, err
+	}
+	if len(services) > 0 {
+		seen := map[string]bool{}
+		for _, c := range cs {
+			seen[c.Service] = true
+		}
+		for _, s := range services {
+			if !seen[s] {
+				return nil, fmt.Errorf("no container found for service %q", s)
+			}
+		}
+	}
+	return cs, nil
+}
+
+// Stop stops the project's containers (of the services, or all),
+// dependents first, without removing them.
+func (e *Engine) Stop(ctx context.Context, project string, services []string, timeout *time.Duration) error {
+	cs, err := e.selectContainers(ctx, project, services, false)
+	if err != nil {
+		return err
+	}
+	return e.stopInOrder(ctx, cs, timeout, false, false)
+}
+
+// Start starts existing stopped containers in dependency order, waiting
+// for dependencies' conditions as up does. p may be nil (no compose file):
+// then containers start in parallel.
+func (e *Engine) Start(ctx context.Context, project string, p *compose.Project, services []string) error {
+	cs, err := e.selectContainers(ctx, project, services, true)
+	if err != nil {
+		return err
+	}
+	if len(cs) == 0 {
+		return errors.New("no containers to start")
+	}
+	bySvc := byService(cs)
+	order := sortedKeys(bySvc)
+	if p != nil {
+		order, err = topoOrder(p, order)
+		if err != nil {
+			return err
+		}
+	}
+	hubs := map[string]*hub{}
+	for _, h := range e.Pool.Hosts {
+		hubs[h.Name] = watchHost(ctx, h, project)
+	}
+	limit := newSem(e.Parallel)
+	done := map[string]chan struct{}{}
+	errs := map[string]error{}
+	var mu sync.Mutex
+	for _, s := range order {
+		done[s] = make(chan struct{})
+	}
+	var wg sync.WaitGroup
+	for _, name := range order {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer close(done[name])
+			setErr := func(err error) { mu.Lock(); errs[name] = err; mu.Unlock() }
+			if p != nil {
+				s := p.Services[name]
+				for _, d := range sortedKeys(s.DependsOn) {
+					dc, ok := done[d]
+					if !ok {
+						continue
+					}
+					<-dc
+					mu.Lock()
+					derr := errs[d]
+					mu.Unlock()
+					if derr != nil {
+						setErr(fmt.Errorf("dependency failed to start: %w", derr))
+						return
+					}
+					cond := condStarted
+					switch s.DependsOn[d].Condition {
+					case "service_healthy":
+						cond = condHealthy
+					case "service_completed_successfully":
+						cond = condCompleted
+					}
+					if cond == condStarted {
+						continue
+					}
+					for _, c := range bySvc[d] {
+						c := c
+						e.containerProgress(&c, "Waiting", "")
+						if err := hubs[c.HostName()].waitFor(ctx, c.ID, c.Name, cond); err != nil {
+							setErr(fmt.Errorf("dependency failed to start: %w", err))
+							return
+						}
+						e.containerProgress(&c, map[condition]string{condHealthy: "Healthy", condCompleted: "Exited"}[cond], "")
+					}
+				}
+			}
+			var g errgroup.Group
+			for _, c := range bySvc[name] {
+				if c.Running() {
+					continue
+				}
+				g.Go(func() error {
+					e.containerProgress(&c, "Starting", "")
+					if err := limit.acquire(ctx); err != nil {
+						return err
+					}
+					err := c.Host.Client.ContainerStart(ctx, c.ID, container.StartOptions{})
+					limit.release()
+					if err != nil {
+						return fmt.Errorf("start container %s: %w", c.Name, explainStartError(err))
+					}
+					e.containerProgress(&c, "Started", "")
+					return nil
+				})
+			}
+			if err := g.Wait(); err != nil {
+				setErr(err)
+			}
+		}()
+	}
+	wg.Wait()
+	var all []error
+	for _, s := range order {
+		if err := errs[s]; err != nil {
+			all = append(all, err)
+		}
+	}
+	return errors.Join(all...)
+}
+
+// Restart restarts the project's containers (running or not).
+func (e *Engine) Restart(ctx context.Context, project string, services []string, timeout *time.Duration) error {
+	cs, err := e.selectContainers(ctx, project, services, true)
+	if err != nil {
+		return err
+	}
+	return e.forEach(ctx, cs, func(ctx context.Context, c *Container) error {
+		e.containerProgress(c, "Restarting", "")
+		if err := c.Host.Client.ContainerRestart(ctx, c.ID, container.StopOptions{Timeout: seconds(timeout)}); err != nil {
+			return fmt.Errorf("restart container %s: %w", c.Name, err)
+		}
+		e.containerProgress(c, "Started", "")
+		return nil
+	})
+}
+
+// Kill sends a signal (default SIGKILL) to the running containers.
+func (e *Engine) Kill(ctx context.Context, project string, services []string, signal string) error {
+	cs, err := e.selectContainers(ctx, project, services, false)
+	if err != nil {
+		return err
+	}
+	if signal == "" {
+		signal = "SIGKILL"
+	}
+	return e.forEach(ctx, cs, func(ctx context.Context, c *Container) error {
+		e.containerProgress(c, "Killing", "")
+		if err := c.Host.Client.ContainerKill(ctx, c.ID, signal); err != nil {
+			return fmt.Errorf("kill container %s: %w", c.Name, err)
+		}
+		e.containerProgress(c, "Killed", "")
+		return nil
+	})
+}
+
+// RmOptions are `devorch rm`'s choices.
+type RmOptions struct {
+	Stop    bool // stop running containers first
+	Volumes bool // remove anonymous volumes
+	Timeout *time.Duration
+}
+
+// Rm removes stopped service containers (running ones with Stop).
+func (e *Engine) Rm(ctx context.Context, project string, services []string, o RmOptions) ([]string, error) {
+	cs, err := e.list(ctx, project, listOptions{all: true, oneOff: &no, services: services})
+	if err != nil {
+		return nil, err
+	}
+	var targets []Container
+	for _, c := range cs {
+		if c.Running() && !o.Stop {
+			continue
+		}
+		targets = append(targets, c)
+	}
+	var names []string
+	for _, c := range targets {
+		names = append(names, c.Name)
+	}
+	if len(targets) == 0 {
+		return nil, nil
+	}
+	return names, e.stopInOrder(ctx, targets, o.Timeout, true, o.Volumes)
+}
+
+// Pause and Unpause freeze and thaw running containers.
+func (e *Engine) Pause(ctx context.Context, project string, services []string, pause bool) error {
+	cs, err := e.selectContainers(ctx, project, services, false)
+	if err != nil {
+		return err
+	}
+	return e.forEach(ctx, cs, func(ctx context.Context, c *Container) error {
+		if pause {
+			if err := c.Host.Client.ContainerPause(ctx, c.ID); err != nil {
+				return fmt.Errorf("pause container %s: %w", c.Name, err)
+			}
+			e.containerProgress(c, "Paused", "")
+			return nil
+		}
+		if err := c.Host.Client.ContainerUnpause(ctx, c.ID); err != nil {
+			return fmt.Errorf("unpause container %s: %w", c.Name, err)
+		}
+		e.containerProgress(c, "Unpaused", "")
+		return nil
+	})
+}
+
+// forEach runs fn on every container in parallel, bounded.
+func (e *Engine) forEach(ctx context.Context, cs []Container, fn func(context.Context, *Container) error) error {
+	limit := newSem(e.Parallel)
+	g, gctx := errgroup.WithContext(ctx)
+	for i := range cs {
+		c := &cs[i]
+		g.Go(func() error {
+			if err := limit.acquire(gctx); err != nil {
+				return err
+			}
+			defer limit.release()
+			err := fn(gctx, c)
+			if errdefs.IsNotFound(err) {
+				return nil
+			}
+			return err
+		})
+	}
+	return g.Wait()
+}

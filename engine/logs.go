@@ -1,0 +1,216 @@
+package engine
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/events"
+	"github.com/docker/docker/pkg/stdcopy"
+	"golang.org/x/sync/errgroup"
+)
+
+// LogsOptions are `devorch logs`'s choices.
+type LogsOptions struct {
+	Services   []string
+	Follow     bool
+	Tail       string // "all" or a number
+	Since      string
+	Until      string
+	Timestamps bool
+	// Index selects one replica (0: all).
+	Index int
+}
+
+// Logs emits the log lines of the project's containers as KindLog events.
+// With Follow it keeps going, also for containers that start later, until
+// ctx ends.
+func (e *Engine) Logs(ctx context.Context, project string, o LogsOptions) error {
+	cs, err := e.list(ctx, project, listOptions{all: true, oneOff: &no, services: o.Services})
+	if err != nil {
+		return err
+	}
+	if len(o.Services) > 0 {
+		seen := map[string]bool{}
+		for _, c := range cs {
+			seen[c.Service] = true
+		}
+		for _, s := range o.Services {
+			if !seen[s] {
+				return fmt.Errorf("no container found for service %q", s)
+			}
+		}
+	}
+	f := &follower{e: e, opts: o, following: map[string]bool{}}
+	var hubs []*hub
+	if o.Follow {
+		for _, h := range e.Pool.Hosts {
+			hubs = append(hubs, watchHost(ctx, h, project))
+		}
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	for _, c := range cs {
+		if o.Index > 0 && c.Replica != o.Index {
+			continue
+		}
+		f.start(gctx, g, c, "")
+	}
+	if o.Follow {
+		want := map[string]bool{}
+		for _, s := range o.Services {
+			want[s] = true
+		}
+		for _, hb := range hubs {
+			ch, unsub := hb.subscribeAll(64)
+			g.Go(func() error {
+				defer unsub()
+				for {
+					select {
+					case <-gctx.Done():
+						return nil
+					case m := <-ch:
+						if m.Action != events.ActionStart {
+							continue
+						}
+						svc := m.Actor.Attributes["dev.devorch.service"]
+						if len(want) > 0 && !want[svc] || m.Actor.Attributes["dev.devorch.oneoff"] == "true" {
+							continue
+						}
+						cs, err := listHost(gctx, hb.host, project, listOptions{all: true, services: []string{svc}})
+						if err != nil {
+							continue
+						}
+						for _, c := range cs {
+							if c.ID == m.Actor.ID {
+								f.start(gctx, g, c, strconv.FormatInt(m.Time, 10))
+							}
+						}
+					}
+				}
+			})
+		}
+	}
+	err = g.Wait()
+	if ctx.Err() != nil {
+		return nil
+	}
+	return err
+}
+
+// follower streams container logs into events, once per container run.
+type follower struct {
+	e         *Engine
+	opts      LogsOptions
+	mu        sync.Mutex
+	following map[string]bool
+}
+
+func (f *follower) start(ctx context.Context, g *errgroup.Group, c Container, since string) {
+	f.mu.Lock()
+	if f.following[c.ID] {
+		f.mu.Unlock()
+		return
+	}
+	f.following[c.ID] = true
+	f.mu.Unlock()
+	g.Go(func() error {
+		defer func() {
+			f.mu.Lock()
+			delete(f.following, c.ID)
+			f.mu.Unlock()
+		}()
+		o := f.opts
+		if since == "" {
+			since = o.Since
+		}
+		return f.e.streamLogs(ctx, c, container.LogsOptions{
+			ShowStdout: true, ShowStderr: true, Follow: o.Follow, Tail: o.Tail,
+			Since: since, Until: o.Until, Timestamps: o.Timestamps,
+		})
+	})
+}
+
+// streamLogs reads one container's logs and emits a KindLog event per line.
+func (e *Engine) streamLogs(ctx context.Context, c Container, o container.LogsOptions) error {
+	insp, err := c.Host.Client.ContainerInspect(ctx, c.ID)
+	if err != nil {
+		return fmt.Errorf("inspect container %s: %w", c.Name, err)
+	}
+	rc, err := c.Host.Client.ContainerLogs(ctx, c.ID, o)
+	if err != nil {
+		return fmt.Errorf("logs of container %s: %w", c.Name, err)
+	}
+	defer rc.Close()
+	emit := func(stream string) io.WriteCloser {
+		return newLineWriter(func(line string) {
+			e.emit(Event{Kind: KindLog, Resource: ResContainer, Name: c.Name, Host: c.HostName(), Service: c.Service, Replica: c.Replica, ID: c.ID, Stream: stream, Line: line})
+		})
+	}
+	stdout, stderr := emit("stdout"), emit("stderr")
+	defer stdout.Close()
+	defer stderr.Close()
+	if insp.Config != nil && insp.Config.Tty {
+		_, err = io.Copy(stdout, rc)
+	} else {
+		_, err = stdcopy.StdCopy(stdout, stderr, rc)
+	}
+	if err != nil && ctx.Err() == nil && err != io.EOF {
+		return fmt.Errorf("logs of container %s: %w", c.Name, err)
+	}
+	return nil
+}
+
+// lineWriter calls fn for every complete line written to it; Close flushes
+// a last partial line.
+type lineWriter struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+	fn  func(string)
+}
+
+func newLineWriter(fn func(string)) *lineWriter { return &lineWriter{fn: fn} }
+
+func (w *lineWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.buf.Write(p)
+	for {
+		i := bytes.IndexByte(w.buf.Bytes(), '\n')
+		if i < 0 {
+			break
+		}
+		line := string(w.buf.Next(i + 1))
+		w.fn(strings.TrimRight(line, "\r\n"))
+	}
+	return len(p), nil
+}
+
+func (w *lineWriter) Close() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.buf.Len() > 0 {
+		w.fn(strings.TrimRight(w.buf.String(), "\r\n"))
+		w.buf.Reset()
+	}
+	return nil
+}
+
+// scanLines is used by tests and helpers that read whole outputs.
+func scanLines(r io.Reader) []string {
+	var out []string
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		out = append(out, sc.Text())
+	}
+	return out
+}
+
+// sinceNow is a Docker "since" value for the current second.
+func sinceNow() string { return strconv.FormatInt(time.Now().Unix(), 10) }

@@ -1,0 +1,190 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/devorch/devorch/engine/hosts"
+	"github.com/devorch/devorch/internal/labels"
+)
+
+// Container is one container devorch manages, as Docker reports it.
+type Container struct {
+	Host     *hosts.Host
+	ID       string
+	Name     string
+	Image    string
+	ImageID  string // the image the container runs (Docker's ImageID)
+	Service  string
+	Replica  int
+	Hash     string
+	OneOff   bool
+	State    string // created, running, paused, restarting, removing, exited, dead
+	Status   string // Docker's human status
+	Health   string // "", starting, healthy, unhealthy
+	ExitCode int
+	Labels   map[string]string
+	Created  time.Time
+	Ports    []container.Port
+	Command  string
+	Networks map[string]string // network name → IP address
+}
+
+// HostName is the container's devorch host name.
+func (c *Container) HostName() string {
+	if c.Host == nil {
+		return c.Labels[labels.Host]
+	}
+	return c.Host.Name
+}
+
+// Running reports whether the container is up (running or restarting).
+func (c *Container) Running() bool { return c.State == "running" || c.State == "restarting" }
+
+var exitRe = regexp.MustCompile(`^Exited \((-?\d+)\)`)
+
+func fromSummary(h *hosts.Host, s container.Summary) Container {
+	c := Container{
+		Host:    h,
+		ID:      s.ID,
+		Image:   s.Image,
+		ImageID: s.ImageID,
+		Service: s.Labels[labels.Service],
+		Hash:    s.Labels[labels.ConfigHash],
+		OneOff:  s.Labels[labels.OneOff] == "true",
+		State:   string(s.State),
+		Status:  s.Status,
+		Labels:  s.Labels,
+		Created: time.Unix(s.Created, 0),
+		Ports:   s.Ports,
+		Command: s.Command,
+	}
+	if len(s.Names) > 0 {
+		c.Name = strings.TrimPrefix(s.Names[0], "/")
+	}
+	c.Replica, _ = strconv.Atoi(s.Labels[labels.Replica])
+	switch {
+	case strings.Contains(s.Status, "(healthy)"):
+		c.Health = "healthy"
+	case strings.Contains(s.Status, "(unhealthy)"):
+		c.Health = "unhealthy"
+	case strings.Contains(s.Status, "(health: starting)"):
+		c.Health = "starting"
+	}
+	if m := exitRe.FindStringSubmatch(s.Status); m != nil {
+		c.ExitCode, _ = strconv.Atoi(m[1])
+	}
+	if s.NetworkSettings != nil {
+		c.Networks = map[string]string{}
+		for name, n := range s.NetworkSettings.Networks {
+			if n != nil {
+				c.Networks[name] = n.IPAddress
+			}
+		}
+	}
+	return c
+}
+
+// listOptions selects containers.
+type listOptions struct {
+	all      bool     // include stopped containers
+	oneOff   *bool    // nil: both; else only one-off or only service containers
+	services []string // empty: all services
+}
+
+var (
+	yes = true
+	no  = false
+)
+
+// list returns the project's containers on every host, sorted by service,
+// replica and name. An unreachable host is an error naming it.
+func (e *Engine) list(ctx context.Context, project string, o listOptions) ([]Container, error) {
+	var mu sync.Mutex
+	var out []Container
+	g, gctx := errgroup.WithContext(ctx)
+	for _, h := range e.Pool.Hosts {
+		g.Go(func() error {
+			cs, err := listHost(gctx, h, project, o)
+			if err != nil {
+				return err
+			}
+			mu.Lock()
+			out = append(out, cs...)
+			mu.Unlock()
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	sortContainers(out)
+	return out, nil
+}
+
+func listHost(ctx context.Context, h *hosts.Host, project string, o listOptions) ([]Container, error) {
+	f := filters.NewArgs()
+	if project != "" {
+		f.Add("label", labels.Project+"="+project)
+	} else {
+		f.Add("label", labels.Project)
+	}
+	if o.oneOff != nil {
+		f.Add("label", fmt.Sprintf("%s=%t", labels.OneOff, *o.oneOff))
+	}
+	if len(o.services) == 1 {
+		f.Add("label", labels.Service+"="+o.services[0])
+	}
+	list, err := h.Client.ContainerList(ctx, container.ListOptions{All: o.all, Filters: f})
+	if err != nil {
+		return nil, fmt.Errorf("list containers on host %q (%s): %w", h.Name, h.Endpoint, err)
+	}
+	want := map[string]bool{}
+	for _, s := range o.services {
+		want[s] = true
+	}
+	var out []Container
+	for _, s := range list {
+		c := fromSummary(h, s)
+		if len(want) > 0 && !want[c.Service] {
+			continue
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+func sortContainers(cs []Container) {
+	sort.Slice(cs, func(i, j int) bool {
+		a, b := cs[i], cs[j]
+		if a.Service != b.Service {
+			return a.Service < b.Service
+		}
+		if a.OneOff != b.OneOff {
+			return !a.OneOff
+		}
+		if a.Replica != b.Replica {
+			return a.Replica < b.Replica
+		}
+		return a.Name < b.Name
+	})
+}
+
+// byService groups containers by service name.
+func byService(cs []Container) map[string][]Container {
+	m := map[string][]Container{}
+	for _, c := range cs {
+		m[c.Service] = append(m[c.Service], c)
+	}
+	return m
+}

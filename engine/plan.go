@@ -1,0 +1,284 @@
+package engine
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/compose-spec/compose-go/v2/types"
+
+	"github.com/devorch/devorch/compose"
+)
+
+// Action is what convergence does to one replica.
+type Action string
+
+const (
+	ActKeep     Action = "keep"     // running and up to date: not touched
+	ActStart    Action = "start"    // up to date but stopped: started
+	ActCreate   Action = "create"   // missing: created and started
+	ActRecreate Action = "recreate" // config or image changed: replaced
+	ActRestart  Action = "restart"  // kept, but restarted because a depends_on {restart: true} dependency changed
+	ActRemove   Action = "remove"   // a replica beyond the scale, a duplicate or an orphan
+)
+
+// Step is one planned action on one replica.
+type Step struct {
+	Service  string
+	Replica  int
+	Host     string
+	Name     string // the container's name once converged
+	Action   Action
+	Reason   string
+	Existing *Container // the container acted on (nil for create)
+	// Rename is set when a kept container has a temporary name left by an
+	// interrupted recreate.
+	Rename bool
+}
+
+// Plan is what Up will do, per service, before doing any of it.
+type Plan struct {
+	Steps   []Step
+	Orphans []Container
+}
+
+// ServiceSteps returns the steps for one service, by replica.
+func (p *Plan) ServiceSteps(service string) []Step {
+	var out []Step
+	for _, s := range p.Steps {
+		if s.Service == service {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// planInput is what planning needs; it is plain data, so planning is a
+// pure function tested without Docker.
+type planInput struct {
+	project    *compose.Project
+	services   []string                     // the services to converge
+	existing   []Container                  // the project's service containers (not one-offs), on all hosts
+	images     map[string]map[string]string // service → host → image ID it should run
+	scale      map[string]int
+	force      bool
+	noRecreate bool
+	// place returns the host for a new replica (existing replicas keep theirs).
+	place func(service string, replica int) string
+}
+
+// ContainerName is the name of a service replica's container.
+func ContainerName(p *compose.Project, s types.ServiceConfig, replica int) string {
+	if s.ContainerName != "" {
+		return s.ContainerName
+	}
+	return fmt.Sprintf("%s-%s-%d", p.Name, s.Name, replica)
+}
+
+// desiredScale is the number of replicas wanted for a service.
+func desiredScale(s types.ServiceConfig, override map[string]int) int {
+	if n, ok := override[s.Name]; ok {
+		return n
+	}
+	return s.GetScale()
+}
+
+func makePlan(in planInput) (*Plan, error) {
+	p := in.project
+	plan := &Plan{}
+	selected := map[string]bool{}
+	for _, s := range in.services {
+		selected[s] = true
+	}
+	bySvc := byService(in.existing)
+	// Orphans: containers of services no longer in the model.
+	for _, c := range in.existing {
+		if _, ok := p.Services[c.Service]; ok {
+			continue
+		}
+		if _, ok := p.DisabledServices[c.Service]; ok {
+			continue
+		}
+		plan.Orphans = append(plan.Orphans, c)
+	}
+	changed := map[string]bool{} // services whose containers are created or replaced
+	order, err := topoOrder(p, in.services)
+	if err != nil {
+		return nil, err
+	}
+	for _, name := range order {
+		s := p.Services[name]
+		n := desiredScale(s, in.scale)
+		if s.ContainerName != "" && n > 1 {
+			return nil, fmt.Errorf("service %q: container_name %q cannot be used with %d replicas: container names must be unique", name, s.ContainerName, n)
+		}
+		replicas := map[int][]Container{}
+		for _, c := range bySvc[name] {
+			replicas[c.Replica] = append(replicas[c.Replica], c)
+		}
+		// Namespace sharers follow their target: recreated with it.
+		followsChanged := ""
+		for _, t := range compose.NamespaceTargets(s) {
+			if changed[t] {
+				followsChanged = t
+			}
+		}
+		for r := 1; r <= n; r++ {
+			cname := ContainerName(p, s, r)
+			cs := replicas[r]
+			if len(cs) == 0 {
+				host := in.place(name, r)
+				plan.Steps = append(plan.Steps, Step{Service: name, Replica: r, Host: host, Name: cname, Action: ActCreate, Reason: "missing"})
+				changed[name] = true
+				continue
+			}
+			want := in.images[name]
+			best, extras := pickReplica(cs, cname, p.Hashes[name], want)
+			for i := range extras {
+				plan.Steps = append(plan.Steps, Step{Service: name, Replica: r, Host: extras[i].HostName(), Name: extras[i].Name, Action: ActRemove, Reason: "duplicate replica", Existing: &extras[i]})
+			}
+			st := Step{Service: name, Replica: r, Host: best.HostName(), Name: cname, Existing: best, Rename: best.Name != cname}
+			reason := ""
+			switch {
+			case in.force:
+				reason = "--force-recreate"
+			case best.Hash != p.Hashes[name]:
+				reason = "configuration changed"
+			case want != nil && want[best.HostName()] != "" && best.ImageID != want[best.HostName()]:
+				reason = "image changed"
+			case followsChanged != "":
+				reason = fmt.Sprintf("shares a namespace with %s, which is replaced", followsChanged)
+			}
+			switch {
+			case reason != "" && !in.noRecreate:
+				st.Action, st.Reason = ActRecreate, reason
+				changed[name] = true
+			case best.Running():
+				st.Action = ActKeep
+				if reason != "" {
+					st.Reason = reason + " (--no-recreate)"
+				}
+			default:
+				st.Action, st.Reason = ActStart, best.State
+			}
+			plan.Steps = append(plan.Steps, st)
+		}
+		// Replicas beyond the scale, highest first.
+		var extra []int
+		for r := range replicas {
+			if r > n || r < 1 {
+				extra = append(extra, r)
+			}
+		}
+		sort.Sort(sort.Reverse(sort.IntSlice(extra)))
+		for _, r := range extra {
+			for i := range replicas[r] {
+				c := replicas[r][i]
+				plan.Steps = append(plan.Steps, Step{Service: name, Replica: r, Host: c.HostName(), Name: c.Name, Action: ActRemove, Reason: "scaled down", Existing: &c})
+			}
+		}
+	}
+	// depends_on {restart: true}: a kept dependent restarts when its
+	// dependency changed.
+	for i := range plan.Steps {
+		st := &plan.Steps[i]
+		if st.Action != ActKeep {
+			continue
+		}
+		s := p.Services[st.Service]
+		for _, d := range sortedKeys(s.DependsOn) {
+			if s.DependsOn[d].Restart && changed[d] && selected[d] {
+				st.Action, st.Reason = ActRestart, d+" changed"
+				break
+			}
+		}
+	}
+	return plan, nil
+}
+
+// pickReplica chooses which of several containers for one replica number
+// to keep (after an interrupted run there can be two): the one already up
+// to date, else the one with the right name, else the newest.
+func pickReplica(cs []Container, name, hash string, want map[string]string) (*Container, []Container) {
+	score := func(c Container) int {
+		s := 0
+		if c.Hash == hash && (want == nil || want[c.HostName()] == "" || want[c.HostName()] == c.ImageID) {
+			s += 4
+		}
+		if c.Name == name {
+			s += 2
+		}
+		if c.Running() {
+			s++
+		}
+		return s
+	}
+	sorted := append([]Container(nil), cs...)
+	sort.SliceStable(sorted, func(i, j int) bool {
+		si, sj := score(sorted[i]), score(sorted[j])
+		if si != sj {
+			return si > sj
+		}
+		return sorted[i].Created.After(sorted[j].Created)
+	})
+	best := sorted[0]
+	return &best, sorted[1:]
+}
+
+// topoOrder sorts services so that every service comes after what it
+// depends on (ties by name).
+func topoOrder(p *compose.Project, names []string) ([]string, error) {
+	in := map[string]bool{}
+	for _, n := range names {
+		in[n] = true
+	}
+	var out []string
+	state := map[string]int{}
+	var visit func(string) error
+	visit = func(n string) error {
+		switch state[n] {
+		case 1:
+			return fmt.Errorf("dependency cycle detected involving service %q", n)
+		case 2:
+			return nil
+		}
+		state[n] = 1
+		for _, d := range compose.Dependencies(p.Project, p.Services[n]) {
+			if in[d] {
+				if err := visit(d); err != nil {
+					return err
+				}
+			}
+		}
+		state[n] = 2
+		out = append(out, n)
+		return nil
+	}
+	sorted := append([]string(nil), names...)
+	sort.Strings(sorted)
+	for _, n := range sorted {
+		if err := visit(n); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// String renders the plan as a table, for --dry-run.
+func (p *Plan) String() string {
+	var b strings.Builder
+	for _, s := range p.Steps {
+		line := fmt.Sprintf("%-9s %-30s host=%s", s.Action, s.Name, s.Host)
+		if s.Reason != "" {
+			line += "  (" + s.Reason + ")"
+		}
+		b.WriteString(line + "\n")
+	}
+	for _, o := range p.Orphans {
+		b.WriteString(fmt.Sprintf("%-9s %-30s host=%s  (orphan: service %s is not in the model)\n", "orphan", o.Name, o.HostName(), o.Service))
+	}
+	return b.String()
+}
+
+func replicaLabel(r int) string { return strconv.Itoa(r) }

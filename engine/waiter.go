@@ -1,0 +1,217 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/events"
+	"github.com/docker/docker/api/types/filters"
+
+	"github.com/devorch/devorch/engine/hosts"
+	"github.com/devorch/devorch/internal/labels"
+)
+
+// hub follows one host's Docker event stream for a project and wakes the
+// goroutines waiting on a container whenever something happens to it. Waits
+// for health, completion and exits react to these events: no polling.
+type hub struct {
+	host *hosts.Host
+	mu   sync.Mutex
+	subs map[string]map[chan struct{}]bool
+	all  map[chan events.Message]bool
+	err  error
+	done chan struct{}
+}
+
+// watchHost subscribes to the host's container events for project. The
+// subscription is live when it returns.
+func watchHost(ctx context.Context, h *hosts.Host, project string) *hub {
+	f := filters.NewArgs(filters.Arg("type", "container"))
+	if project != "" {
+		f.Add("label", labels.Project+"="+project)
+	}
+	msgs, errs := h.Client.Events(ctx, events.ListOptions{Filters: f})
+	hb := &hub{host: h, subs: map[string]map[chan struct{}]bool{}, all: map[chan events.Message]bool{}, done: make(chan struct{})}
+	go func() {
+		defer close(hb.done)
+		for {
+			select {
+			case m := <-msgs:
+				hb.dispatch(m)
+			case err := <-errs:
+				hb.mu.Lock()
+				if err == nil {
+					err = errors.New("event stream closed")
+				}
+				hb.err = fmt.Errorf("docker events on host %q: %w", h.Name, err)
+				for _, set := range hb.subs {
+					for ch := range set {
+						select {
+						case ch <- struct{}{}:
+						default:
+						}
+					}
+				}
+				hb.mu.Unlock()
+				return
+			}
+		}
+	}()
+	return hb
+}
+
+func (hb *hub) dispatch(m events.Message) {
+	hb.mu.Lock()
+	defer hb.mu.Unlock()
+	for ch := range hb.subs[m.Actor.ID] {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
+	}
+	for ch := range hb.all {
+		select {
+		case ch <- m:
+		default:
+		}
+	}
+}
+
+// subscribe returns a channel that receives a token whenever the container
+// has an event, and a function to unsubscribe.
+func (hb *hub) subscribe(id string) (<-chan struct{}, func()) {
+	ch := make(chan struct{}, 1)
+	hb.mu.Lock()
+	if hb.subs[id] == nil {
+		hb.subs[id] = map[chan struct{}]bool{}
+	}
+	hb.subs[id][ch] = true
+	hb.mu.Unlock()
+	return ch, func() {
+		hb.mu.Lock()
+		delete(hb.subs[id], ch)
+		if len(hb.subs[id]) == 0 {
+			delete(hb.subs, id)
+		}
+		hb.mu.Unlock()
+	}
+}
+
+// subscribeAll returns every event of the project on this host.
+func (hb *hub) subscribeAll(buffer int) (<-chan events.Message, func()) {
+	ch := make(chan events.Message, buffer)
+	hb.mu.Lock()
+	hb.all[ch] = true
+	hb.mu.Unlock()
+	return ch, func() {
+		hb.mu.Lock()
+		delete(hb.all, ch)
+		hb.mu.Unlock()
+	}
+}
+
+func (hb *hub) failed() error {
+	hb.mu.Lock()
+	defer hb.mu.Unlock()
+	return hb.err
+}
+
+// condition is what a dependent waits for.
+type condition int
+
+const (
+	condStarted condition = iota
+	condHealthy
+	condCompleted
+	condRunningOrHealthy // --wait: healthy when there is a healthcheck, else running
+)
+
+// safetyRecheck bounds how long a wait trusts the event stream alone: if an
+// event were ever lost, the wait re-reads the state after this long.
+const safetyRecheck = 30 * time.Second
+
+// waitFor blocks until container id on hb's host meets cond, or fails with
+// a sentence saying why (exited, unhealthy, no healthcheck).
+func (hb *hub) waitFor(ctx context.Context, id, name string, cond condition) error {
+	ch, unsub := hb.subscribe(id)
+	defer unsub()
+	for {
+		insp, err := hb.host.Client.ContainerInspect(ctx, id)
+		if err != nil {
+			return fmt.Errorf("container %s: %w", name, err)
+		}
+		done, err := met(insp, name, cond)
+		if done || err != nil {
+			return err
+		}
+		if err := hb.failed(); err != nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-ch:
+		case <-time.After(safetyRecheck):
+		}
+	}
+}
+
+func met(insp container.InspectResponse, name string, cond condition) (bool, error) {
+	st := insp.State
+	if st == nil {
+		return false, nil
+	}
+	exited := !st.Running && !st.Restarting && (st.Status == "exited" || st.Status == "dead")
+	switch cond {
+	case condStarted:
+		if st.Running || exited || st.Restarting {
+			return true, nil
+		}
+	case condCompleted:
+		if exited {
+			if st.ExitCode != 0 {
+				return false, fmt.Errorf("service %q didn't complete successfully: container %s exited with code %d", insp.Config.Labels[labels.Service], name, st.ExitCode)
+			}
+			return true, nil
+		}
+	case condHealthy, condRunningOrHealthy:
+		if st.Health == nil {
+			if cond == condHealthy {
+				return false, fmt.Errorf("container %s has no healthcheck configured", name)
+			}
+			if st.Running {
+				return true, nil
+			}
+		} else {
+			switch st.Health.Status {
+			case container.Healthy:
+				return true, nil
+			case container.Unhealthy:
+				return false, fmt.Errorf("container %s is unhealthy%s", name, lastProbe(st.Health))
+			}
+		}
+		if exited {
+			return false, fmt.Errorf("container %s exited (%d)", name, st.ExitCode)
+		}
+	}
+	return false, nil
+}
+
+func lastProbe(h *container.Health) string {
+	if h == nil || len(h.Log) == 0 {
+		return ""
+	}
+	out := strings.TrimSpace(h.Log[len(h.Log)-1].Output)
+	if out == "" {
+		return fmt.Sprintf(": last check exited %d", h.Log[len(h.Log)-1].ExitCode)
+	}
+	if len(out) > 200 {
+		out = out[:200] + "…"
+	}
+	return ": " + out
+}

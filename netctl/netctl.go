@@ -1,0 +1,159 @@
+// Package netctl owns the project's bridge networks on each host: it
+// creates them (or reuses what an earlier run created, found by label),
+// checks external ones exist, and removes them when nothing of the project
+// is left on them.
+package netctl
+
+import (
+	"context"
+	"fmt"
+	"sort"
+
+	"github.com/compose-spec/compose-go/v2/types"
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/network"
+	"github.com/docker/docker/errdefs"
+
+	"github.com/devorch/devorch/internal/labels"
+)
+
+// API is the part of the Docker client netctl uses.
+type API interface {
+	NetworkList(ctx context.Context, options network.ListOptions) ([]network.Summary, error)
+	NetworkInspect(ctx context.Context, networkID string, options network.InspectOptions) (network.Inspect, error)
+	NetworkCreate(ctx context.Context, name string, options network.CreateOptions) (network.CreateResponse, error)
+	NetworkRemove(ctx context.Context, networkID string) error
+}
+
+// Result says what Ensure did.
+type Result struct {
+	Name    string
+	ID      string
+	Created bool
+	// Warning is set when an existing network without devorch's labels is
+	// used as is.
+	Warning string
+}
+
+// Request describes one compose network to ensure on one host.
+type Request struct {
+	Project string
+	Key     string // the compose network key, e.g. "default"
+	Config  types.NetworkConfig
+	Host    string // devorch host name, recorded as a label
+	// Subnet, when set and the file gives none, is the subnet to create the
+	// network with (devorch allocates non-overlapping subnets across hosts).
+	Subnet string
+}
+
+// Ensure creates the network if it does not exist, or reuses it.
+func Ensure(ctx context.Context, api API, r Request) (Result, error) {
+	name := r.Config.Name
+	if name == "" {
+		name = r.Project + "_" + r.Key
+	}
+	existing, err := find(ctx, api, name)
+	if err != nil {
+		return Result{}, fmt.Errorf("look up network %q on host %q: %w", name, r.Host, err)
+	}
+	if bool(r.Config.External) {
+		if existing == nil {
+			return Result{}, fmt.Errorf("network %q is declared as external, but could not be found on host %q; create it with `docker network create %s`", name, r.Host, name)
+		}
+		return Result{Name: name, ID: existing.ID}, nil
+	}
+	if existing != nil {
+		switch p, ok := existing.Labels[labels.Project]; {
+		case !ok:
+			return Result{Name: name, ID: existing.ID, Warning: fmt.Sprintf("network %q exists on host %q but was not created by devorch; it is used as is (declare it external: true to silence this)", name, r.Host)}, nil
+		case p != r.Project:
+			return Result{}, fmt.Errorf("network %q on host %q belongs to devorch project %q, not %q", name, r.Host, p, r.Project)
+		}
+		return Result{Name: name, ID: existing.ID}, nil
+	}
+	l := map[string]string{}
+	for k, v := range r.Config.Labels {
+		l[k] = v
+	}
+	l[labels.Project] = r.Project
+	l[labels.Network] = r.Key
+	l[labels.Host] = r.Host
+	opts := network.CreateOptions{
+		Driver:     "bridge",
+		Internal:   r.Config.Internal,
+		Attachable: r.Config.Attachable,
+		EnableIPv6: r.Config.EnableIPv6,
+		Options:    r.Config.DriverOpts,
+		Labels:     l,
+	}
+	if r.Config.Driver != "" && r.Config.Driver != "default" {
+		opts.Driver = r.Config.Driver
+	}
+	ipam := &network.IPAM{Driver: r.Config.Ipam.Driver, Options: r.Config.Ipam.Options}
+	for _, pool := range r.Config.Ipam.Config {
+		ipam.Config = append(ipam.Config, network.IPAMConfig{
+			Subnet: pool.Subnet, Gateway: pool.Gateway, IPRange: pool.IPRange, AuxAddress: pool.AuxiliaryAddresses,
+		})
+	}
+	if len(ipam.Config) == 0 && r.Subnet != "" {
+		ipam.Config = []network.IPAMConfig{{Subnet: r.Subnet}}
+	}
+	if len(ipam.Config) > 0 || ipam.Driver != "" || len(ipam.Options) > 0 {
+		opts.IPAM = ipam
+	}
+	resp, err := api.NetworkCreate(ctx, name, opts)
+	if err != nil {
+		if errdefs.IsConflict(err) {
+			// Someone else (a parallel run) created it first.
+			if n, ferr := find(ctx, api, name); ferr == nil && n != nil {
+				return Result{Name: name, ID: n.ID}, nil
+			}
+		}
+		return Result{}, fmt.Errorf("create network %q on host %q: %w", name, r.Host, err)
+	}
+	return Result{Name: name, ID: resp.ID, Created: true}, nil
+}
+
+func find(ctx context.Context, api API, name string) (*network.Summary, error) {
+	list, err := api.NetworkList(ctx, network.ListOptions{Filters: filters.NewArgs(filters.Arg("name", name))})
+	if err != nil {
+		return nil, err
+	}
+	for i := range list {
+		if list[i].Name == name {
+			return &list[i], nil
+		}
+	}
+	return nil, nil
+}
+
+// List returns the project's networks on a host, sorted by name.
+func List(ctx context.Context, api API, project string) ([]network.Summary, error) {
+	list, err := api.NetworkList(ctx, network.ListOptions{Filters: labels.ProjectFilter(project)})
+	if err != nil {
+		return nil, err
+	}
+	sort.Slice(list, func(i, j int) bool { return list[i].Name < list[j].Name })
+	return list, nil
+}
+
+// Remove removes one network; a network that is already gone is not an error.
+func Remove(ctx context.Context, api API, id string) error {
+	err := api.NetworkRemove(ctx, id)
+	if err != nil && !errdefs.IsNotFound(err) {
+		return err
+	}
+	return nil
+}
+
+// InUse reports whether any container is still attached to the network.
+func InUse(ctx context.Context, api API, id string) (bool, error) {
+	n, err := api.NetworkInspect(ctx, id, network.InspectOptions{})
+	if err != nil {
+		if errdefs.IsNotFound(err) {
+			return false, nil
+		}
+		return false, err
+	}
+	return len(n.Containers) > 0, nil
+}

@@ -1,0 +1,103 @@
+// Package volumes owns the project's named volumes on each host: it creates
+// them (or reuses those an earlier run created, found by label), checks
+// external ones exist, reports which host holds which, and removes them.
+package volumes
+
+import (
+	"context"
+	"fmt"
+	"sort"
+
+	"github.com/compose-spec/compose-go/v2/types"
+	"github.com/docker/docker/api/types/volume"
+	"github.com/docker/docker/errdefs"
+
+	"github.com/devorch/devorch/internal/labels"
+)
+
+// API is the part of the Docker client volumes uses.
+type API interface {
+	VolumeInspect(ctx context.Context, volumeID string) (volume.Volume, error)
+	VolumeCreate(ctx context.Context, options volume.CreateOptions) (volume.Volume, error)
+	VolumeList(ctx context.Context, options volume.ListOptions) (volume.ListResponse, error)
+	VolumeRemove(ctx context.Context, volumeID string, force bool) error
+}
+
+// Result says what Ensure did.
+type Result struct {
+	Name    string
+	Created bool
+	Warning string
+}
+
+// Request describes one compose volume to ensure on one host.
+type Request struct {
+	Project string
+	Key     string
+	Config  types.VolumeConfig
+	Host    string
+}
+
+// Name is the Docker name of a compose volume.
+func Name(project, key string, cfg types.VolumeConfig) string {
+	if cfg.Name != "" {
+		return cfg.Name
+	}
+	return project + "_" + key
+}
+
+// Ensure creates the volume if needed.
+func Ensure(ctx context.Context, api API, r Request) (Result, error) {
+	name := Name(r.Project, r.Key, r.Config)
+	v, err := api.VolumeInspect(ctx, name)
+	found := err == nil
+	if err != nil && !errdefs.IsNotFound(err) {
+		return Result{}, fmt.Errorf("look up volume %q on host %q: %w", name, r.Host, err)
+	}
+	if bool(r.Config.External) {
+		if !found {
+			return Result{}, fmt.Errorf("volume %q is declared as external, but could not be found on host %q; create it with `docker volume create %s`", name, r.Host, name)
+		}
+		return Result{Name: name}, nil
+	}
+	if found {
+		switch p, ok := v.Labels[labels.Project]; {
+		case !ok:
+			return Result{Name: name, Warning: fmt.Sprintf("volume %q exists on host %q but was not created by devorch; it is used as is (declare it external: true to silence this)", name, r.Host)}, nil
+		case p != r.Project:
+			return Result{}, fmt.Errorf("volume %q on host %q belongs to devorch project %q, not %q", name, r.Host, p, r.Project)
+		}
+		return Result{Name: name}, nil
+	}
+	l := map[string]string{}
+	for k, v := range r.Config.Labels {
+		l[k] = v
+	}
+	l[labels.Project] = r.Project
+	l[labels.Volume] = r.Key
+	l[labels.Host] = r.Host
+	_, err = api.VolumeCreate(ctx, volume.CreateOptions{Name: name, Driver: r.Config.Driver, DriverOpts: r.Config.DriverOpts, Labels: l})
+	if err != nil {
+		return Result{}, fmt.Errorf("create volume %q on host %q: %w", name, r.Host, err)
+	}
+	return Result{Name: name, Created: true}, nil
+}
+
+// List returns the project's volumes on a host, sorted by name.
+func List(ctx context.Context, api API, project string) ([]*volume.Volume, error) {
+	resp, err := api.VolumeList(ctx, volume.ListOptions{Filters: labels.ProjectFilter(project)})
+	if err != nil {
+		return nil, err
+	}
+	sort.Slice(resp.Volumes, func(i, j int) bool { return resp.Volumes[i].Name < resp.Volumes[j].Name })
+	return resp.Volumes, nil
+}
+
+// Remove removes a volume; one already gone is not an error.
+func Remove(ctx context.Context, api API, name string) error {
+	err := api.VolumeRemove(ctx, name, false)
+	if err != nil && !errdefs.IsNotFound(err) {
+		return err
+	}
+	return nil
+}
