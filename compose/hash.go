@@ -20,9 +20,14 @@ func Hash(s types.ServiceConfig) (string, error) {
 	s.Scale = nil
 	if s.Deploy != nil {
 		d := *s.Deploy
-		one := 1
-		d.Replicas = &one
+		d.Replicas = nil
 		s.Deploy = &d
+		// Adding deploy: {replicas: N} alone must not recreate anything.
+		if b, err := json.Marshal(d); err == nil {
+			if v := string(b); v == `{"resources":{},"placement":{}}` || v == "{}" {
+				s.Deploy = nil
+			}
+		}
 	}
 	s.DependsOn = nil
 	s.Profiles = nil

@@ -55,25 +55,27 @@ func Load(ctx context.Context, opts Options) (*Project, error) {
 	if environ == nil {
 		environ = os.Environ()
 	}
-	fns := []cli.ProjectOptionsFn{
+	// The working directory comes first: default file discovery and the
+	// default .env are looked up there.
+	var fns []cli.ProjectOptionsFn
+	if opts.ProjectDir != "" {
+		fns = append(fns, cli.WithWorkingDirectory(opts.ProjectDir))
+	}
+	if opts.Name != "" {
+		fns = append(fns, cli.WithName(opts.Name))
+	}
+	fns = append(fns,
 		cli.WithEnv(environ),
-		cli.WithEnvFiles(opts.EnvFiles...),
-		cli.WithDotEnv,
 		cli.WithConfigFileEnv,
 		cli.WithDefaultConfigPath,
+		cli.WithEnvFiles(opts.EnvFiles...),
+		cli.WithDotEnv,
 		cli.WithDefaultProfiles(opts.Profiles...),
 		cli.WithResolvedPaths(true),
 		cli.WithLoadOptions(func(o *loader.Options) {
 			o.KnownExtensions = map[string]any{}
 		}),
-	}
-	if opts.Name != "" {
-		fns = append(fns, cli.WithName(opts.Name))
-	}
-	if opts.ProjectDir != "" {
-		fns = append(fns, cli.WithWorkingDirectory(opts.ProjectDir))
-	}
-	// WithEnv must see an initialised map: NewProjectOptions applies fns in order.
+	)
 	po, err := cli.NewProjectOptions(opts.Files, fns...)
 	if err != nil {
 		return nil, err

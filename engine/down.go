@@ -152,7 +152,7 @@ func (e *Engine) stop(ctx context.Context, limit sem, c *Container, timeout *tim
 	if err := limit.acquire(ctx); err != nil {
 		return err
 	}
-	err := c.Host.Client.ContainerStop(ctx, c.ID, container.StopOptions{Timeout: seconds(timeout)})
+	err := c.Host.Client.ContainerStop(uncancelled(ctx), c.ID, container.StopOptions{Timeout: seconds(timeout)})
 	limit.release()
 	if err != nil && !errdefs.IsNotFound(err) {
 		return fmt.Errorf("stop container %s: %w", c.Name, err)
@@ -171,7 +171,7 @@ func (e *Engine) stopRemove(ctx context.Context, limit sem, c *Container, timeou
 	if err := limit.acquire(ctx); err != nil {
 		return err
 	}
-	err := c.Host.Client.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true, RemoveVolumes: removeVolumes})
+	err := c.Host.Client.ContainerRemove(uncancelled(ctx), c.ID, container.RemoveOptions{Force: true, RemoveVolumes: removeVolumes})
 	limit.release()
 	if err != nil && !errdefs.IsNotFound(err) && !isRemovalInProgress(err) {
 		return fmt.Errorf("remove container %s: %w", c.Name, err)

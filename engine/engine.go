@@ -88,3 +88,12 @@ func (e *Engine) hostByName(name string) (*hosts.Host, error) {
 	}
 	return nil, fmt.Errorf("host %q is not in the pool (hosts: %v)", name, e.Pool.Names())
 }
+
+// uncancelled is the context for a Docker call that changes state: once a
+// create, start, stop or remove is sent it runs to completion even if the
+// run is interrupted, so an interrupted devorch never leaves a call half
+// done. Interruption is checked before each such call (by the semaphore),
+// not during it.
+func uncancelled(ctx context.Context) context.Context {
+	return context.WithoutCancel(ctx)
+}

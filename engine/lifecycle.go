@@ -128,7 +128,7 @@ func (e *Engine) Start(ctx context.Context, project string, p *compose.Project, 
 					if err := limit.acquire(ctx); err != nil {
 						return err
 					}
-					err := c.Host.Client.ContainerStart(ctx, c.ID, container.StartOptions{})
+					err := c.Host.Client.ContainerStart(uncancelled(ctx), c.ID, container.StartOptions{})
 					limit.release()
 					if err != nil {
 						return fmt.Errorf("start container %s: %w", c.Name, explainStartError(err))

@@ -57,12 +57,15 @@ func (p *Plan) ServiceSteps(service string) []Step {
 // planInput is what planning needs; it is plain data, so planning is a
 // pure function tested without Docker.
 type planInput struct {
-	project    *compose.Project
-	services   []string                     // the services to converge
-	existing   []Container                  // the project's service containers (not one-offs), on all hosts
-	images     map[string]map[string]string // service → host → image ID it should run
-	scale      map[string]int
-	force      bool
+	project  *compose.Project
+	services []string                     // the services to converge
+	existing []Container                  // the project's service containers (not one-offs), on all hosts
+	images   map[string]map[string]string // service → host → image ID it should run
+	scale    map[string]int
+	// force recreates these services even when unchanged (--force-recreate
+	// applies to the services named, or all; dependencies pulled in by them
+	// are recreated only when they diverged, as in compose).
+	force      map[string]bool
 	noRecreate bool
 	// place returns the host for a new replica (existing replicas keep theirs).
 	place func(service string, replica int) string
@@ -141,7 +144,7 @@ func makePlan(in planInput) (*Plan, error) {
 			st := Step{Service: name, Replica: r, Host: best.HostName(), Name: cname, Existing: best, Rename: best.Name != cname}
 			reason := ""
 			switch {
-			case in.force:
+			case in.force[name]:
 				reason = "--force-recreate"
 			case best.Hash != p.Hashes[name]:
 				reason = "configuration changed"

@@ -113,6 +113,30 @@ func (e *Engine) Up(ctx context.Context, p *compose.Project, o UpOptions) (*UpRe
 			}
 		}
 	}
+	force := map[string]bool{}
+	if o.ForceRecreate {
+		named := o.Services
+		if len(named) == 0 {
+			named = set
+		}
+		for _, n := range named {
+			force[n] = true
+		}
+	}
+	planFor := func(images map[string]map[string]string) (*Plan, error) {
+		return makePlan(planInput{
+			project: p, services: set, existing: world.serviceContainers(), images: images,
+			scale: o.Scale, force: force, noRecreate: o.NoRecreate, place: placement,
+		})
+	}
+	// Validate what does not depend on images before building or pulling.
+	plan0, err := planFor(nil)
+	if err != nil {
+		return nil, err
+	}
+	if err := e.validate(ctx, p, plan0, world); err != nil {
+		return nil, err
+	}
 	var images map[string]map[string]string
 	if o.DryRun {
 		images = map[string]map[string]string{}
@@ -122,10 +146,7 @@ func (e *Engine) Up(ctx context.Context, p *compose.Project, o UpOptions) (*UpRe
 			return nil, err
 		}
 	}
-	plan, err := makePlan(planInput{
-		project: p, services: set, existing: world.serviceContainers(), images: images,
-		scale: o.Scale, force: o.ForceRecreate, noRecreate: o.NoRecreate, place: placement,
-	})
+	plan, err := planFor(images)
 	if err != nil {
 		return nil, err
 	}
@@ -527,7 +548,7 @@ func (e *Engine) applyCreate(ctx context.Context, limit sem, p *compose.Project,
 					if err := limit.acquire(gctx); err != nil {
 						return err
 					}
-					err = c.Host.Client.ContainerRename(gctx, c.ID, st.Name)
+					err = c.Host.Client.ContainerRename(uncancelled(gctx), c.ID, st.Name)
 					limit.release()
 					if err != nil {
 						return fmt.Errorf("rename container %s to %s: %w", c.Name, st.Name, err)
@@ -590,7 +611,7 @@ func (e *Engine) createContainer(ctx context.Context, limit sem, h *hosts.Host, 
 		return "", err
 	}
 	defer limit.release()
-	resp, err := h.Client.ContainerCreate(ctx, spec.config, spec.host, spec.networking, nil, name)
+	resp, err := h.Client.ContainerCreate(uncancelled(ctx), spec.config, spec.host, spec.networking, nil, name)
 	if err != nil {
 		if errdefs.IsConflict(err) {
 			return "", fmt.Errorf("create container %s on host %q: the name is already in use (remove the other container, or use another project name with -p): %w", name, h.Name, err)
@@ -598,7 +619,7 @@ func (e *Engine) createContainer(ctx context.Context, limit sem, h *hosts.Host, 
 		return "", fmt.Errorf("create container %s on host %q: %w", name, h.Name, err)
 	}
 	for _, ln := range spec.later {
-		if err := h.Client.NetworkConnect(ctx, ln.name, resp.ID, ln.settings); err != nil {
+		if err := h.Client.NetworkConnect(uncancelled(ctx), ln.name, resp.ID, ln.settings); err != nil {
 			return resp.ID, fmt.Errorf("connect container %s to network %s on host %q: %w", name, ln.name, h.Name, err)
 		}
 	}
@@ -623,7 +644,7 @@ func (e *Engine) recreateReplica(ctx context.Context, limit sem, p *compose.Proj
 	if err := limit.acquire(ctx); err != nil {
 		return nil, err
 	}
-	err = c.Host.Client.ContainerRename(ctx, c.ID, st.Name)
+	err = c.Host.Client.ContainerRename(uncancelled(ctx), c.ID, st.Name)
 	limit.release()
 	if err != nil {
 		return nil, fmt.Errorf("rename container %s to %s: %w", tmp, st.Name, err)
@@ -664,7 +685,7 @@ func (e *Engine) applyStart(ctx context.Context, limit sem, steps []Step, cs []*
 				if err := limit.acquire(gctx); err != nil {
 					return err
 				}
-				err := c.Host.Client.ContainerRestart(gctx, c.ID, container.StopOptions{Timeout: seconds(o.Timeout)})
+				err := c.Host.Client.ContainerRestart(uncancelled(gctx), c.ID, container.StopOptions{Timeout: seconds(o.Timeout)})
 				limit.release()
 				if err != nil {
 					return fmt.Errorf("restart container %s: %w", c.Name, err)
@@ -680,7 +701,7 @@ func (e *Engine) applyStart(ctx context.Context, limit sem, steps []Step, cs []*
 				if err := limit.acquire(gctx); err != nil {
 					return err
 				}
-				err := c.Host.Client.ContainerStart(gctx, c.ID, container.StartOptions{})
+				err := c.Host.Client.ContainerStart(uncancelled(gctx), c.ID, container.StartOptions{})
 				limit.release()
 				if err != nil {
 					e.containerProgress(c, "Error", err.Error())

@@ -21,12 +21,16 @@ import (
 
 // loadProject loads the compose model from the global flags.
 func (a *app) loadProject(ctx context.Context, services []string) (*compose.Project, error) {
-	p, err := compose.Load(ctx, a.loadOptions(services))
+	p, err := compose.Load(ctx, a.loadOptions(nil))
 	if err != nil {
 		if errors.Is(err, compose.ErrNoConfigFile) {
 			return nil, err
 		}
 		return nil, &loadError{err}
+	}
+	// An unknown service is a usage mistake, not a broken file.
+	if err := compose.CheckServices(p.Project, services); err != nil {
+		return nil, err
 	}
 	return p, nil
 }

@@ -185,6 +185,10 @@ func serve() int {
 		a.healthyAfter = v
 	}
 	handler := a.handler()
+	// Handle signals before announcing anything: as PID 1 in a container,
+	// a SIGTERM that arrives before the handler exists is ignored.
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
 
 	ports := []string{envOr("PORT", "8080")}
 	for _, p := range strings.Split(os.Getenv("EXTRA_PORTS"), ",") {
@@ -228,8 +232,6 @@ func serve() int {
 		exitTimer = time.After(v)
 	}
 
-	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
 	for {
 		select {
 		case s := <-sigs:

@@ -1,0 +1,148 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"io"
+	"os"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func TestUpAttachedStreamsLogsAndExits(t *testing.T) {
+	t.Parallel()
+	s := newStack(t, map[string]string{"compose.yaml": `
+services:
+  one:
+    image: devorch-test/testapp:latest
+    command: ["log", "3"]
+  two:
+    image: devorch-test/testapp:latest
+    command: ["echo", "hello from two"]
+`})
+	r := s.must("up")
+	for _, want := range []string{"one-1  | line 1", "one-1  | line 3", "two-1  | hello from two", "one-1 exited with code 0", "two-1 exited with code 0"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("stdout lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	s.must("down")
+	s.assertNothingLeft()
+}
+
+func TestUpAbortOnContainerExitAndExitCodeFrom(t *testing.T) {
+	t.Parallel()
+	s := newStack(t, map[string]string{"compose.yaml": `
+services:
+  server:
+    image: devorch-test/testapp:latest
+  job:
+    image: devorch-test/testapp:latest
+    command: ["exit", "3"]
+    depends_on: [server]
+`})
+	r := s.devorch("up", "--abort-on-container-exit")
+	if r.code != 3 {
+		t.Fatalf("--abort-on-container-exit: want exit 3 (the job's), got %s", r)
+	}
+	if !strings.Contains(r.stderr, "Aborting on container exit") {
+		t.Errorf("no abort message: %s", r)
+	}
+	// The server was stopped, not left running.
+	if st := s.inspect(s.name("server", 1)).State; st.Running {
+		t.Errorf("server still running after abort")
+	}
+	// --exit-code-from the server: the job exits first (3), the server is
+	// stopped gracefully and exits 0.
+	r = s.devorch("up", "--exit-code-from", "server")
+	if r.code != 0 {
+		t.Fatalf("--exit-code-from server: want 0, got %s", r)
+	}
+	r = s.devorch("up", "--exit-code-from", "job")
+	if r.code != 3 {
+		t.Fatalf("--exit-code-from job: want 3, got %s", r)
+	}
+	if r := s.devorch("up", "--exit-code-from", "nosuch"); r.code == 0 || !strings.Contains(r.stderr, "nosuch") {
+		t.Errorf("--exit-code-from unknown service: %s", r)
+	}
+	s.must("down")
+	s.assertNothingLeft()
+}
+
+// TestUpInterruptStopsGracefully runs the real binary: the first SIGINT
+// stops the stack gracefully and devorch exits 130.
+func TestUpInterruptStopsGracefully(t *testing.T) {
+	t.Parallel()
+	s := newStack(t, map[string]string{"compose.yaml": `
+services:
+  a:
+    image: devorch-test/testapp:latest
+    environment: {LOG_RATE: "5", LOG_LINE: "alpha"}
+  b:
+    image: devorch-test/testapp:latest
+    depends_on: [a]
+`})
+	cmd := s.command("up")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var errb bytes.Buffer
+	cmd.Stderr = &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	seen := make(chan struct{})
+	var out bytes.Buffer
+	var mu sync.Mutex
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		once := sync.Once{}
+		var sawA, sawB bool
+		for sc.Scan() {
+			mu.Lock()
+			out.WriteString(sc.Text() + "\n")
+			mu.Unlock()
+			sawA = sawA || strings.Contains(sc.Text(), "a-1  | alpha tick")
+			sawB = sawB || strings.Contains(sc.Text(), "b-1  | listening on")
+			if sawA && sawB {
+				once.Do(func() { close(seen) })
+			}
+		}
+		_, _ = io.Copy(io.Discard, stdout)
+	}()
+	select {
+	case <-seen:
+	case <-time.After(30 * time.Second):
+		_ = cmd.Process.Kill()
+		t.Fatalf("no log line from a within 30s; stderr:\n%s", errb.String())
+	}
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	err = cmd.Wait()
+	code := cmd.ProcessState.ExitCode()
+	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		t.Fatalf("devorch died of a signal: %v", err)
+	}
+	if code != 130 {
+		t.Fatalf("exit code %d, want 130; stderr:\n%s", code, errb.String())
+	}
+	if !strings.Contains(errb.String(), "Gracefully stopping") {
+		t.Errorf("no graceful stop message:\n%s", errb.String())
+	}
+	for _, svc := range []string{"a", "b"} {
+		insp := s.inspect(s.name(svc, 1))
+		if insp.State.Running {
+			t.Errorf("%s still running after Ctrl-C", svc)
+		}
+		if insp.State.ExitCode != 0 {
+			t.Errorf("%s exit code %d: it was not stopped gracefully", svc, insp.State.ExitCode)
+		}
+	}
+	s.must("down")
+	s.assertNothingLeft()
+}

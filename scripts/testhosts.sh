@@ -1,0 +1,512 @@
+#!/usr/bin/env bash
+# testhosts.sh — start/stop N extra, real, separate local Docker hosts for
+# devorch multi-host integration tests. See scripts/testhosts.md.
+#
+#   scripts/testhosts.sh up [N]          start h1..hN (default 3); idempotent, repairs crashed hosts
+#   scripts/testhosts.sh down [--purge]  stop all hosts; --purge also deletes their data roots
+#   scripts/testhosts.sh status          show the hosts
+#   scripts/testhosts.sh env [--raw]     print DEVORCH_TEST_HOSTS for the running hosts
+#   scripts/testhosts.sh load IMAGE...   copy images from the default daemon into every running host
+#
+# Host hN: network namespace devorch-hN, veth dvh-hN (10.251.N.1/24) <-> eth0
+# (10.251.N.2/24), dockerd on unix:///run/devorch-testhosts/hN.sock, data root
+# /var/lib/devorch-testhosts/hN. Nothing listens on TCP outside the namespaces.
+set -Eeuo pipefail
+
+readonly TAG=devorch-testhosts
+readonly RUN_DIR=/run/devorch-testhosts
+readonly DATA_DIR=/var/lib/devorch-testhosts
+readonly LOG_DIR=/var/log/devorch-testhosts
+readonly LOCK_FILE=/run/lock/devorch-testhosts.lock
+readonly SRC_HOST=${DEVORCH_TESTHOST_SOURCE:-unix:///var/run/docker.sock}
+readonly MAX_HOSTS=99
+readonly START_TIMEOUT=${DEVORCH_TESTHOST_START_TIMEOUT:-60}
+readonly STOP_TIMEOUT=20
+# Empty: every dockerd starts (supervises) its own containerd inside its exec root.
+# A socket path: use that containerd (namespaces devorch-hN keep the hosts apart).
+readonly SHARED_CONTAINERD=${DEVORCH_TESTHOST_CONTAINERD:-}
+
+# The docker CLI must not be redirected by the caller's environment.
+unset DOCKER_HOST DOCKER_CONTEXT DOCKER_TLS_VERIFY DOCKER_CERT_PATH
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin${PATH:+:$PATH}
+
+log() { printf 'testhosts: %s\n' "$*" >&2; }
+die() { log "error: $1"; exit "${2:-1}"; }
+
+usage() {
+	cat >&2 <<'EOF'
+usage: testhosts.sh up [N]          start hosts h1..hN (default 3)
+       testhosts.sh down [--purge]  stop all hosts (--purge: also delete data roots)
+       testhosts.sh status          show hosts
+       testhosts.sh env [--raw]     print DEVORCH_TEST_HOSTS (eval-safe; --raw: unquoted)
+       testhosts.sh load IMAGE...   copy images from the default daemon into all running hosts
+EOF
+	exit 2
+}
+
+# ---------------------------------------------------------------- per host
+ns_of() { echo "devorch-h$1"; }
+veth_of() { echo "dvh-h$1"; }
+sock_of() { echo "$RUN_DIR/h$1.sock"; }
+endpoint_of() { echo "unix://$RUN_DIR/h$1.sock"; }
+pidfile_of() { echo "$RUN_DIR/h$1.pid"; }
+exec_of() { echo "$RUN_DIR/h$1-exec"; }
+data_of() { echo "$DATA_DIR/h$1"; }
+log_of() { echo "$LOG_DIR/h$1.log"; }
+cfg_of() { echo "$RUN_DIR/h$1.json"; }
+addr_of() { echo "10.251.$1.2"; }
+gw_of() { echo "10.251.$1.1"; }
+bip_of() { echo "10.252.$1.1/24"; }               # docker0 inside hN
+pool_of() { echo "10.$((100 + $1)).0.0/16"; }       # user-defined networks inside hN
+
+dk() { local i=$1; shift; timeout 30 docker -H "$(endpoint_of "$i")" "$@"; }
+src() { docker -H "$SRC_HOST" "$@"; }
+
+alive() { # pid -> running (not a zombie)
+	local s
+	[[ -n ${1:-} ]] && s=$(ps -o stat= -p "$1" 2>/dev/null) && [[ $s != Z* ]]
+}
+
+# All processes belonging to host i: dockerd (--exec-root), its containerd
+# (--config <exec>/containerd/...), shims (-address <exec>/containerd/...).
+host_pids() {
+	local i=$1 p cmd re
+	re="(^| |=)$(exec_of "$i")( |/|$)"
+	for p in /proc/[0-9]*; do
+		cmd=$(tr '\0' ' ' 2>/dev/null <"$p/cmdline") || continue
+		[[ $cmd =~ $re ]] && echo "${p#/proc/}"
+	done
+	return 0
+}
+
+dockerd_pid() { # pid of host i's dockerd, verified, or nothing
+	local i=$1 p cmd
+	local fromfile=""
+	[[ -r $(pidfile_of "$i") ]] && fromfile=$(<"$(pidfile_of "$i")")
+	for p in $fromfile $(host_pids "$i"); do
+		[[ $p =~ ^[0-9]+$ ]] || continue
+		cmd=$(tr '\0' ' ' 2>/dev/null <"/proc/$p/cmdline") || continue
+		if [[ $cmd == *dockerd* && $cmd == *"$(sock_of "$i")"* ]] && alive "$p"; then
+			echo "$p"
+			return 0
+		fi
+	done
+	return 0
+}
+
+known_hosts() { # indices of hosts with any runtime trace (not data roots)
+	{
+		# (|| true: with pipefail a missing directory must not end the scan)
+		ls "$RUN_DIR" 2>/dev/null | sed -nE 's/^h([0-9]+)(\.pid|\.sock|\.json|-exec)$/\1/p' || true
+		ip netns list 2>/dev/null | sed -nE 's/^devorch-h([0-9]+)( .*)?$/\1/p' || true
+		ip -o link show 2>/dev/null | sed -nE 's/^[0-9]+: dvh-h([0-9]+)[@:].*/\1/p' || true
+		ls /sys/fs/cgroup/pids 2>/dev/null | sed -nE 's/^devorch-h([0-9]+)$/\1/p' || true
+		local p cmd
+		for p in /proc/[0-9]*; do
+			cmd=$(tr '\0' ' ' 2>/dev/null <"$p/cmdline") || continue
+			[[ $cmd =~ $RUN_DIR/h([0-9]+)-exec ]] && echo "${BASH_REMATCH[1]}"
+		done
+	} | sort -nu
+}
+
+data_hosts() { { ls "$DATA_DIR" 2>/dev/null || true; } | sed -nE 's/^h([0-9]+)$/\1/p' | sort -n; }
+
+healthy() { # host i fully up?
+	local i=$1 pid
+	pid=$(dockerd_pid "$i")
+	[[ -n $pid ]] || return 1
+	[[ -e /var/run/netns/$(ns_of "$i") ]] || return 1
+	[[ $(readlink "/proc/$pid/ns/net") == "$(readlink /proc/self/ns/net)" ]] && return 1
+	ip -4 -o addr show dev "$(veth_of "$i")" 2>/dev/null | grep -q " $(gw_of "$i")/24 " || return 1
+	ip -n "$(ns_of "$i")" -4 -o addr show dev eth0 2>/dev/null | grep -q " $(addr_of "$i")/24 " || return 1
+	timeout 10 docker -H "$(endpoint_of "$i")" info --format '{{.ID}}' >/dev/null 2>&1
+}
+
+running_hosts() { local i; for i in $(known_hosts); do healthy "$i" && echo "$i"; done; return 0; }
+
+# ---------------------------------------------------------------- machine-wide
+fw_rules() { # the filter rules this script owns, as "-A CHAIN ..." lines
+	local c
+	for c in FORWARD INPUT OUTPUT; do
+		iptables -w -S "$c" 2>/dev/null | grep -E -- "--comment \"?$TAG\"?( |$)" || true
+	done
+}
+
+ensure_machine() {
+	mkdir -p "$RUN_DIR" "$DATA_DIR" "$LOG_DIR"
+	chmod 0711 "$RUN_DIR"; chmod 0700 "$DATA_DIR"
+	sysctl -qw net.ipv4.ip_forward=1
+	# FORWARD policy is DROP once the default dockerd ran: allow hN <-> hM.
+	local fwd=(FORWARD -i dvh-+ -o dvh-+ -m comment --comment "$TAG" -j ACCEPT)
+	iptables -w -C "${fwd[@]}" 2>/dev/null || iptables -w -I "${fwd[@]}"
+	# Normally the default dockerd has set FORWARD policy DROP, so nothing from
+	# outside can be routed to 10.251.x. If the policy is ACCEPT, drop new
+	# connections into the hosts that do not come from another host.
+	if ! iptables -w -S FORWARD 2>/dev/null | grep -qx -- '-P FORWARD DROP'; then
+		local guard=(FORWARD ! -i dvh-+ -o dvh-+ -m conntrack --ctstate NEW -m comment --comment "$TAG" -j DROP)
+		iptables -w -C "${guard[@]}" 2>/dev/null || iptables -w -I "${guard[@]}"
+		iptables -w -D "${fwd[@]}" && iptables -w -I "${fwd[@]}" # keep the ACCEPT first
+	fi
+	# Machine <-> hN only needs rules when INPUT/OUTPUT do not accept by default.
+	if ! iptables -w -S INPUT 2>/dev/null | grep -qx -- '-P INPUT ACCEPT'; then
+		iptables -w -C INPUT -i dvh-+ -m comment --comment "$TAG" -j ACCEPT 2>/dev/null ||
+			iptables -w -I INPUT -i dvh-+ -m comment --comment "$TAG" -j ACCEPT
+	fi
+	if ! iptables -w -S OUTPUT 2>/dev/null | grep -qx -- '-P OUTPUT ACCEPT'; then
+		iptables -w -C OUTPUT -o dvh-+ -m comment --comment "$TAG" -j ACCEPT 2>/dev/null ||
+			iptables -w -I OUTPUT -o dvh-+ -m comment --comment "$TAG" -j ACCEPT
+	fi
+}
+
+remove_fw_rules() {
+	local line
+	while read -r line; do
+		[[ -n $line ]] || continue
+		# shellcheck disable=SC2086 # iptables -S output is word-split on purpose
+		iptables -w ${line/#-A /-D } || true
+	done < <(fw_rules)
+}
+
+unmount_under() { # unmount everything mounted at or below $1, deepest first
+	local dir=$1 m
+	[[ -n $dir && $dir != / ]] || return 0
+	while read -r m; do
+		[[ -n $m ]] || continue
+		umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || log "warning: could not unmount $m"
+	done < <(findmnt -rn -o TARGET | awk -v d="$dir" '$0 == d || index($0, d "/") == 1' | sort -r)
+}
+
+# ---------------------------------------------------------------- storage driver
+probe_driver() { # first storage driver that works for a data root below $DATA_DIR
+	local t="$DATA_DIR/.probe.$$"
+	rm -rf "$t"; mkdir -p "$t"/{l,u,w,m}
+	if mount -t overlay overlay -o "lowerdir=$t/l,upperdir=$t/u,workdir=$t/w" "$t/m" 2>/dev/null; then
+		umount "$t/m"; rm -rf "$t"; echo overlay2; return
+	fi
+	if command -v fuse-overlayfs >/dev/null && [[ -c /dev/fuse ]] &&
+		fuse-overlayfs -o "lowerdir=$t/l,upperdir=$t/u,workdir=$t/w" "$t/m" 2>/dev/null; then
+		fusermount -u "$t/m" 2>/dev/null || umount "$t/m"; rm -rf "$t"; echo fuse-overlayfs; return
+	fi
+	rm -rf "$t"; echo vfs
+}
+
+driver_of() { # storage driver for host i: override > what the data root already uses > probe
+	local i=$1 f="$DATA_DIR/h$1.driver" d
+	if [[ -n ${DEVORCH_TESTHOST_STORAGE_DRIVER:-} ]]; then echo "$DEVORCH_TESTHOST_STORAGE_DRIVER"; return; fi
+	if [[ -s $f ]]; then cat "$f"; return; fi
+	for d in overlay2 fuse-overlayfs vfs; do
+		if [[ -d $(data_of "$i")/$d ]]; then echo "$d" >"$f"; echo "$d"; return; fi
+	done
+	d=$(probe_driver); echo "$d" >"$f"; echo "$d"
+}
+
+# ---------------------------------------------------------------- stop / cleanup
+kill_wait() { # signal pids, wait up to $2 seconds for them to go away
+	local sig=$1 secs=$2; shift 2
+	local p left deadline=$((SECONDS + secs))
+	(($#)) || return 0
+	kill "-$sig" "$@" 2>/dev/null || true
+	while ((SECONDS < deadline)); do
+		left=0
+		for p in "$@"; do alive "$p" && left=1; done
+		((left)) || return 0
+		sleep 0.2
+	done
+	return 1
+}
+
+cgroup_dirs() { # cgroup dirs of host i's containers (--cgroup-parent /devorch-hN), deepest first
+	find /sys/fs/cgroup -mindepth 1 -maxdepth 3 -type d -name "devorch-h$1" 2>/dev/null | while read -r d; do
+		find "$d" -depth -type d
+	done
+}
+
+cleanup_host() { # stop host i and remove all its runtime state (never the data root)
+	local i=$1 pid pids d ns veth
+	ns=$(ns_of "$i"); veth=$(veth_of "$i")
+	pid=$(dockerd_pid "$i")
+	if [[ -n $pid ]]; then
+		log "h$i: stopping dockerd (pid $pid)"
+		if ! kill_wait TERM "$STOP_TIMEOUT" "$pid"; then
+			log "h$i: dockerd did not stop within ${STOP_TIMEOUT}s, killing it"
+			kill_wait KILL 5 "$pid" || true
+		fi
+	fi
+	# containerd and shims left behind (dockerd killed/crashed, or shared with nothing)
+	pids=$(host_pids "$i" | tr '\n' ' ') || true
+	if [[ -n ${pids// /} ]]; then
+		# shellcheck disable=SC2086
+		kill_wait TERM 5 $pids || kill_wait KILL 5 $pids || true
+	fi
+	# container processes (they live in cgroup /devorch-hN, in their own netns)
+	local cg procs
+	for cg in $(cgroup_dirs "$i"); do
+		procs=$(cat "$cg/cgroup.procs" 2>/dev/null | tr '\n' ' ') || true
+		# shellcheck disable=SC2086
+		[[ -z ${procs// /} ]] || kill_wait KILL 5 $procs || true
+	done
+	for cg in $(cgroup_dirs "$i"); do rmdir "$cg" 2>/dev/null || true; done
+	# anything else still inside the namespace (docker-proxy, ...)
+	if [[ -e /var/run/netns/$ns ]]; then
+		pids=$(ip netns pids "$ns" 2>/dev/null | tr '\n' ' ') || true
+		if [[ -n ${pids// /} ]]; then
+			# shellcheck disable=SC2086
+			kill_wait TERM 5 $pids || kill_wait KILL 5 $pids || true
+		fi
+		ip netns delete "$ns" 2>/dev/null || true
+	fi
+	rm -f "/var/run/netns/$ns" 2>/dev/null || true
+	ip link delete "$veth" 2>/dev/null || true
+	unmount_under "$(exec_of "$i")"
+	unmount_under "$(data_of "$i")" # stale overlay/shm mounts after a crash; data stays
+	rm -rf --one-file-system "$(exec_of "$i")"
+	rm -f "$(sock_of "$i")" "$(pidfile_of "$i")" "$(cfg_of "$i")"
+}
+
+cleanup_hosts() { # cleanup_host for several hosts in parallel (dockerd shutdowns overlap)
+	local i pids=() rc=0
+	for i in "$@"; do cleanup_host "$i" & pids+=($!); done
+	for i in "${pids[@]}"; do wait "$i" || rc=1; done
+	return $rc
+}
+
+# ---------------------------------------------------------------- start
+start_host() { # set up network + launch dockerd for host i (does not wait)
+	local i=$1 ns veth driver
+	ns=$(ns_of "$i"); veth=$(veth_of "$i")
+	ip netns add "$ns"
+	ip link add "$veth" type veth peer name eth0 netns "$ns"
+	ip addr add "$(gw_of "$i")/24" dev "$veth"
+	ip link set "$veth" up
+	ip -n "$ns" link set lo up
+	ip -n "$ns" addr add "$(addr_of "$i")/24" dev eth0
+	ip -n "$ns" link set eth0 up
+	ip -n "$ns" route add default via "$(gw_of "$i")"
+
+	driver=$(driver_of "$i")
+	mkdir -p "$(exec_of "$i")" "$(data_of "$i")"
+	# Own config file: /etc/docker/daemon.json belongs to the default daemon.
+	printf '{"log-driver":"json-file","log-opts":{"max-size":"10m","max-file":"2"}}\n' >"$(cfg_of "$i")"
+	local args=(
+		--config-file "$(cfg_of "$i")"
+		--host "$(endpoint_of "$i")"
+		--data-root "$(data_of "$i")"
+		--exec-root "$(exec_of "$i")"
+		--pidfile "$(pidfile_of "$i")"
+		--containerd-namespace "devorch-h$i"
+		--containerd-plugins-namespace "devorch-h$i-plugins"
+		--storage-driver "$driver"
+		--bip "$(bip_of "$i")"
+		--default-address-pool "base=$(pool_of "$i"),size=24"
+		--iptables=true --ip-forward=true
+		--cgroup-parent "/devorch-h$i"
+		--shutdown-timeout 10
+	)
+	[[ -z $SHARED_CONTAINERD ]] || args+=(--containerd "$SHARED_CONTAINERD")
+	printf '\n=== %s testhosts.sh: starting h%s (driver %s)\n' "$(date -Is)" "$i" "$driver" >>"$(log_of "$i")"
+	# nsenter only switches the network namespace; `ip netns exec` would also
+	# remount /sys and dockerd would lose the cgroup v1 mounts.
+	# 9>&-: the lock fd must not leak into dockerd/containerd (they outlive us).
+	setsid nsenter --net="/var/run/netns/$ns" -- dockerd "${args[@]}" \
+		</dev/null >>"$(log_of "$i")" 2>&1 9>&- &
+	echo $!
+}
+
+# ---------------------------------------------------------------- commands
+lock() {
+	mkdir -p "$(dirname "$LOCK_FILE")"
+	exec 9>"$LOCK_FILE"
+	flock -w 300 9 || die "timed out waiting for $LOCK_FILE"
+}
+
+require() {
+	((EUID == 0)) || die "must run as root (it creates network namespaces, iptables rules and dockerds)" 2
+	local c missing=()
+	for c in dockerd docker nsenter ip iptables setsid flock findmnt ps timeout; do
+		local f
+		f=$(type -P "$c" 2>/dev/null) && [[ -f $f && -x $f ]] || missing+=("$c")
+	done
+	((${#missing[@]} == 0)) || die "missing required commands: ${missing[*]}" 2
+}
+
+cmd_status() {
+	local hosts i pid state
+	hosts=$( { known_hosts; data_hosts; } | sort -nu)
+	if [[ -z $hosts ]]; then echo "no test hosts"; return 0; fi
+	printf '%-4s %-8s %-7s %-40s %-12s %-15s %s\n' NAME STATE PID ENDPOINT ADDRESS DRIVER CONTAINERS/IMAGES
+	for i in $hosts; do
+		pid=$(dockerd_pid "$i")
+		local extra=- drv=-
+		[[ -s $DATA_DIR/h$i.driver ]] && drv=$(cat "$DATA_DIR/h$i.driver")
+		if healthy "$i"; then
+			state=running
+			extra=$(dk "$i" info --format '{{.Containers}}/{{.Images}}' 2>/dev/null || echo '?')
+		elif [[ -n $pid ]]; then state=broken
+		elif [[ -n $(known_hosts | grep -x "$i") ]]; then state=stale
+		else state=stopped
+		fi
+		printf '%-4s %-8s %-7s %-40s %-12s %-15s %s\n' "h$i" "$state" "${pid:--}" "$(endpoint_of "$i")" "$(addr_of "$i")" "$drv" "$extra"
+	done
+}
+
+cmd_env() {
+	local raw=0 i val=""
+	[[ ${1:-} == --raw ]] && raw=1
+	for i in $(running_hosts); do
+		val+="${val:+,}h$i=$(endpoint_of "$i");address=$(addr_of "$i")"
+	done
+	[[ -n $val ]] || log "no running test hosts"
+	if ((raw)); then
+		printf 'DEVORCH_TEST_HOSTS=%s\n' "$val"
+	else
+		printf "export DEVORCH_TEST_HOSTS='%s'\n" "$val"
+	fi
+}
+
+# load IMAGE...: save the images from the default daemon once, load into every
+# running host that lacks one of them (same name -> same image ID).
+load_images() {
+	local hosts=() imgs=("$@") img id hid i need_hosts=() need_imgs=() n
+	mapfile -t hosts < <(running_hosts)
+	((${#hosts[@]})) || die "no running test hosts (run: $0 up)"
+	declare -A want=() needed=()
+	for img in "${imgs[@]}"; do
+		id=$(src image inspect --format '{{.Id}}' "$img" 2>/dev/null) || die "image $img not found on the default daemon ($SRC_HOST)"
+		want[$img]=$id
+	done
+	for i in "${hosts[@]}"; do
+		n=0
+		for img in "${imgs[@]}"; do
+			hid=$(dk "$i" image inspect --format '{{.Id}}' "$img" 2>/dev/null || true)
+			if [[ $hid != "${want[$img]}" ]]; then needed[$img]=1; n=1; fi
+		done
+		if ((n)); then need_hosts+=("$i"); else log "h$i: already has ${imgs[*]}"; fi
+	done
+	((${#need_hosts[@]})) || return 0
+	for img in "${imgs[@]}"; do [[ -n ${needed[$img]:-} ]] && need_imgs+=("$img"); done
+	mkdir -p "$DATA_DIR"
+	local tar
+	tar=$(mktemp "$DATA_DIR/.load.XXXXXX.tar")
+	# shellcheck disable=SC2064
+	trap "rm -f '$tar'" EXIT
+	log "saving ${need_imgs[*]} from the default daemon"
+	src save -o "$tar" "${need_imgs[@]}"
+	local pids=() rc=0
+	for i in "${need_hosts[@]}"; do
+		log "h$i: loading ${need_imgs[*]}"
+		docker -H "$(endpoint_of "$i")" load -q -i "$tar" >/dev/null &
+		pids+=($!)
+	done
+	for n in "${!pids[@]}"; do
+		wait "${pids[$n]}" || { log "h${need_hosts[$n]}: docker load failed"; rc=1; }
+	done
+	rm -f "$tar"; trap - EXIT
+	for i in "${need_hosts[@]}"; do
+		for img in "${need_imgs[@]}"; do
+			hid=$(dk "$i" image inspect --format '{{.Id}}' "$img" 2>/dev/null || true)
+			[[ $hid == "${want[$img]}" ]] || { log "h$i: $img has ID '${hid}' after load, want ${want[$img]}"; rc=1; }
+		done
+	done
+	return $rc
+}
+
+cmd_load() {
+	(($#)) || usage
+	lock
+	load_images "$@"
+}
+
+cmd_up() {
+	local n=${1:-3} t0=$SECONDS i
+	[[ $n =~ ^[0-9]+$ ]] && ((n >= 1 && n <= MAX_HOSTS)) || die "N must be 1..$MAX_HOSTS" 2
+	lock
+	ensure_machine
+	# hosts beyond N: stop them so the environment matches the request
+	local extra=()
+	for i in $(known_hosts); do
+		if ((i > n)); then log "h$i: beyond N=$n, stopping"; extra+=("$i"); fi
+	done
+	cleanup_hosts "${extra[@]}"
+	local todo=() launched=()
+	for i in $(seq 1 "$n"); do
+		if healthy "$i"; then continue; fi
+		todo+=("$i")
+	done
+	if ((${#todo[@]})); then
+		local -A lpid=()
+		for i in "${todo[@]}"; do
+			if [[ -n $(known_hosts | grep -x "$i") ]]; then log "h$i: repairing leftover state"; fi
+			cleanup_host "$i"
+			lpid[$i]=$(start_host "$i")
+			launched+=("$i")
+		done
+		local deadline=$((SECONDS + START_TIMEOUT)) pending=("${launched[@]}") still failed=()
+		while ((${#pending[@]})); do
+			still=()
+			for i in "${pending[@]}"; do
+				if timeout 5 docker -H "$(endpoint_of "$i")" info --format '{{.ID}}' >/dev/null 2>&1; then
+					log "h$i: ready after $((SECONDS - t0))s"
+				elif ! alive "${lpid[$i]}"; then
+					failed+=("$i")
+				else
+					still+=("$i")
+				fi
+			done
+			pending=("${still[@]}")
+			((${#pending[@]})) || break
+			if ((SECONDS >= deadline)); then failed+=("${pending[@]}"); break; fi
+			sleep 0.3
+		done
+		if ((${#failed[@]})); then
+			for i in "${failed[@]}"; do
+				if alive "${lpid[$i]}"; then
+					log "h$i: dockerd did not answer within ${START_TIMEOUT}s; last lines of $(log_of "$i"):"
+				else
+					log "h$i: dockerd exited during startup; last lines of $(log_of "$i"):"
+				fi
+				tail -n 30 "$(log_of "$i")" >&2 || true
+				cleanup_host "$i"
+			done
+			exit 1
+		fi
+	else
+		log "h1..h$n already up"
+	fi
+	if [[ -n ${DEVORCH_TESTHOST_IMAGES:-} ]]; then
+		local img imgs=()
+		for img in $DEVORCH_TESTHOST_IMAGES; do
+			if src image inspect "$img" >/dev/null 2>&1; then imgs+=("$img"); else log "skipping $img: not on the default daemon"; fi
+		done
+		((${#imgs[@]} == 0)) || load_images "${imgs[@]}"
+	fi
+	log "up $n: done in $((SECONDS - t0))s"
+	cmd_status
+}
+
+cmd_down() {
+	local purge=0 i
+	case ${1:-} in --purge) purge=1 ;; "") ;; *) usage ;; esac
+	lock
+	cleanup_hosts $(known_hosts)
+	remove_fw_rules
+	rmdir "$RUN_DIR" 2>/dev/null || true
+	if ((purge)); then
+		unmount_under "$DATA_DIR"
+		rm -rf --one-file-system "$DATA_DIR" "$LOG_DIR"
+		log "purged $DATA_DIR"
+	fi
+	log "down: done"
+}
+
+main() {
+	local cmd=${1:-}
+	(($#)) && shift
+	case $cmd in
+	up | down | load) require ;;
+	status | env) require ;;
+	*) usage ;;
+	esac
+	"cmd_$cmd" "$@"
+}
+
+main "$@"
