@@ -595,9 +595,16 @@ func (e *Engine) createReplica(ctx context.Context, limit sem, p *compose.Projec
 	if err != nil {
 		return nil, err
 	}
+	files, err := inlineFiles(p, s)
+	if err != nil {
+		return nil, err
+	}
 	id, err := e.createContainer(ctx, limit, h, spec, name, s.Platform)
 	if err != nil {
 		return nil, fmt.Errorf("service %q: %w", s.Name, err)
+	}
+	if err := copyInlineFiles(uncancelled(ctx), h, id, files); err != nil {
+		return nil, fmt.Errorf("service %q: copy secrets and configs into %s: %w", s.Name, name, err)
 	}
 	c.ID, c.State, c.Labels, c.ImageID = id, "created", spec.config.Labels, images[h.Name]
 	e.containerProgress(c, "Created", "")
