@@ -73,18 +73,21 @@ func buildKitOnly(b *types.BuildConfig) []string {
 	return out
 }
 
+// flagsFirst matches the instruction flags that precede its arguments, so
+// that "--mount=" inside a command's own arguments is not mistaken for one.
+const flagsFirst = `(?:--[a-z-]+(?:=\S+)?\s+)*`
+
 var buildKitSyntax = []struct {
 	re   *regexp.Regexp
 	what string
 }{
-	{regexp.MustCompile(`(?i)^\s*#\s*syntax\s*=`), "a # syntax= directive"},
-	{regexp.MustCompile(`(?i)^\s*RUN\s+.*--mount=`), "RUN --mount"},
-	{regexp.MustCompile(`(?i)^\s*RUN\s+.*--network=`), "RUN --network"},
-	{regexp.MustCompile(`(?i)^\s*RUN\s+.*--security=`), "RUN --security"},
-	{regexp.MustCompile(`(?i)^\s*(COPY|ADD)\s+.*--link\b`), "COPY --link"},
-	{regexp.MustCompile(`(?i)^\s*(COPY|ADD)\s+.*--parents\b`), "COPY --parents"},
-	{regexp.MustCompile(`(?i)^\s*(COPY|ADD)\s+.*--exclude=`), "COPY --exclude"},
-	{regexp.MustCompile(`(?i)^\s*(COPY|ADD)\s+.*--chmod=`), "COPY --chmod"},
+	{regexp.MustCompile(`(?i)^\s*RUN\s+` + flagsFirst + `--mount=`), "RUN --mount"},
+	{regexp.MustCompile(`(?i)^\s*RUN\s+` + flagsFirst + `--network=`), "RUN --network"},
+	{regexp.MustCompile(`(?i)^\s*RUN\s+` + flagsFirst + `--security=`), "RUN --security"},
+	{regexp.MustCompile(`(?i)^\s*(COPY|ADD)\s+` + flagsFirst + `--link\b`), "COPY --link"},
+	{regexp.MustCompile(`(?i)^\s*(COPY|ADD)\s+` + flagsFirst + `--parents\b`), "COPY --parents"},
+	{regexp.MustCompile(`(?i)^\s*(COPY|ADD)\s+` + flagsFirst + `--exclude=`), "COPY --exclude"},
+	{regexp.MustCompile(`(?i)^\s*(COPY|ADD)\s+` + flagsFirst + `--chmod=`), "COPY --chmod"},
 	{regexp.MustCompile(`(?i)^\s*(RUN|COPY)\s+.*<<-?["']?[A-Za-z_]+`), "a heredoc"},
 }
 
@@ -92,12 +95,25 @@ var buildKitSyntax = []struct {
 // classic builder devorch uses would fail with a less helpful message.
 func checkDockerfile(service, path string, content []byte) error {
 	sc := bufio.NewScanner(bytes.NewReader(content))
-	line := 0
+	line, start := 0, 0
+	var instr strings.Builder
 	for sc.Scan() {
 		line++
+		text := sc.Text()
+		if instr.Len() == 0 {
+			start = line
+		}
+		// Join continuation lines into one instruction.
+		if strings.HasSuffix(strings.TrimRight(text, " \t"), "\\") {
+			instr.WriteString(strings.TrimSuffix(strings.TrimRight(text, " \t"), "\\") + " ")
+			continue
+		}
+		instr.WriteString(text)
+		full := instr.String()
+		instr.Reset()
 		for _, k := range buildKitSyntax {
-			if k.re.MatchString(sc.Text()) {
-				return fmt.Errorf("service %q: %s:%d uses %s, which needs BuildKit; devorch builds through the Docker API's classic builder", service, path, line, k.what)
+			if k.re.MatchString(full) {
+				return fmt.Errorf("service %q: %s:%d uses %s, which needs BuildKit; devorch builds through the Docker API's classic builder", service, path, start, k.what)
 			}
 		}
 	}
@@ -144,7 +160,11 @@ func buildContext(s types.ServiceConfig) (io.ReadCloser, string, error) {
 	if err := checkDockerfile(s.Name, dfPath, dfContent); err != nil {
 		return nil, "", err
 	}
-	excludes, err := ignorePatterns(ctxDir, dfPath)
+	ignoreDf := dfPath
+	if b.DockerfileInline != "" {
+		ignoreDf = "" // no file, so no <Dockerfile>.dockerignore either
+	}
+	excludes, err := ignorePatterns(ctxDir, ignoreDf)
 	if err != nil {
 		return nil, "", fmt.Errorf("service %q: %w", s.Name, err)
 	}
@@ -170,13 +190,17 @@ func buildContext(s types.ServiceConfig) (io.ReadCloser, string, error) {
 	return appendFile(tr, name, dfContent), name, nil
 }
 
-// appendFile streams a tar and adds one file at its end.
+// appendFile streams a tar and adds one file at its end. Like the docker
+// CLI, it also lists the file in .dockerignore (creating one if needed): the
+// classic builder then removes it from the context after reading it, so a
+// `COPY . /dst` does not copy the generated Dockerfile into the image.
 func appendFile(in io.ReadCloser, name string, content []byte) io.ReadCloser {
 	pr, pw := io.Pipe()
 	go func() {
 		defer in.Close()
 		tr := tar.NewReader(in)
 		tw := tar.NewWriter(pw)
+		ignore := []byte(".dockerignore\n")
 		for {
 			h, err := tr.Next()
 			if err == io.EOF {
@@ -185,6 +209,13 @@ func appendFile(in io.ReadCloser, name string, content []byte) io.ReadCloser {
 			if err != nil {
 				pw.CloseWithError(err)
 				return
+			}
+			if h.Name == ".dockerignore" && h.Typeflag == tar.TypeReg {
+				if ignore, err = io.ReadAll(tr); err != nil {
+					pw.CloseWithError(err)
+					return
+				}
+				continue // rewritten below, with name added
 			}
 			if err := tw.WriteHeader(h); err != nil {
 				pw.CloseWithError(err)
@@ -195,13 +226,19 @@ func appendFile(in io.ReadCloser, name string, content []byte) io.ReadCloser {
 				return
 			}
 		}
-		if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(content)), Typeflag: tar.TypeReg}); err != nil {
-			pw.CloseWithError(err)
-			return
-		}
-		if _, err := tw.Write(content); err != nil {
-			pw.CloseWithError(err)
-			return
+		ignore = append(ignore, "\n"+name+"\n"...)
+		for _, f := range []struct {
+			name string
+			data []byte
+		}{{".dockerignore", ignore}, {name, content}} {
+			if err := tw.WriteHeader(&tar.Header{Name: f.name, Mode: 0o644, Size: int64(len(f.data)), Typeflag: tar.TypeReg}); err != nil {
+				pw.CloseWithError(err)
+				return
+			}
+			if _, err := tw.Write(f.data); err != nil {
+				pw.CloseWithError(err)
+				return
+			}
 		}
 		pw.CloseWithError(tw.Close())
 	}()
@@ -211,7 +248,11 @@ func appendFile(in io.ReadCloser, name string, content []byte) io.ReadCloser {
 // ignorePatterns reads <Dockerfile>.dockerignore next to the Dockerfile if
 // present, else <context>/.dockerignore.
 func ignorePatterns(ctxDir, dfPath string) ([]string, error) {
-	for _, f := range []string{dfPath + ".dockerignore", filepath.Join(ctxDir, ".dockerignore")} {
+	files := []string{filepath.Join(ctxDir, ".dockerignore")}
+	if dfPath != "" {
+		files = append([]string{dfPath + ".dockerignore"}, files...)
+	}
+	for _, f := range files {
 		fh, err := os.Open(f)
 		if errors.Is(err, os.ErrNotExist) {
 			continue
@@ -314,7 +355,10 @@ func (e *Engine) build(ctx context.Context, p *compose.Project, s types.ServiceC
 			}
 		}
 		if m.Stream != "" {
-			for _, line := range strings.Split(strings.TrimRight(m.Stream, "\n"), "\n") {
+			// The classic builder wraps a step's stderr in \x1b[91m…\x1b[0m;
+			// the printer decides about colour, so drop the daemon's.
+			stream := ansiSGR.ReplaceAllString(m.Stream, "")
+			for _, line := range strings.Split(strings.TrimRight(stream, "\n"), "\n") {
 				if strings.TrimSpace(line) == "" {
 					continue
 				}
@@ -336,6 +380,9 @@ func (e *Engine) build(ctx context.Context, p *compose.Project, s types.ServiceC
 	e.emit(Event{Kind: KindProgress, Resource: ResImage, Name: ref, Host: h.Name, Service: s.Name, Status: "Built"})
 	return id, nil
 }
+
+// ansiSGR matches terminal colour sequences.
+var ansiSGR = regexp.MustCompile(`\x1b\[[0-9;]*m`)
 
 func context2(tail []string) string {
 	if len(tail) == 0 {

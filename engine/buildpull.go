@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/compose-spec/compose-go/v2/types"
+
 	"github.com/devorch/devorch/compose"
 	"github.com/devorch/devorch/engine/hosts"
 )
@@ -55,7 +57,8 @@ func (e *Engine) Build(ctx context.Context, p *compose.Project, services []strin
 	return err
 }
 
-// Pull pulls the images of the services that have an image: field.
+// Pull pulls the images of the services that have an image: field, except
+// those whose pull_policy is never or build, as compose does.
 func (e *Engine) Pull(ctx context.Context, p *compose.Project, services []string, ignoreBuildable bool) error {
 	if err := compose.CheckServices(p.Project, services); err != nil {
 		return err
@@ -70,6 +73,10 @@ func (e *Engine) Pull(ctx context.Context, p *compose.Project, services []string
 	for _, name := range services {
 		s := p.Services[name]
 		if s.Image == "" || (s.Build != nil && ignoreBuildable) {
+			continue
+		}
+		if s.PullPolicy == types.PullPolicyNever || s.PullPolicy == types.PullPolicyBuild {
+			e.emit(Event{Kind: KindProgress, Resource: ResImage, Name: s.Image, Service: name, Status: "Skipped", Detail: "(pull_policy: " + s.PullPolicy + ")"})
 			continue
 		}
 		need[name] = e.targetHosts(ctx, p, name)

@@ -247,8 +247,16 @@ func (e *Engine) removeImages(ctx context.Context, project string, p *compose.Pr
 			return fmt.Errorf("list images on host %q: %w", h.Name, err)
 		}
 		for _, im := range list {
+			tagged := false
 			for _, t := range im.RepoTags {
-				refs[t] = true
+				if t != "<none>:<none>" {
+					refs[t] = true
+					tagged = true
+				}
+			}
+			if !tagged {
+				// An earlier build of a service, untagged by a rebuild.
+				refs[im.ID] = true
 			}
 		}
 		if mode == "all" && p != nil {
@@ -266,6 +274,9 @@ func (e *Engine) removeImages(ctx context.Context, project string, p *compose.Pr
 			if _, err := h.Client.ImageRemove(ctx, r, image.RemoveOptions{PruneChildren: true}); err != nil {
 				if errdefs.IsNotFound(err) {
 					continue
+				}
+				if errdefs.IsConflict(err) && strings.HasPrefix(r, "sha256:") {
+					continue // still used by another image or container
 				}
 				return fmt.Errorf("remove image %s on host %q: %w", r, h.Name, err)
 			}

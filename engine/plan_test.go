@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/compose-spec/compose-go/v2/types"
@@ -147,5 +148,24 @@ func TestPlanOrphans(t *testing.T) {
 	}
 	if len(plan.Orphans) != 1 || plan.Orphans[0].Name != "p-gone-1" {
 		t.Errorf("orphans: %v", plan.Orphans)
+	}
+}
+
+func TestCheckDockerfile(t *testing.T) {
+	cases := map[string]string{
+		"FROM scratch\nRUN --mount=type=cache,target=/x true\n":            "Dockerfile:2 uses RUN --mount",
+		"FROM scratch\nRUN \\\n  --mount=type=cache,target=/x true\n":      "Dockerfile:2 uses RUN --mount",
+		"# syntax=docker/dockerfile:1\nFROM scratch\nCOPY --link a /a\n":   "Dockerfile:3 uses COPY --link",
+		"# syntax=docker/dockerfile:1\nFROM scratch\nRUN echo --mount=x\n": "",
+		"FROM scratch\nCOPY --chown=1:1 a /a\n":                            "",
+	}
+	for df, want := range cases {
+		err := checkDockerfile("s", "Dockerfile", []byte(df))
+		switch {
+		case want == "" && err != nil:
+			t.Errorf("%q: unexpected %v", df, err)
+		case want != "" && (err == nil || !strings.Contains(err.Error(), want)):
+			t.Errorf("%q: got %v, want %q", df, err, want)
+		}
 	}
 }
