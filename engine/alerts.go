@@ -1,0 +1,207 @@
+package engine
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// alertRule is one threshold rule, from x-devorch: {alerts: {cpu: "90%/30s"}}:
+// percent of the service's limit (or of the host when it has none) held
+// for the duration.
+type alertRule struct {
+	kind    string // cpu or memory
+	percent float64
+	hold    time.Duration
+}
+
+func parseAlertRules(service string, raw map[string]string) ([]alertRule, error) {
+	var out []alertRule
+	for _, kind := range sortedKeys(raw) {
+		v := raw[kind]
+		if kind != "cpu" && kind != "memory" {
+			return nil, fmt.Errorf("service %q: x-devorch.alerts.%s: only cpu and memory rules exist", service, kind)
+		}
+		pct, hold, ok := strings.Cut(v, "/")
+		if !ok || !strings.HasSuffix(pct, "%") {
+			return nil, fmt.Errorf("service %q: x-devorch.alerts.%s: %q is not PERCENT%%/DURATION (e.g. \"90%%/30s\")", service, kind, v)
+		}
+		p, err := strconv.ParseFloat(strings.TrimSuffix(pct, "%"), 64)
+		if err != nil || p <= 0 {
+			return nil, fmt.Errorf("service %q: x-devorch.alerts.%s: bad percent %q", service, kind, pct)
+		}
+		d, err := time.ParseDuration(hold)
+		if err != nil {
+			return nil, fmt.Errorf("service %q: x-devorch.alerts.%s: bad duration %q", service, kind, hold)
+		}
+		out = append(out, alertRule{kind: kind, percent: p, hold: d})
+	}
+	return out, nil
+}
+
+// ValidateAlerts checks the alert rules of every service.
+func ValidateAlerts(rules map[string]map[string]string) error {
+	for svc, r := range rules {
+		if _, err := parseAlertRules(svc, r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// raise records an alert and publishes it.
+func (m *Monitor) raise(st *ContainerState, kind, msg string) {
+	m.mu.Lock()
+	// One open alert per container and kind.
+	for _, a := range m.alerts {
+		if !a.Acked && a.Container == st.Name && a.Kind == kind {
+			m.mu.Unlock()
+			return
+		}
+	}
+	m.nextAlert++
+	a := Alert{ID: m.nextAlert, Time: time.Now(), Service: st.Service, Container: st.Name, Kind: kind, Message: msg}
+	m.alerts = append(m.alerts, a)
+	m.mu.Unlock()
+	m.publish(Event{Kind: KindAlert, Resource: ResContainer, Name: st.Name, Host: st.HostName(), Service: st.Service, Replica: st.Replica, ID: st.ID, Status: kind, Detail: msg})
+}
+
+// checkAlerts raises alerts for state transitions: turning unhealthy,
+// restarting in a loop, OOM kills and non-zero exits.
+func (m *Monitor) checkAlerts(old, st *ContainerState) {
+	if old == nil {
+		// Only alert on what happens while watching, except a container
+		// found already unhealthy or OOM-killed.
+		if st.Health == "unhealthy" {
+			m.raise(st, "unhealthy", fmt.Sprintf("%s is unhealthy%s", st.Name, lastHealth(st.HealthLog)))
+		}
+		return
+	}
+	if st.Health == "unhealthy" && old.Health != "unhealthy" {
+		m.raise(st, "unhealthy", fmt.Sprintf("%s turned unhealthy%s", st.Name, lastHealth(st.HealthLog)))
+	}
+	if st.OOMKilled && (!old.OOMKilled || st.FinishedAt.After(old.FinishedAt)) {
+		m.raise(st, "oom", fmt.Sprintf("%s was OOM-killed (memory limit %s)", st.Name, humanBytes(st.MemLimitSet)))
+	}
+	if st.RestartCount > old.RestartCount {
+		m.mu.Lock()
+		m.restarts[st.ID] = append(m.restarts[st.ID], time.Now())
+		var recent []time.Time
+		for _, t := range m.restarts[st.ID] {
+			if time.Since(t) < 2*time.Minute {
+				recent = append(recent, t)
+			}
+		}
+		m.restarts[st.ID] = recent
+		n := len(recent)
+		m.mu.Unlock()
+		if n >= 3 {
+			m.raise(st, "restart-loop", fmt.Sprintf("%s is restarting in a loop: %d restarts in 2 minutes (last exit %d)", st.Name, n, st.ExitCode))
+		}
+	}
+	stopped := st.State == "exited" || st.State == "dead"
+	if stopped && st.ExitCode != 0 && (old.State != st.State || !st.FinishedAt.Equal(old.FinishedAt)) && !st.OOMKilled {
+		m.raise(st, "exit", fmt.Sprintf("%s exited with code %d", st.Name, st.ExitCode))
+	}
+}
+
+func lastHealth(log []HealthProbe) string {
+	if len(log) == 0 {
+		return ""
+	}
+	out := log[len(log)-1].Output
+	if len(out) > 120 {
+		out = out[:120] + "…"
+	}
+	if out == "" {
+		return fmt.Sprintf(": last check exited %d", log[len(log)-1].ExitCode)
+	}
+	return ": " + out
+}
+
+// checkThresholds evaluates the service's rules on a new sample.
+func (m *Monitor) checkThresholds(st *ContainerState, s Sample) {
+	rules := m.rules[st.Service]
+	for _, r := range rules {
+		var pct float64
+		var of string
+		switch r.kind {
+		case "cpu":
+			limit := st.CPULimit
+			of = fmt.Sprintf("its limit of %g CPUs", limit)
+			if limit <= 0 {
+				limit = float64(s.OnlineCPUs)
+				of = fmt.Sprintf("the host's %d CPUs", s.OnlineCPUs)
+			}
+			if limit <= 0 {
+				continue
+			}
+			pct = s.CPUPercent / limit
+		case "memory":
+			limit := st.MemLimitSet
+			of = "its limit of " + humanBytes(limit)
+			if limit == 0 {
+				limit = s.MemLimit
+				of = "the host's " + humanBytes(limit)
+			}
+			if limit == 0 {
+				continue
+			}
+			pct = float64(s.MemUsage) / float64(limit) * 100
+		}
+		key := st.ID + "/" + r.kind
+		m.mu.Lock()
+		since, over := m.overSince[key]
+		if pct < r.percent {
+			delete(m.overSince, key)
+			m.mu.Unlock()
+			continue
+		}
+		if !over {
+			m.overSince[key] = s.Time
+			since = s.Time
+		}
+		m.mu.Unlock()
+		if s.Time.Sub(since) >= r.hold {
+			m.raise(st, r.kind, fmt.Sprintf("%s: %s at %.0f%% of %s for %s (rule %.0f%%/%s)", st.Name, r.kind, pct, of, s.Time.Sub(since).Round(time.Second), r.percent, r.hold))
+		}
+	}
+}
+
+// Alerts returns every alert not yet acknowledged (all with all=true).
+func (m *Monitor) Alerts(all bool) []Alert {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []Alert
+	for _, a := range m.alerts {
+		if all || !a.Acked {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// Ack acknowledges an alert (0: all of them).
+func (m *Monitor) Ack(id int) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for i := range m.alerts {
+		if id == 0 || m.alerts[i].ID == id {
+			m.alerts[i].Acked = true
+		}
+	}
+}
+
+func humanBytes(n uint64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%dB", n)
+	}
+	div, exp := uint64(unit), 0
+	for v := n / unit; v >= unit; v /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f%ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}

@@ -1,0 +1,683 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/events"
+	"github.com/docker/docker/errdefs"
+
+	"github.com/devorch/devorch/compose"
+	"github.com/devorch/devorch/engine/hosts"
+	"github.com/devorch/devorch/internal/labels"
+)
+
+// MonitorOptions tune a Monitor.
+type MonitorOptions struct {
+	// LogLines bounds the log ring buffer of each container (default 2000).
+	LogLines int
+	// StatsInterval is how often a wanted container's resources are read
+	// (default 2s). Readings are one-shot: nothing streams while nobody
+	// looks.
+	StatsInterval time.Duration
+	// History is how many samples are kept per container (default 90).
+	History int
+	// Debounce coalesces bursts of Docker events per container (default 250ms).
+	Debounce time.Duration
+	// HostInterval is how often hosts are pinged (default 5s).
+	HostInterval time.Duration
+	// NoLogs disables log following (the plain printer streams its own).
+	NoLogs bool
+}
+
+// LogLine is one line a container wrote.
+type LogLine struct {
+	Time      time.Time
+	Container string
+	Service   string
+	Replica   int
+	Stream    string
+	Text      string
+}
+
+// ContainerState is what the monitor knows of one container.
+type ContainerState struct {
+	Container
+	StartedAt    time.Time
+	FinishedAt   time.Time
+	RestartCount int
+	OOMKilled    bool
+	HealthLog    []HealthProbe
+	Env          []string
+	Cmd          []string
+	Entrypoint   []string
+	Mounts       []string
+	Samples      []Sample // oldest first, bounded by History
+	Rates        Rates    // latest IO rates
+	CPULimit     float64  // CPUs (0: none)
+	MemLimitSet  uint64   // bytes (0: none)
+	Events       []string // recent Docker events, newest last
+}
+
+// HealthProbe is one health check result.
+type HealthProbe struct {
+	Start    time.Time
+	ExitCode int
+	Output   string
+}
+
+// HostState is one host's reachability and capacity.
+type HostState struct {
+	Name      string
+	Endpoint  string
+	Reachable bool
+	Err       string
+	Version   string
+	CPUs      int
+	Memory    int64
+	Checked   time.Time
+}
+
+// Alert is something that needs a developer's attention; it stays listed
+// until acknowledged.
+type Alert struct {
+	ID        int
+	Time      time.Time
+	Service   string
+	Container string
+	Kind      string // unhealthy, restart-loop, oom, exit, cpu, memory
+	Message   string
+	Acked     bool
+}
+
+// Monitor watches one project on every host and publishes what changes as
+// events on a Bus: container states (from Docker's event stream, debounced),
+// log lines (bounded ring buffers), resource samples (for the containers
+// someone wants), host reachability and alerts. The TUI reads only this.
+type Monitor struct {
+	e       *Engine
+	project string
+	p       *compose.Project
+	o       MonitorOptions
+	bus     *Bus
+	ctx     context.Context
+	cancel  context.CancelFunc
+
+	mu         sync.Mutex
+	states     map[string]*ContainerState
+	logs       map[string]*ring
+	following  map[string]context.CancelFunc
+	statsWant  map[string]bool
+	statsRun   map[string]context.CancelFunc
+	hostStates map[string]*HostState
+	alerts     []Alert
+	nextAlert  int
+	pending    map[string]*time.Timer
+	restarts   map[string][]time.Time
+	overSince  map[string]time.Time // container+kind → when the threshold was first exceeded
+	rules      map[string][]alertRule
+	logSeq     uint64
+}
+
+// NewMonitor starts watching project. p may be nil (no compose file). The
+// monitor publishes on bus (which the engine's progress events may share).
+func (e *Engine) NewMonitor(ctx context.Context, project string, p *compose.Project, bus *Bus, o MonitorOptions) (*Monitor, error) {
+	if o.LogLines <= 0 {
+		o.LogLines = 2000
+	}
+	if o.StatsInterval <= 0 {
+		o.StatsInterval = 2 * time.Second
+	}
+	if o.History <= 0 {
+		o.History = 90
+	}
+	if o.Debounce <= 0 {
+		o.Debounce = 250 * time.Millisecond
+	}
+	if o.HostInterval <= 0 {
+		o.HostInterval = 5 * time.Second
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	m := &Monitor{
+		e: e, project: project, p: p, o: o, bus: bus, ctx: ctx, cancel: cancel,
+		states: map[string]*ContainerState{}, logs: map[string]*ring{}, following: map[string]context.CancelFunc{},
+		statsWant: map[string]bool{}, statsRun: map[string]context.CancelFunc{}, hostStates: map[string]*HostState{},
+		pending: map[string]*time.Timer{}, restarts: map[string][]time.Time{}, overSince: map[string]time.Time{},
+		rules: map[string][]alertRule{},
+	}
+	if p != nil {
+		for name, s := range p.Services {
+			rules, err := parseAlertRules(name, compose.ServiceX(s).Alerts)
+			if err != nil {
+				cancel()
+				return nil, err
+			}
+			m.rules[name] = rules
+		}
+	}
+	for _, h := range e.Pool.Hosts {
+		m.hostStates[h.Name] = &HostState{Name: h.Name, Endpoint: h.Endpoint}
+		go m.watchHost(h)
+	}
+	go m.pingHosts()
+	return m, nil
+}
+
+// Close stops every stream.
+func (m *Monitor) Close() { m.cancel() }
+
+// Bus is where the monitor publishes.
+func (m *Monitor) Bus() *Bus { return m.bus }
+
+func (m *Monitor) publish(ev Event) {
+	if ev.Time.IsZero() {
+		ev.Time = time.Now()
+	}
+	m.bus.Publish(ev)
+}
+
+// watchHost lists the host's containers of the project, then follows its
+// event stream; when the stream breaks (daemon restart), it reconnects.
+func (m *Monitor) watchHost(h *hosts.Host) {
+	backoff := 500 * time.Millisecond
+	for m.ctx.Err() == nil {
+		hb := watchHost(m.ctx, h, m.project)
+		ch, unsub := hb.subscribeAll(1024)
+		cs, err := listHost(m.ctx, h, m.project, listOptions{all: true, oneOff: &no})
+		if err == nil {
+			backoff = 500 * time.Millisecond
+			m.setHost(h, true, "")
+			seen := map[string]bool{}
+			for _, c := range cs {
+				seen[c.ID] = true
+				m.refresh(h, c.ID)
+			}
+			m.dropMissing(h.Name, seen)
+			m.loop(h, hb, ch)
+		} else {
+			m.setHost(h, false, err.Error())
+		}
+		unsub()
+		select {
+		case <-m.ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		if backoff < 5*time.Second {
+			backoff *= 2
+		}
+	}
+}
+
+func (m *Monitor) loop(h *hosts.Host, hb *hub, ch <-chan events.Message) {
+	for {
+		select {
+		case <-m.ctx.Done():
+			return
+		case <-hb.done:
+			m.setHost(h, false, "event stream ended: "+errString(hb.failed()))
+			return
+		case ev := <-ch:
+			if ev.Actor.Attributes[labels.OneOff] == "true" {
+				continue
+			}
+			m.noteEvent(ev)
+			m.debounce(h, ev.Actor.ID, ev.Action == events.ActionDestroy)
+		}
+	}
+}
+
+func errString(err error) string {
+	if err == nil {
+		return "closed"
+	}
+	return err.Error()
+}
+
+func (m *Monitor) noteEvent(ev events.Message) {
+	action := string(ev.Action)
+	if strings.HasPrefix(action, "exec_") || action == "top" || action == "attach" || action == "resize" {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	st, ok := m.states[ev.Actor.ID]
+	if !ok {
+		return
+	}
+	line := fmt.Sprintf("%s %s", time.Unix(0, ev.TimeNano).Format("15:04:05"), action)
+	if code := ev.Actor.Attributes["exitCode"]; code != "" {
+		line += " (exit " + code + ")"
+	}
+	st.Events = append(st.Events, line)
+	if len(st.Events) > 20 {
+		st.Events = st.Events[len(st.Events)-20:]
+	}
+	if ev.Action == events.ActionRestart || (ev.Action == events.ActionStart && st.State == "restarting") {
+		m.restarts[ev.Actor.ID] = append(m.restarts[ev.Actor.ID], time.Now())
+	}
+}
+
+// debounce coalesces a burst of events on one container into one refresh.
+func (m *Monitor) debounce(h *hosts.Host, id string, destroyed bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if destroyed {
+		if t := m.pending[id]; t != nil {
+			t.Stop()
+			delete(m.pending, id)
+		}
+		go m.remove(id)
+		return
+	}
+	if _, ok := m.pending[id]; ok {
+		return
+	}
+	m.pending[id] = time.AfterFunc(m.o.Debounce, func() {
+		m.mu.Lock()
+		delete(m.pending, id)
+		m.mu.Unlock()
+		m.refresh(h, id)
+	})
+}
+
+// refresh re-reads one container and publishes the change.
+func (m *Monitor) refresh(h *hosts.Host, id string) {
+	insp, err := h.Client.ContainerInspect(m.ctx, id)
+	if err != nil {
+		if errdefs.IsNotFound(err) {
+			m.remove(id)
+		}
+		return
+	}
+	if insp.Config == nil || insp.Config.Labels[labels.Project] != m.project || insp.Config.Labels[labels.OneOff] == "true" {
+		return
+	}
+	st := stateFromInspect(h, insp)
+	m.mu.Lock()
+	old := m.states[id]
+	if old != nil {
+		st.Samples, st.Rates, st.Events = old.Samples, old.Rates, old.Events
+	}
+	m.states[id] = st
+	running := st.Running()
+	_, following := m.following[id]
+	m.mu.Unlock()
+	m.checkAlerts(old, st)
+	if running && !following && !m.o.NoLogs {
+		m.follow(h, st, old == nil)
+	}
+	m.publish(Event{Kind: KindState, Resource: ResContainer, Name: st.Name, Host: h.Name, Service: st.Service, Replica: st.Replica, ID: id, Status: st.State, Health: st.Health, ExitCode: st.ExitCode})
+}
+
+func stateFromInspect(h *hosts.Host, insp container.InspectResponse) *ContainerState {
+	cfg := insp.Config
+	st := &ContainerState{Container: Container{
+		Host: h, ID: insp.ID, Name: strings.TrimPrefix(insp.Name, "/"), Image: cfg.Image, ImageID: insp.Image,
+		Service: cfg.Labels[labels.Service], Hash: cfg.Labels[labels.ConfigHash], Labels: cfg.Labels,
+	}}
+	fmt.Sscanf(cfg.Labels[labels.Replica], "%d", &st.Replica)
+	st.Created, _ = time.Parse(time.RFC3339Nano, insp.Created)
+	st.Env, st.Cmd, st.Entrypoint = cfg.Env, cfg.Cmd, cfg.Entrypoint
+	if s := insp.State; s != nil {
+		st.State, st.ExitCode, st.OOMKilled = s.Status, s.ExitCode, s.OOMKilled
+		st.StartedAt, _ = time.Parse(time.RFC3339Nano, s.StartedAt)
+		st.FinishedAt, _ = time.Parse(time.RFC3339Nano, s.FinishedAt)
+		if s.Health != nil {
+			st.Health = string(s.Health.Status)
+			for _, l := range s.Health.Log {
+				st.HealthLog = append(st.HealthLog, HealthProbe{Start: l.Start, ExitCode: l.ExitCode, Output: strings.TrimSpace(l.Output)})
+			}
+		}
+		st.Status = s.Status
+	}
+	st.RestartCount = insp.RestartCount
+	for _, mt := range insp.Mounts {
+		src := mt.Name
+		if src == "" {
+			src = mt.Source
+		}
+		ro := ""
+		if !mt.RW {
+			ro = " (ro)"
+		}
+		st.Mounts = append(st.Mounts, fmt.Sprintf("%s %s → %s%s", mt.Type, src, mt.Destination, ro))
+	}
+	if insp.NetworkSettings != nil {
+		st.Networks = map[string]string{}
+		for n, es := range insp.NetworkSettings.Networks {
+			if es != nil {
+				st.Networks[n] = es.IPAddress
+			}
+		}
+		for port, bs := range insp.NetworkSettings.Ports {
+			for _, b := range bs {
+				var pub uint16
+				fmt.Sscanf(b.HostPort, "%d", &pub)
+				st.Ports = append(st.Ports, container.Port{IP: b.HostIP, PrivatePort: uint16(port.Int()), PublicPort: pub, Type: port.Proto()})
+			}
+		}
+	}
+	if hc := insp.HostConfig; hc != nil {
+		if hc.NanoCPUs > 0 {
+			st.CPULimit = float64(hc.NanoCPUs) / 1e9
+		} else if hc.CPUQuota > 0 && hc.CPUPeriod > 0 {
+			st.CPULimit = float64(hc.CPUQuota) / float64(hc.CPUPeriod)
+		}
+		if hc.Memory > 0 {
+			st.MemLimitSet = uint64(hc.Memory)
+		}
+	}
+	return st
+}
+
+func (m *Monitor) remove(id string) {
+	m.mu.Lock()
+	st, ok := m.states[id]
+	delete(m.states, id)
+	if cancel, ok := m.following[id]; ok {
+		cancel()
+		delete(m.following, id)
+	}
+	if cancel, ok := m.statsRun[id]; ok {
+		cancel()
+		delete(m.statsRun, id)
+	}
+	m.mu.Unlock()
+	if ok {
+		m.publish(Event{Kind: KindState, Resource: ResContainer, Name: st.Name, Host: st.HostName(), Service: st.Service, Replica: st.Replica, ID: id, Status: "removed"})
+	}
+}
+
+func (m *Monitor) dropMissing(host string, seen map[string]bool) {
+	m.mu.Lock()
+	var gone []string
+	for id, st := range m.states {
+		if st.HostName() == host && !seen[id] {
+			gone = append(gone, id)
+		}
+	}
+	m.mu.Unlock()
+	for _, id := range gone {
+		m.remove(id)
+	}
+}
+
+// follow streams a container's logs into its ring buffer and the bus.
+func (m *Monitor) follow(h *hosts.Host, st *ContainerState, initial bool) {
+	ctx, cancel := context.WithCancel(m.ctx)
+	m.mu.Lock()
+	if _, ok := m.following[st.ID]; ok {
+		m.mu.Unlock()
+		cancel()
+		return
+	}
+	m.following[st.ID] = cancel
+	r := m.logs[st.ID]
+	if r == nil {
+		r = newRing(m.o.LogLines)
+		m.logs[st.ID] = r
+	}
+	m.mu.Unlock()
+	opts := container.LogsOptions{ShowStdout: true, ShowStderr: true, Follow: true, Timestamps: true}
+	if initial || r.len() == 0 {
+		opts.Tail = fmt.Sprint(m.o.LogLines)
+	} else {
+		opts.Since = fmt.Sprintf("%d.%09d", st.StartedAt.Unix(), st.StartedAt.Nanosecond())
+	}
+	go func() {
+		defer func() {
+			m.mu.Lock()
+			delete(m.following, st.ID)
+			m.mu.Unlock()
+		}()
+		c := st.Container
+		sink := func(ev Event) {
+			ts, text := splitTimestamp(ev.Line)
+			line := LogLine{Time: ts, Container: c.Name, Service: c.Service, Replica: c.Replica, Stream: ev.Stream, Text: text}
+			r.add(line)
+			m.publish(Event{Kind: KindLog, Resource: ResContainer, Name: c.Name, Host: c.HostName(), Service: c.Service, Replica: c.Replica, ID: c.ID, Stream: ev.Stream, Line: text, Time: ts})
+		}
+		sub := &Engine{Pool: m.e.Pool, Sink: sink}
+		_ = sub.streamLogs(ctx, c, opts)
+	}()
+}
+
+func splitTimestamp(line string) (time.Time, string) {
+	if i := strings.IndexByte(line, ' '); i > 0 {
+		if t, err := time.Parse(time.RFC3339Nano, line[:i]); err == nil {
+			return t, line[i+1:]
+		}
+	}
+	return time.Now(), line
+}
+
+// Containers returns a snapshot of every known container, sorted by
+// service and replica.
+func (m *Monitor) Containers() []ContainerState {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]ContainerState, 0, len(m.states))
+	for _, st := range m.states {
+		cp := *st
+		cp.Samples = append([]Sample(nil), st.Samples...)
+		out = append(out, cp)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Service != out[j].Service {
+			return out[i].Service < out[j].Service
+		}
+		if out[i].Replica != out[j].Replica {
+			return out[i].Replica < out[j].Replica
+		}
+		return out[i].Name < out[j].Name
+	})
+	return out
+}
+
+// Logs returns the buffered lines of the containers (all when ids is
+// empty), in time order, at most max (0: all).
+func (m *Monitor) Logs(ids []string, max int) []LogLine {
+	m.mu.Lock()
+	var rings []*ring
+	if len(ids) == 0 {
+		for _, r := range m.logs {
+			rings = append(rings, r)
+		}
+	} else {
+		for _, id := range ids {
+			if r := m.logs[id]; r != nil {
+				rings = append(rings, r)
+			}
+		}
+	}
+	m.mu.Unlock()
+	var out []LogLine
+	for _, r := range rings {
+		out = append(out, r.snapshot()...)
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Time.Before(out[j].Time) })
+	if max > 0 && len(out) > max {
+		out = out[len(out)-max:]
+	}
+	return out
+}
+
+// WantStats says which containers' resources to read; readings for others
+// stop.
+func (m *Monitor) WantStats(ids []string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	want := map[string]bool{}
+	for _, id := range ids {
+		want[id] = true
+	}
+	m.statsWant = want
+	for id, cancel := range m.statsRun {
+		if !want[id] {
+			cancel()
+			delete(m.statsRun, id)
+		}
+	}
+	for id := range want {
+		st, ok := m.states[id]
+		if _, running := m.statsRun[id]; running || !ok {
+			continue
+		}
+		ctx, cancel := context.WithCancel(m.ctx)
+		m.statsRun[id] = cancel
+		go m.sampleLoop(ctx, st.Host, id)
+	}
+}
+
+// sampleLoop reads one container's resources every StatsInterval with
+// one-shot reads and computes rates from consecutive readings.
+func (m *Monitor) sampleLoop(ctx context.Context, h *hosts.Host, id string) {
+	var prevCPU *container.CPUStats
+	var prev *Sample
+	t := time.NewTicker(m.o.StatsInterval)
+	defer t.Stop()
+	for {
+		resp, err := h.Client.ContainerStatsOneShot(ctx, id)
+		if err == nil {
+			var s container.StatsResponse
+			err = json.NewDecoder(resp.Body).Decode(&s)
+			resp.Body.Close()
+			if err == nil && !s.Read.IsZero() {
+				smp := computeSample(&s, prevCPU)
+				cpu := s.CPUStats
+				prevCPU = &cpu
+				var rt Rates
+				if prev != nil {
+					rt = rates(*prev, smp)
+				}
+				if prev == nil {
+					smp.CPUPercent = 0 // no previous reading yet
+				}
+				cur := smp
+				prev = &cur
+				m.addSample(id, smp, rt, prev != nil)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (m *Monitor) addSample(id string, s Sample, r Rates, _ bool) {
+	m.mu.Lock()
+	st, ok := m.states[id]
+	if !ok {
+		m.mu.Unlock()
+		return
+	}
+	st.Samples = append(st.Samples, s)
+	if len(st.Samples) > m.o.History {
+		st.Samples = st.Samples[len(st.Samples)-m.o.History:]
+	}
+	st.Rates = r
+	cp := *st
+	m.mu.Unlock()
+	m.checkThresholds(&cp, s)
+	m.publish(Event{Kind: KindStats, Resource: ResContainer, Name: cp.Name, Host: cp.HostName(), Service: cp.Service, Replica: cp.Replica, ID: id,
+		Stats: &Stats{CPUPercent: s.CPUPercent, MemUsage: s.MemUsage, MemLimit: s.MemLimit, NetRx: s.NetRx, NetTx: s.NetTx, BlockRead: s.BlockRead, BlockWrite: s.BlockWrite, Pids: s.Pids, SampledAt: s.Time, OnlineCPUs: s.OnlineCPUs}})
+}
+
+// Hosts returns every host's last known state.
+func (m *Monitor) Hosts() []HostState {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []HostState
+	for _, h := range m.hostStates {
+		out = append(out, *h)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+func (m *Monitor) setHost(h *hosts.Host, ok bool, msg string) {
+	m.mu.Lock()
+	hs := m.hostStates[h.Name]
+	changed := hs.Reachable != ok || hs.Checked.IsZero()
+	hs.Reachable, hs.Err, hs.Checked = ok, msg, time.Now()
+	m.mu.Unlock()
+	if changed {
+		status := "reachable"
+		if !ok {
+			status = "unreachable"
+		}
+		m.publish(Event{Kind: KindHost, Host: h.Name, Status: status, Detail: msg})
+	}
+}
+
+// pingHosts refreshes each host's reachability and capacity.
+func (m *Monitor) pingHosts() {
+	t := time.NewTicker(m.o.HostInterval)
+	defer t.Stop()
+	for {
+		for _, h := range m.e.Pool.Hosts {
+			info, err := h.Info(m.ctx, m.o.HostInterval/2)
+			if err != nil {
+				m.setHost(h, false, err.Error())
+				continue
+			}
+			m.mu.Lock()
+			hs := m.hostStates[h.Name]
+			hs.Version, hs.CPUs, hs.Memory = info.ServerVersion, info.NCPU, info.MemTotal
+			m.mu.Unlock()
+			m.setHost(h, true, "")
+		}
+		select {
+		case <-m.ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// ring is a bounded buffer of log lines.
+type ring struct {
+	mu    sync.Mutex
+	lines []LogLine
+	start int
+	n     int
+}
+
+func newRing(size int) *ring { return &ring{lines: make([]LogLine, size)} }
+
+func (r *ring) add(l LogLine) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.n < len(r.lines) {
+		r.lines[(r.start+r.n)%len(r.lines)] = l
+		r.n++
+		return
+	}
+	r.lines[r.start] = l
+	r.start = (r.start + 1) % len(r.lines)
+}
+
+func (r *ring) len() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.n
+}
+
+func (r *ring) snapshot() []LogLine {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]LogLine, r.n)
+	for i := 0; i < r.n; i++ {
+		out[i] = r.lines[(r.start+i)%len(r.lines)]
+	}
+	return out
+}

@@ -1,0 +1,166 @@
+package engine
+
+import (
+	"context"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+
+	"github.com/devorch/devorch/compose"
+	"github.com/devorch/devorch/engine/hosts"
+	"github.com/devorch/devorch/internal/testenv"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+// upProject loads a compose file and runs up on the local daemon.
+func upProject(t *testing.T, yaml string) (*Engine, *compose.Project) {
+	t.Helper()
+	cli := testenv.Images(t)
+	name := testenv.NewProject(t, cli)
+	dir := testenv.WriteFiles(t, "", map[string]string{"compose.yaml": yaml})
+	p, err := compose.Load(context.Background(), compose.Options{ProjectDir: dir, Name: name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	def, err := hosts.Default(os.Getenv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool, err := hosts.Open([]hosts.Spec{def}, os.Getenv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	e := New(pool, nil)
+	if _, err := e.Up(context.Background(), p, UpOptions{Wait: true, WaitTimeout: time.Minute}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = e.Down(context.Background(), p.Name, p, DownOptions{Volumes: true}) })
+	return e, p
+}
+
+// waitEvent reads events until one matches or the time is up.
+func waitEvent(t *testing.T, ch <-chan Event, what string, match func(Event) bool) Event {
+	t.Helper()
+	deadline := time.After(20 * time.Second)
+	for {
+		select {
+		case ev := <-ch:
+			if match(ev) {
+				return ev
+			}
+		case <-deadline:
+			t.Fatalf("no %s event within 20s", what)
+		}
+	}
+}
+
+func TestMonitorFollowsStateLogsStatsAndAlerts(t *testing.T) {
+	e, p := upProject(t, `
+services:
+  web:
+    image: devorch-test/testapp:latest
+    environment: {LOG_RATE: "10", LOG_LINE: "web", UNHEALTHY_FILE: /tmp/unhealthy}
+    healthcheck: {test: ["CMD", "/testapp", "health"], interval: 500ms, retries: 2}
+  worker:
+    image: devorch-test/testapp:latest
+    x-devorch:
+      alerts: {memory: "0.0001%/1s"}
+`)
+	bus := NewBus()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ch, unsub := bus.Subscribe(4096)
+	defer unsub()
+	m, err := e.NewMonitor(ctx, p.Name, p, bus, MonitorOptions{StatsInterval: 300 * time.Millisecond, LogLines: 50})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	waitEvent(t, ch, "state of worker", func(ev Event) bool { return ev.Kind == KindState && ev.Service == "worker" })
+	waitEvent(t, ch, "log line from web", func(ev Event) bool { return ev.Kind == KindLog && strings.Contains(ev.Line, "web tick") })
+	cs := m.Containers()
+	if len(cs) != 2 || cs[0].Service != "web" || cs[1].Service != "worker" {
+		t.Fatalf("containers: %+v", cs)
+	}
+	web, worker := cs[0], cs[1]
+	if web.Health != "healthy" || web.State != "running" || len(web.HealthLog) == 0 {
+		t.Errorf("web state %q health %q", web.State, web.Health)
+	}
+	// The ring buffer is bounded.
+	time.Sleep(6 * time.Second)
+	if n := len(m.Logs([]string{web.ID}, 0)); n == 0 || n > 50 {
+		t.Errorf("web log ring holds %d lines, want 1..50", n)
+	}
+	// Stats only for the containers asked for.
+	m.WantStats([]string{worker.ID})
+	st := waitEvent(t, ch, "stats", func(ev Event) bool { return ev.Kind == KindStats })
+	if st.ID != worker.ID || st.Stats.MemUsage == 0 {
+		t.Errorf("stats event %+v", st)
+	}
+	// A threshold rule held for its duration raises an alert.
+	al := waitEvent(t, ch, "memory alert", func(ev Event) bool { return ev.Kind == KindAlert && ev.Status == "memory" })
+	if al.Service != "worker" {
+		t.Errorf("alert %+v", al)
+	}
+	// Turning unhealthy raises an alert.
+	if _, code := execIn(t, e, web, "/testapp", "write", "/tmp/unhealthy", "1"); code != 0 {
+		t.Fatal("write failed")
+	}
+	un := waitEvent(t, ch, "unhealthy alert", func(ev Event) bool { return ev.Kind == KindAlert && ev.Status == "unhealthy" })
+	if un.Service != "web" || !strings.Contains(un.Detail, "503") {
+		t.Errorf("unhealthy alert %+v", un)
+	}
+	// A non-zero exit raises an alert.
+	cli := web.Host.Client
+	if err := cli.ContainerKill(ctx, worker.ID, "SIGKILL"); err != nil {
+		t.Fatal(err)
+	}
+	ex := waitEvent(t, ch, "exit alert", func(ev Event) bool { return ev.Kind == KindAlert && ev.Status == "exit" })
+	if !strings.Contains(ex.Detail, "exited with code 137") {
+		t.Errorf("exit alert %q", ex.Detail)
+	}
+	if n := len(m.Alerts(false)); n < 3 {
+		t.Errorf("%d open alerts", n)
+	}
+	m.Ack(0)
+	if n := len(m.Alerts(false)); n != 0 {
+		t.Errorf("%d open alerts after ack", n)
+	}
+	// Someone else removes a container: it disappears.
+	if err := cli.ContainerRemove(ctx, worker.ID, container.RemoveOptions{Force: true}); err != nil {
+		t.Fatal(err)
+	}
+	waitEvent(t, ch, "removal", func(ev Event) bool { return ev.Kind == KindState && ev.ID == worker.ID && ev.Status == "removed" })
+	if cs := m.Containers(); len(cs) != 1 {
+		t.Errorf("after docker rm: %d containers", len(cs))
+	}
+	// Someone else starts a container with the project's labels: it appears.
+	created, err := cli.ContainerCreate(ctx, &container.Config{Image: "devorch-test/testapp:latest", Labels: map[string]string{"dev.devorch.project": p.Name, "dev.devorch.service": "extra", "dev.devorch.replica": "1"}}, nil, nil, nil, p.Name+"-extra-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cli.ContainerStart(ctx, created.ID, container.StartOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitEvent(t, ch, "foreign start", func(ev Event) bool { return ev.Kind == KindState && ev.ID == created.ID && ev.Status == "running" })
+	hs := m.Hosts()
+	if len(hs) != 1 || !hs[0].Reachable || hs[0].CPUs == 0 {
+		t.Errorf("hosts %+v", hs)
+	}
+}
+
+// execIn runs a command in a container through the engine's host client.
+func execIn(t *testing.T, e *Engine, c ContainerState, cmd ...string) (string, int) {
+	t.Helper()
+	var out strings.Builder
+	code, err := e.Exec(context.Background(), c.Labels["dev.devorch.project"], ExecOptions{Service: c.Service, Index: c.Replica, Cmd: cmd}, Streams{Out: &out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out.String(), code
+}

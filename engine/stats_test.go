@@ -1,0 +1,88 @@
+package engine
+
+import (
+	"encoding/json"
+	"math"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+)
+
+func loadStats(t *testing.T, name string) *container.StatsResponse {
+	t.Helper()
+	b, err := os.ReadFile("testdata/" + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s container.StatsResponse
+	if err := json.Unmarshal(b, &s); err != nil {
+		t.Fatal(err)
+	}
+	return &s
+}
+
+// The docker CLI's formulas on a cgroup v1 reading taken on this machine
+// and on a recorded cgroup v2 reading.
+func TestComputeSample(t *testing.T) {
+	v1 := loadStats(t, "stats_v1.json")
+	s := computeSample(v1, nil)
+	cpu := float64(v1.CPUStats.CPUUsage.TotalUsage-v1.PreCPUStats.CPUUsage.TotalUsage) /
+		float64(v1.CPUStats.SystemUsage-v1.PreCPUStats.SystemUsage) * float64(v1.CPUStats.OnlineCPUs) * 100
+	if math.Abs(s.CPUPercent-cpu) > 1e-9 || s.CPUPercent <= 0 {
+		t.Errorf("v1 cpu %v, want %v", s.CPUPercent, cpu)
+	}
+	if want := v1.MemoryStats.Usage - v1.MemoryStats.Stats["total_inactive_file"]; s.MemUsage != want {
+		t.Errorf("v1 mem %d, want usage-total_inactive_file = %d", s.MemUsage, want)
+	}
+	v2 := loadStats(t, "stats_v2.json")
+	s = computeSample(v2, nil)
+	// (3.5e9-2.5e9) / (104e9-100e9) × 4 × 100 = 100%
+	if math.Abs(s.CPUPercent-100) > 1e-9 {
+		t.Errorf("v2 cpu %v, want 100", s.CPUPercent)
+	}
+	if s.MemUsage != 52428800-6291456 || s.MemLimit != 536870912 {
+		t.Errorf("v2 mem %d/%d", s.MemUsage, s.MemLimit)
+	}
+	if s.NetRx != 150000 || s.NetTx != 50000 || s.BlockRead != 4096000 || s.BlockWrite != 1024000 || s.Pids != 12 || s.OnlineCPUs != 4 {
+		t.Errorf("v2 io %+v", s)
+	}
+	// With a previous reading given (one-shot reads have no precpu).
+	prev := v2.PreCPUStats
+	v2.PreCPUStats = container.CPUStats{}
+	if s2 := computeSample(v2, &prev); math.Abs(s2.CPUPercent-100) > 1e-9 {
+		t.Errorf("with prev: %v", s2.CPUPercent)
+	}
+	later := s
+	later.Time = s.Time.Add(2 * time.Second)
+	later.NetRx += 2000
+	later.BlockWrite += 4096
+	r := rates(s, later)
+	if r.NetRx != 1000 || r.BlockWrite != 2048 || r.NetTx != 0 {
+		t.Errorf("rates %+v", r)
+	}
+}
+
+func TestAlertRules(t *testing.T) {
+	rules, err := parseAlertRules("api", map[string]string{"cpu": "90%/30s", "memory": "80%/1m"})
+	if err != nil || len(rules) != 2 || rules[0].kind != "cpu" || rules[0].percent != 90 || rules[0].hold != 30*time.Second || rules[1].hold != time.Minute {
+		t.Fatalf("%+v %v", rules, err)
+	}
+	for _, bad := range []map[string]string{{"disk": "1%/1s"}, {"cpu": "90/30s"}, {"cpu": "x%/30s"}, {"cpu": "90%/soon"}} {
+		if _, err := parseAlertRules("api", bad); err == nil {
+			t.Errorf("%v: no error", bad)
+		}
+	}
+}
+
+func TestRingIsBounded(t *testing.T) {
+	r := newRing(3)
+	for i := 0; i < 10; i++ {
+		r.add(LogLine{Text: string(rune('a' + i))})
+	}
+	got := r.snapshot()
+	if len(got) != 3 || got[0].Text != "h" || got[2].Text != "j" {
+		t.Errorf("%v", got)
+	}
+}
