@@ -15,6 +15,11 @@ import (
 // again after each restart) and reports every exit, until they have all
 // stopped or one stops and the run aborts on it.
 type Attacher struct {
+	// KeepAlive keeps Wait going when every container has stopped (hot
+	// reload recreates containers under it); it then ends only on ctx or
+	// an abort.
+	KeepAlive bool
+
 	e       *Engine
 	project string
 	ctx     context.Context
@@ -24,6 +29,7 @@ type Attacher struct {
 	hubs    map[string]*hub
 
 	mu      sync.Mutex
+	started bool                 // Wait began: new containers are followed
 	watched map[string]Container // container ID → container
 	exited  map[string]int       // container ID → exit code
 	exits   chan exitNote
@@ -58,7 +64,7 @@ func (e *Engine) NewAttacher(ctx context.Context, project string) *Attacher {
 				case <-gctx.Done():
 					return
 				case m := <-ch:
-					a.onEvent(m)
+					a.onEvent(hb, m)
 				}
 			}
 		}()
@@ -79,11 +85,26 @@ func (a *Attacher) Add(c Container, fresh bool) {
 	a.f.start(a.ctx, a.g, c, since)
 }
 
-func (a *Attacher) onEvent(m events.Message) {
+func (a *Attacher) onEvent(hb *hub, m events.Message) {
 	a.mu.Lock()
 	c, ok := a.watched[m.Actor.ID]
+	started := a.started
 	a.mu.Unlock()
 	if !ok {
+		// A container of the project that appeared after the attach
+		// (recreated by a rebuild or by another devorch): follow it.
+		if !started || m.Action != events.ActionStart || m.Actor.Attributes["dev.devorch.oneoff"] == "true" {
+			return
+		}
+		cs, err := listHost(a.ctx, hb.host, a.project, listOptions{all: true, oneOff: &no, services: []string{m.Actor.Attributes["dev.devorch.service"]}})
+		if err != nil {
+			return
+		}
+		for _, nc := range cs {
+			if nc.ID == m.Actor.ID {
+				a.Add(nc, true)
+			}
+		}
 		return
 	}
 	switch m.Action {
@@ -115,10 +136,10 @@ func (a *Attacher) onEvent(m events.Message) {
 		default:
 		}
 	case events.ActionDestroy:
+		// Removed (replaced by a recreate, or by hand): no longer followed.
 		a.mu.Lock()
-		if _, done := a.exited[c.ID]; !done {
-			a.exited[c.ID] = 0
-		}
+		delete(a.watched, c.ID)
+		delete(a.exited, c.ID)
 		a.mu.Unlock()
 		select {
 		case a.exits <- exitNote{c, -1}:
@@ -142,6 +163,7 @@ type AttachResult struct {
 func (a *Attacher) Wait(ctx context.Context, abortOnExit bool) AttachResult {
 	// Containers that already stopped before their die event could be seen.
 	a.mu.Lock()
+	a.started = true
 	ids := make([]string, 0, len(a.watched))
 	for id := range a.watched {
 		ids = append(ids, id)
@@ -169,7 +191,7 @@ func (a *Attacher) Wait(ctx context.Context, abortOnExit bool) AttachResult {
 	res := AttachResult{Codes: map[string]int{}}
 	for {
 		a.mu.Lock()
-		all := len(a.watched) > 0 && len(a.exited) >= len(a.watched)
+		all := len(a.watched) > 0 && len(a.exited) >= len(a.watched) && !a.KeepAlive
 		a.mu.Unlock()
 		if all && !abortOnExit {
 			break

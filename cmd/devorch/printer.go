@@ -89,6 +89,17 @@ func (p *printer) sink(ev engine.Event) {
 			return
 		}
 		fmt.Fprintf(p.out, "%s exited with code %d\n", p.paint(name, p.colorFor(name), p.color), ev.ExitCode)
+	case engine.KindWatch:
+		// One line per batch, on stdout: what tests and scripts count.
+		who := ev.Service
+		if who == "" {
+			who = "project"
+		}
+		status := "ok"
+		if ev.Err != nil {
+			status = "error"
+		}
+		fmt.Fprintf(p.out, "%s %s %s %s: %s\n", p.paint("[watch]", "36", p.color), who, ev.Status, status, ev.Detail)
 	case engine.KindWarning:
 		if p.mode == "quiet" {
 			return

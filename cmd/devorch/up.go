@@ -18,7 +18,7 @@ import (
 type upFlags struct {
 	detach, wait, build, noBuild, forceRecreate, noRecreate, noDeps bool
 	removeOrphans, abortOnExit, noColor, noLogPrefix, noTUI         bool
-	quietPull, noStart, timestamps                                  bool
+	quietPull, noStart, timestamps, watch                           bool
 	waitTimeout                                                     int
 	exitCodeFrom, pull                                              string
 	scale                                                           []string
@@ -59,6 +59,7 @@ Ctrl-C stops the stack gracefully, a second one kills it.`,
 	fl.BoolVar(&f.noTUI, "no-tui", false, "In a terminal, stream logs as docker compose does instead of opening the TUI")
 	fl.BoolVar(&f.noStart, "no-start", false, "Don't start the services after creating them")
 	fl.BoolVar(&f.timestamps, "timestamps", false, "Show timestamps")
+	fl.BoolVarP(&f.watch, "watch", "w", false, "Watch source code and sync/rebuild/restart containers when files are updated (develop.watch)")
 	return cmd
 }
 
@@ -137,6 +138,9 @@ func (a *app) runUp(cmd *cobra.Command, args []string, f upFlags) error {
 		if err != nil {
 			return err
 		}
+		if f.watch {
+			return a.runWatch(ctx, e, p, args)
+		}
 		return nil
 	}
 	return a.upAttached(ctx, e, p, pr, opts, f)
@@ -162,6 +166,7 @@ func (a *app) upAttached(parent context.Context, e *engine.Engine, p *compose.Pr
 		}
 	}()
 	att := e.NewAttacher(context.WithoutCancel(parent), p.Name)
+	att.KeepAlive = f.watch
 	defer att.Close()
 	opts.OnStart = func(c engine.Container, fresh bool) {
 		pr.reserve(fmt.Sprintf("%s-%d", c.Service, c.Replica))
@@ -170,6 +175,15 @@ func (a *app) upAttached(parent context.Context, e *engine.Engine, p *compose.Pr
 	_, upErr := e.Up(ctx, p, opts)
 	if upErr != nil && !isInterrupted(interrupted) {
 		return upErr
+	}
+	if f.watch && upErr == nil {
+		wctx, stopWatch := context.WithCancel(ctx)
+		defer stopWatch()
+		go func() {
+			if err := a.runWatch(wctx, e, p, opts.Services); err != nil {
+				fmt.Fprintf(a.errOut, "watch: %v\n", err)
+			}
+		}()
 	}
 	var res engine.AttachResult
 	if !isInterrupted(interrupted) {

@@ -1,0 +1,510 @@
+package engine
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/compose-spec/compose-go/v2/types"
+	"github.com/docker/docker/api/types/container"
+
+	"github.com/devorch/devorch/compose"
+	"github.com/devorch/devorch/engine/watch"
+)
+
+// WatchOptions are `devorch watch`'s choices.
+type WatchOptions struct {
+	Services []string // empty: every service with develop.watch rules
+	// Reload loads the compose model again after the compose file or its
+	// .env changed; nil disables reloading.
+	Reload func(ctx context.Context) (*compose.Project, error)
+	// Up converges after a reload (the caller's up options).
+	Up UpOptions
+	// Batching overrides the watcher's batching (zero: defaults).
+	Batching watch.Options
+	// Ready is called once everything is watched.
+	Ready func(watched int)
+}
+
+// WatchReport is one batch's outcome, also published as a KindWatch event.
+type WatchReport struct {
+	Service string
+	Action  string // sync, rebuild, restart, sync+restart, sync+exec, reload
+	Files   int
+	Deleted int
+	Took    time.Duration // from the first file event to done
+	Err     error
+}
+
+// rule is one develop.watch trigger of one service, with its matcher.
+type rule struct {
+	service string
+	trigger types.Trigger
+	matcher *watch.Matcher
+}
+
+// Watch follows the services' develop.watch rules until ctx ends: file
+// changes are synced into running containers, or trigger a rebuild, a
+// restart or a command, as each rule says. Editing the compose file or its
+// .env reloads the model and converges the stack.
+func (e *Engine) Watch(ctx context.Context, p *compose.Project, o WatchOptions) error {
+	for {
+		next, err := e.watchOnce(ctx, p, o)
+		if err != nil || next == nil {
+			return err
+		}
+		p = next
+	}
+}
+
+// watchOnce watches with one model; it returns the next model after a
+// reload, or nil when ctx ended.
+func (e *Engine) watchOnce(ctx context.Context, p *compose.Project, o WatchOptions) (*compose.Project, error) {
+	rules, err := watchRules(p, o.Services)
+	if err != nil {
+		return nil, err
+	}
+	if len(rules) == 0 && o.Reload == nil {
+		return nil, errors.New("none of the selected services has develop.watch rules")
+	}
+	configFiles := map[string]bool{}
+	if o.Reload != nil {
+		for _, f := range p.ComposeFiles {
+			configFiles[f] = true
+		}
+		configFiles[filepath.Join(p.WorkingDir, ".env")] = true
+	}
+	rootsSet := map[string]bool{}
+	for _, r := range rules {
+		rootsSet[r.trigger.Path] = true
+	}
+	for f := range configFiles {
+		if _, err := os.Stat(f); err == nil {
+			rootsSet[filepath.Dir(f)] = true
+		}
+	}
+	roots := sortedKeys(rootsSet)
+	bo := o.Batching
+	bo.Ignore = func(pth string, dir bool) bool {
+		if configFiles[pth] {
+			return false
+		}
+		for _, r := range rules {
+			if within(r.trigger.Path, pth) && !r.matcher.Ignored(pth, dir) {
+				return false
+			}
+		}
+		// Directories above a rule's root (the compose file's directory)
+		// are watched only for the config files.
+		return !dir || !anyRuleBelow(rules, pth)
+	}
+	w, err := watch.New(roots, bo)
+	if err != nil {
+		return nil, err
+	}
+	defer w.Close()
+	for _, r := range rules {
+		if r.trigger.InitialSync && strings.HasPrefix(string(r.trigger.Action), "sync") {
+			if err := e.initialSync(ctx, p, r); err != nil {
+				e.warn("service %q: initial sync of %s: %v", r.service, r.trigger.Path, err)
+			}
+		}
+	}
+	if o.Ready != nil {
+		o.Ready(w.Watched())
+	}
+	warned := &sync.Map{}
+	for {
+		select {
+		case <-ctx.Done():
+			return nil, nil
+		case err := <-w.Errors():
+			e.warn("watch: %v", err)
+		case b, ok := <-w.Batches():
+			if !ok {
+				return nil, nil
+			}
+			reload := false
+			for _, c := range b.Changes {
+				if configFiles[c.Path] {
+					reload = true
+				}
+			}
+			if reload {
+				start := time.Now()
+				next, err := o.Reload(ctx)
+				if err != nil {
+					e.report(WatchReport{Action: "reload", Took: time.Since(b.Started), Err: err})
+					continue
+				}
+				up := o.Up
+				up.Services = nil
+				_, err = e.Up(ctx, next, up)
+				e.report(WatchReport{Action: "reload", Files: 1, Took: time.Since(start), Err: err})
+				if err == nil {
+					return next, nil
+				}
+				continue
+			}
+			e.applyBatch(ctx, p, rules, b, warned)
+		}
+	}
+}
+
+func within(root, p string) bool {
+	return p == root || strings.HasPrefix(p, root+string(filepath.Separator))
+}
+
+func anyRuleBelow(rules []rule, dir string) bool {
+	for _, r := range rules {
+		if within(dir, r.trigger.Path) || within(r.trigger.Path, dir) {
+			return true
+		}
+	}
+	return false
+}
+
+func watchRules(p *compose.Project, services []string) ([]rule, error) {
+	if err := compose.CheckServices(p.Project, services); err != nil {
+		return nil, err
+	}
+	if len(services) == 0 {
+		services = p.ServiceNames()
+	}
+	sort.Strings(services)
+	var out []rule
+	for _, name := range services {
+		s := p.Services[name]
+		if s.Develop == nil {
+			continue
+		}
+		for _, t := range s.Develop.Watch {
+			if t.Action == types.WatchActionRebuild && s.Build == nil {
+				return nil, fmt.Errorf("service %q: develop.watch action rebuild needs a build section", name)
+			}
+			ctxDir, dockerfile := "", ""
+			if s.Build != nil {
+				ctxDir, dockerfile = s.Build.Context, s.Build.Dockerfile
+				if ctxDir != "" && !within(ctxDir, t.Path) {
+					ctxDir = ""
+				}
+			}
+			m, err := watch.NewMatcher(t.Path, t.Ignore, t.Include, ctxDir, dockerfile)
+			if err != nil {
+				return nil, fmt.Errorf("service %q: develop.watch %s: %w", name, t.Path, err)
+			}
+			out = append(out, rule{service: name, trigger: t, matcher: m})
+		}
+	}
+	return out, nil
+}
+
+func (e *Engine) report(r WatchReport) {
+	ev := Event{Kind: KindWatch, Service: r.Service, Status: r.Action, Err: r.Err,
+		Detail: fmt.Sprintf("%d files (%d deleted) in %dms", r.Files, r.Deleted, r.Took.Milliseconds())}
+	if r.Err != nil {
+		ev.Detail += ": " + r.Err.Error()
+	}
+	ev.ExitCode = r.Files
+	e.emit(ev)
+}
+
+// applyBatch runs each service's first matching rule for every changed
+// path: one action per (service, rule), in parallel across services.
+func (e *Engine) applyBatch(ctx context.Context, p *compose.Project, rules []rule, b watch.Batch, warned *sync.Map) {
+	type work struct {
+		r       rule
+		changes []watch.Change
+	}
+	var order []string
+	jobs := map[string]*work{}
+	for _, c := range b.Changes {
+		taken := map[string]bool{}
+		for i, r := range rules {
+			if taken[r.service] || !within(r.trigger.Path, c.Path) || r.matcher.Ignored(c.Path, c.Dir) {
+				continue
+			}
+			taken[r.service] = true
+			key := fmt.Sprintf("%s/%d", r.service, i)
+			if jobs[key] == nil {
+				jobs[key] = &work{r: r}
+				order = append(order, key)
+			}
+			jobs[key].changes = append(jobs[key].changes, c)
+		}
+	}
+	var wg sync.WaitGroup
+	for _, key := range order {
+		j := jobs[key]
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			files, deleted := 0, 0
+			for _, c := range j.changes {
+				if c.Deleted {
+					deleted++
+				} else if !c.Dir {
+					files++
+				}
+			}
+			err := e.runRule(ctx, p, j.r, j.changes, warned)
+			e.report(WatchReport{Service: j.r.service, Action: string(j.r.trigger.Action), Files: files + deleted, Deleted: deleted, Took: time.Since(b.Started), Err: err})
+		}()
+	}
+	wg.Wait()
+}
+
+func (e *Engine) runRule(ctx context.Context, p *compose.Project, r rule, changes []watch.Change, warned *sync.Map) error {
+	t := r.trigger
+	switch t.Action {
+	case types.WatchActionRebuild:
+		return e.rebuildService(ctx, p, r.service)
+	case types.WatchActionRestart:
+		return e.Restart(ctx, p.Name, []string{r.service}, nil)
+	}
+	if err := e.syncChanges(ctx, p, r, changes, warned); err != nil {
+		return err
+	}
+	switch t.Action {
+	case types.WatchActionSyncRestart:
+		return e.Restart(ctx, p.Name, []string{r.service}, nil)
+	case types.WatchActionSyncExec:
+		return e.execHook(ctx, p, r.service, t.Exec)
+	}
+	return nil
+}
+
+// rebuildService builds the service's image and recreates the service if
+// the image changed, with the services that share its namespaces or
+// restart with it. A failed build leaves the running containers alone.
+func (e *Engine) rebuildService(ctx context.Context, p *compose.Project, service string) error {
+	set := []string{service}
+	for _, s := range p.Services {
+		follows := false
+		for _, t := range compose.NamespaceTargets(s) {
+			follows = follows || t == service
+		}
+		if dep, ok := s.DependsOn[service]; follows || (ok && dep.Restart) {
+			set = append(set, s.Name)
+		}
+	}
+	_, err := e.Up(ctx, p, UpOptions{Services: set, NoDeps: true, Images: ImageOptions{Build: true}})
+	return err
+}
+
+// syncChanges copies changed files into every running replica of the
+// service in one tar stream, and deletes deleted ones with rm.
+func (e *Engine) syncChanges(ctx context.Context, p *compose.Project, r rule, changes []watch.Change, warned *sync.Map) error {
+	cs, err := e.list(ctx, p.Name, listOptions{oneOff: &no, services: []string{r.service}})
+	if err != nil {
+		return err
+	}
+	var running []Container
+	for _, c := range cs {
+		if c.State == "running" {
+			running = append(running, c)
+		}
+	}
+	if len(running) == 0 {
+		return fmt.Errorf("service %q has no running container to sync into", r.service)
+	}
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	var deletes []string
+	n := 0
+	for _, c := range changes {
+		rel, err := filepath.Rel(r.trigger.Path, c.Path)
+		if err != nil {
+			continue
+		}
+		target := path.Join(r.trigger.Target, filepath.ToSlash(rel))
+		if c.Deleted {
+			deletes = append(deletes, target)
+			continue
+		}
+		if err := addToTar(tw, c, strings.TrimPrefix(target, "/")); err != nil {
+			if errors.Is(err, os.ErrNotExist) {
+				deletes = append(deletes, target)
+				continue
+			}
+			return err
+		}
+		n++
+	}
+	if err := tw.Close(); err != nil {
+		return err
+	}
+	data := buf.Bytes()
+	var errs []error
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, c := range running {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var err error
+			if n > 0 {
+				err = c.Host.Client.CopyToContainer(ctx, c.ID, "/", bytes.NewReader(data), container.CopyToContainerOptions{})
+			}
+			if err == nil && len(deletes) > 0 {
+				err = e.removeIn(ctx, c, deletes, warned)
+			}
+			if err != nil {
+				mu.Lock()
+				errs = append(errs, fmt.Errorf("sync into %s: %w", c.Name, err))
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+func addToTar(tw *tar.Writer, c watch.Change, name string) error {
+	fi, err := os.Lstat(c.Path)
+	if err != nil {
+		return err
+	}
+	hdr, err := tar.FileInfoHeader(fi, "")
+	if err != nil {
+		return err
+	}
+	hdr.Name = name
+	hdr.Uname, hdr.Gname = "", ""
+	if fi.IsDir() {
+		hdr.Name += "/"
+		return tw.WriteHeader(hdr)
+	}
+	if fi.Mode()&os.ModeSymlink != 0 {
+		link, err := os.Readlink(c.Path)
+		if err != nil {
+			return err
+		}
+		hdr.Linkname = link
+		return tw.WriteHeader(hdr)
+	}
+	if !fi.Mode().IsRegular() {
+		return nil
+	}
+	f, err := os.Open(c.Path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := tw.WriteHeader(hdr); err != nil {
+		return err
+	}
+	_, err = io.CopyN(tw, f, hdr.Size)
+	return err
+}
+
+// removeIn deletes paths in a container with its rm, as compose does; an
+// image without rm gets one clear warning.
+func (e *Engine) removeIn(ctx context.Context, c Container, paths []string, warned *sync.Map) error {
+	code, err := e.execCapture(ctx, c, append([]string{"rm", "-rf"}, paths...), "", false, nil)
+	if err != nil || code == 126 || code == 127 {
+		if _, seen := warned.LoadOrStore(c.Service, true); !seen {
+			e.warn("service %q: cannot delete synced files: the image has no rm (%v); deleted files stay in the container until it is recreated", c.Service, errOrCode(err, code))
+		}
+		return nil
+	}
+	if code != 0 {
+		return fmt.Errorf("rm in %s exited %d", c.Name, code)
+	}
+	return nil
+}
+
+func errOrCode(err error, code int) string {
+	if err != nil {
+		return err.Error()
+	}
+	return fmt.Sprintf("exit %d", code)
+}
+
+// execCapture runs a command in a container and returns its exit code;
+// output is discarded unless out is given.
+func (e *Engine) execCapture(ctx context.Context, c Container, cmd []string, user string, privileged bool, env []string, out ...io.Writer) (int, error) {
+	cli := c.Host.Client
+	ex, err := cli.ContainerExecCreate(ctx, c.ID, container.ExecOptions{Cmd: cmd, User: user, Privileged: privileged, Env: env, AttachStdout: true, AttachStderr: true})
+	if err != nil {
+		return 126, err
+	}
+	resp, err := cli.ContainerExecAttach(ctx, ex.ID, container.ExecAttachOptions{})
+	if err != nil {
+		return 126, err
+	}
+	w := io.Discard
+	if len(out) > 0 && out[0] != nil {
+		w = out[0]
+	}
+	err = pipe(ctx, resp, Streams{Out: w, Err: w}, false)
+	resp.Close()
+	if err != nil {
+		return 1, err
+	}
+	insp, err := cli.ContainerExecInspect(ctx, ex.ID)
+	if err != nil {
+		return 1, err
+	}
+	return insp.ExitCode, nil
+}
+
+// execHook runs a sync+exec rule's command in every running replica.
+func (e *Engine) execHook(ctx context.Context, p *compose.Project, service string, h types.ServiceHook) error {
+	cs, err := e.list(ctx, p.Name, listOptions{oneOff: &no, services: []string{service}})
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, c := range cs {
+		if c.State != "running" {
+			continue
+		}
+		var out bytes.Buffer
+		code, err := e.execCapture(ctx, c, h.Command, h.User, h.Privileged, envList(h.Environment), &out)
+		switch {
+		case err != nil:
+			errs = append(errs, fmt.Errorf("exec in %s: %w", c.Name, err))
+		case code != 0:
+			errs = append(errs, fmt.Errorf("exec %v in %s exited %d: %s", []string(h.Command), c.Name, code, strings.TrimSpace(out.String())))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// initialSync copies every file under the rule's path that is not ignored.
+func (e *Engine) initialSync(ctx context.Context, p *compose.Project, r rule) error {
+	var changes []watch.Change
+	err := filepath.WalkDir(r.trigger.Path, func(pth string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if pth != r.trigger.Path && r.matcher.Ignored(pth, d.IsDir()) {
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !d.IsDir() {
+			changes = append(changes, watch.Change{Path: pth})
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	err = e.syncChanges(ctx, p, r, changes, &sync.Map{})
+	e.report(WatchReport{Service: r.service, Action: "initial sync", Files: len(changes), Took: time.Since(start), Err: err})
+	return err
+}
