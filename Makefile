@@ -3,7 +3,7 @@ SHELL := /bin/bash
 GO ?= go
 export CGO_ENABLED ?= 0
 BIN := bin/devorch
-DEBIAN_PKGS := busybox-static docker-registry tmux iproute2 iptables
+DEBIAN_PKGS := busybox-static docker-registry docker-compose tmux iproute2 iptables
 TEST_TIMEOUT ?= 20m
 
 .PHONY: all build test deps check-docker test-images unit vet demo bench clean hosts-up hosts-down

@@ -30,7 +30,8 @@ var supportedServiceFields = map[string]bool{
 	"security_opt": true, "shm_size": true, "stdin_open": true, "stop_grace_period": true,
 	"stop_signal": true, "storage_opt": true, "sysctls": true, "tmpfs": true, "tty": true,
 	"ulimits": true, "user": true, "userns_mode": true, "uts": true, "volumes": true,
-	"volumes_from": true, "working_dir": true,
+	"volumes_from": true, "working_dir": true, "blkio_config": true, "volume_driver": true,
+	"log_driver": true, "log_opt": true,
 }
 
 // supportedDeployFields are the deploy keys devorch honours.

@@ -227,14 +227,19 @@ func parseShortVolume(p *compose.Project, v string) (types.ServiceVolumeConfig, 
 		return vc, nil
 	case 2, 3:
 		vc.Source, vc.Target = parts[0], parts[1]
-		if len(parts) == 3 && strings.Contains(parts[2], "ro") {
-			vc.ReadOnly = true
+		if len(parts) == 3 {
+			for _, opt := range strings.Split(parts[2], ",") {
+				if opt == "ro" {
+					vc.ReadOnly = true
+				}
+			}
 		}
 	default:
 		return vc, fmt.Errorf("-v %s: want SRC:DST[:ro]", v)
 	}
 	if strings.HasPrefix(vc.Source, ".") || strings.HasPrefix(vc.Source, "/") || strings.HasPrefix(vc.Source, "~") {
 		vc.Type = types.VolumeTypeBind
+		vc.Bind = &types.ServiceVolumeBind{CreateHostPath: true}
 	} else {
 		vc.Type = types.VolumeTypeVolume
 		if _, ok := p.Volumes[vc.Source]; !ok {

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"sort"
@@ -482,7 +483,7 @@ func resources(s types.ServiceConfig, r *container.Resources) error {
 	r.CPUPercent = int64(s.CPUPercent)
 	r.CgroupParent = s.CgroupParent
 	if s.CPUS > 0 {
-		r.NanoCPUs = int64(float64(s.CPUS) * 1e9)
+		r.NanoCPUs = nanoCPUs(s.CPUS)
 	}
 	r.Memory = int64(s.MemLimit)
 	r.MemoryReservation = int64(s.MemReservation)
@@ -521,7 +522,7 @@ func resources(s types.ServiceConfig, r *container.Resources) error {
 	if s.Deploy != nil {
 		if l := s.Deploy.Resources.Limits; l != nil {
 			if l.NanoCPUs > 0 {
-				r.NanoCPUs = int64(float64(l.NanoCPUs) * 1e9)
+				r.NanoCPUs = nanoCPUs(float32(l.NanoCPUs))
 			}
 			if l.MemoryBytes > 0 {
 				r.Memory = int64(l.MemoryBytes)
@@ -545,6 +546,17 @@ func resources(s types.ServiceConfig, r *container.Resources) error {
 	return nil
 }
 
+// nanoCPUs converts compose's float32 CPU count to Docker's NanoCPUs as the
+// docker CLI does from the decimal text: widening float32(0.3) directly gives
+// 0.30000001192…, that is 300000011 instead of 300000000.
+func nanoCPUs(cpus float32) int64 {
+	v, err := strconv.ParseFloat(strconv.FormatFloat(float64(cpus), 'g', -1, 32), 64)
+	if err != nil {
+		v = float64(cpus)
+	}
+	return int64(math.Round(v * 1e9))
+}
+
 // bindMount returns either a legacy bind string (when the host path may be
 // created, as the docker CLI does) or a mount.
 func bindMount(p *compose.Project, s types.ServiceConfig, v types.ServiceVolumeConfig) (string, mount.Mount, error) {
@@ -552,13 +564,21 @@ func bindMount(p *compose.Project, s types.ServiceConfig, v types.ServiceVolumeC
 	if !filepath.IsAbs(src) {
 		src = filepath.Join(p.WorkingDir, src)
 	}
-	create := v.Bind == nil || bool(v.Bind.CreateHostPath)
-	if create && (v.Bind == nil || (v.Bind.Recursive == "" && v.Bind.SELinux == "")) {
+	// compose-go sets create_host_path for the short syntax; a long-syntax
+	// bind without it must not create a missing source (compose sends a
+	// mount, and Docker refuses a source that does not exist).
+	create := v.Bind != nil && bool(v.Bind.CreateHostPath)
+	if create && v.Bind.Recursive == "" {
 		opts := []string{}
 		if v.ReadOnly {
 			opts = append(opts, "ro")
 		}
-		if v.Bind != nil && v.Bind.Propagation != "" {
+		// The SELinux relabel (z, Z) exists only in this form, as in
+		// compose's bind strings: "./src:/dst:ro,z".
+		if v.Bind.SELinux != "" {
+			opts = append(opts, v.Bind.SELinux)
+		}
+		if v.Bind.Propagation != "" {
 			opts = append(opts, v.Bind.Propagation)
 		}
 		spec := src + ":" + v.Target
@@ -571,7 +591,7 @@ func bindMount(p *compose.Project, s types.ServiceConfig, v types.ServiceVolumeC
 	if v.Bind != nil {
 		m.BindOptions = &mount.BindOptions{Propagation: mount.Propagation(v.Bind.Propagation), CreateMountpoint: bool(v.Bind.CreateHostPath)}
 		if v.Bind.SELinux != "" {
-			return "", m, fmt.Errorf("service %q: bind selinux option needs the short volume syntax", s.Name)
+			return "", m, fmt.Errorf("service %q: bind %s: selinux %q cannot be combined with create_host_path: false or recursive", s.Name, v.Target, v.Bind.SELinux)
 		}
 	}
 	return "", m, nil
@@ -604,6 +624,9 @@ func fileMounts(p *compose.Project, s types.ServiceConfig) ([]mount.Mount, error
 		target := c.Target
 		if target == "" {
 			target = "/" + c.Source
+		} else if !filepath.IsAbs(target) {
+			// As compose: a relative config target is under "/".
+			target = "/" + target
 		}
 		if def.File == "" {
 			continue

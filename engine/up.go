@@ -533,15 +533,29 @@ func (e *Engine) applyCreate(ctx context.Context, limit sem, p *compose.Project,
 	var mu sync.Mutex
 	var out []*Container
 	changed := false
+	// Removals first: a duplicate left by an interrupted recreate must be
+	// gone before the kept container takes its name.
+	var removals []Container
+	for _, st := range steps {
+		if st.Action == ActRemove {
+			removals = append(removals, *st.Existing)
+		}
+	}
+	if len(removals) > 0 {
+		if err := e.removeContainers(ctx, removals, o.Timeout); err != nil {
+			return nil, false, err
+		}
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	for i := range steps {
 		st := steps[i]
+		if st.Action == ActRemove {
+			continue
+		}
 		g.Go(func() error {
 			var c *Container
 			var err error
 			switch st.Action {
-			case ActRemove:
-				return e.removeContainers(gctx, []Container{*st.Existing}, o.Timeout)
 			case ActKeep, ActStart, ActRestart:
 				c = st.Existing
 				if st.Rename {
