@@ -9,6 +9,7 @@ import (
 	"github.com/compose-spec/compose-go/v2/types"
 
 	"github.com/devorch/devorch/compose"
+	"github.com/devorch/devorch/engine/schedule"
 )
 
 // Action is what convergence does to one replica.
@@ -41,6 +42,8 @@ type Step struct {
 type Plan struct {
 	Steps   []Step
 	Orphans []Container
+	// Placement is where every replica goes, with the scheduler's reasons.
+	Placement *placement
 }
 
 // ServiceSteps returns the steps for one service, by replica.
@@ -69,6 +72,9 @@ type planInput struct {
 	noRecreate bool
 	// place returns the host for a new replica (existing replicas keep theirs).
 	place func(service string, replica int) string
+	// linkSig returns the cross-host link signature a replica on a host
+	// must have (nil: none).
+	linkSig func(service, host string) string
 }
 
 // ContainerName is the name of a service replica's container.
@@ -143,7 +149,11 @@ func makePlan(in planInput) (*Plan, error) {
 			}
 			st := Step{Service: name, Replica: r, Host: best.HostName(), Name: cname, Existing: best, Rename: best.Name != cname}
 			reason := ""
-			switch {
+			switch to := in.place(name, r); {
+			case to != "" && to != best.HostName():
+				// The scheduler moved it (its host became infeasible).
+				st.Host = to
+				reason = "moved from host " + best.HostName() + " to " + to
 			case in.force[name]:
 				reason = "--force-recreate"
 			case best.Hash != p.Hashes[name]:
@@ -152,6 +162,8 @@ func makePlan(in planInput) (*Plan, error) {
 				reason = "image changed"
 			case followsChanged != "":
 				reason = fmt.Sprintf("shares a namespace with %s, which is replaced", followsChanged)
+			case in.linkSig != nil && in.linkSig(name, st.Host) != best.Labels[labelLinks]:
+				reason = "cross-host links changed"
 			}
 			switch {
 			case reason != "" && !in.noRecreate:
@@ -268,9 +280,32 @@ func topoOrder(p *compose.Project, names []string) ([]string, error) {
 	return out, nil
 }
 
-// String renders the plan as a table, for --dry-run.
+// String renders the plan as a table, for --dry-run: the placement of
+// every replica with its reason, then the actions per host.
 func (p *Plan) String() string {
 	var b strings.Builder
+	if pl := p.Placement; pl != nil && len(pl.hostOf) > 0 {
+		b.WriteString("PLACEMENT\n")
+		keys := make([]schedule.ReplicaKey, 0, len(pl.hostOf))
+		for k := range pl.hostOf {
+			keys = append(keys, k)
+		}
+		sort.Slice(keys, func(i, j int) bool {
+			if keys[i].Service != keys[j].Service {
+				return keys[i].Service < keys[j].Service
+			}
+			return keys[i].Replica < keys[j].Replica
+		})
+		for _, k := range keys {
+			fmt.Fprintf(&b, "  %s-%d → %s  (%s)\n", k.Service, k.Replica, pl.hostOf[k], pl.why[k])
+			for _, v := range pl.reasons[k] {
+				if !v.Placed {
+					fmt.Fprintf(&b, "      %s: %s\n", v.Host, v.Reason)
+				}
+			}
+		}
+		b.WriteString("PLAN\n")
+	}
 	for _, s := range p.Steps {
 		line := fmt.Sprintf("%-9s %-30s host=%s", s.Action, s.Name, s.Host)
 		if s.Reason != "" {

@@ -256,11 +256,14 @@ func buildSpec(in specInput) (*containerSpec, error) {
 		exposed[port] = struct{}{}
 		bindings[port] = append(bindings[port], nat.PortBinding{HostIP: pc.HostIP, HostPort: pc.Published})
 	}
+	// Cross-host links publish a declared port on the same port number,
+	// bound to the address other hosts reach this one at, never to every
+	// interface.
 	for _, pp := range in.publish {
 		port := nat.Port(pp.port)
 		exposed[port] = struct{}{}
-		if !hasBinding(bindings[port], pp.hostIP) {
-			bindings[port] = append(bindings[port], nat.PortBinding{HostIP: pp.hostIP})
+		if !hasBinding(bindings[port], pp.hostIP, port.Port()) {
+			bindings[port] = append(bindings[port], nat.PortBinding{HostIP: pp.hostIP, HostPort: port.Port()})
 		}
 	}
 	if len(exposed) > 0 {
@@ -347,9 +350,9 @@ func buildSpec(in specInput) (*containerSpec, error) {
 	return spec, nil
 }
 
-func hasBinding(bs []nat.PortBinding, ip string) bool {
+func hasBinding(bs []nat.PortBinding, ip, hostPort string) bool {
 	for _, b := range bs {
-		if b.HostIP == ip && b.HostPort == "" {
+		if b.HostIP == ip && b.HostPort == hostPort {
 			return true
 		}
 	}

@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/volume"
 	"github.com/docker/docker/errdefs"
 	"golang.org/x/sync/errgroup"
 
@@ -85,29 +87,73 @@ func (e *Engine) Up(ctx context.Context, p *compose.Project, o UpOptions) (*UpRe
 		}
 		defer unlock()
 	}
-	if err := e.pingAll(ctx); err != nil {
-		return nil, err
+	views := e.probeHosts(ctx)
+	var down []string
+	for _, h := range e.Pool.Hosts {
+		if v := views[h.Name]; !v.reachable {
+			down = append(down, h.Name)
+			if e.Pool.Single() {
+				return nil, v.err
+			}
+			e.warn("host %q is unreachable (%v): its services move to the other hosts; nothing on it is touched", h.Name, v.err)
+		}
 	}
-	world, err := e.observe(ctx, p.Name)
+	if len(down) == len(e.Pool.Hosts) {
+		return nil, fmt.Errorf("no host is reachable: %s", strings.Join(down, ", "))
+	}
+	world, err := e.observe(ctx, p.Name, views)
 	if err != nil {
 		return nil, err
 	}
-	placement := e.placer(world)
+	pl, err := e.place(ctx, p, set, o.Scale, world, views, o.DryRun)
+	if err != nil {
+		return nil, err
+	}
+	var couldNotMove []string
+	if len(pl.failed) > 0 {
+		keep := set[:0:0]
+		for _, n := range set {
+			if _, bad := pl.failed[n]; bad {
+				couldNotMove = append(couldNotMove, n)
+				continue
+			}
+			keep = append(keep, n)
+		}
+		set = keep
+	}
+	placement := func(service string, replica int) string { return pl.host(service, replica) }
+	var lk links
+	if !e.Pool.Single() {
+		lk, err = e.crossHostLinks(p, set, func(service string) []string {
+			var hs []string
+			if _, ok := p.Services[service]; ok && containsStr(set, service) {
+				for r := 1; r <= desiredScale(p.Services[service], o.Scale); r++ {
+					if h := placement(service, r); h != "" && !contains(hs, h) {
+						hs = append(hs, h)
+					}
+				}
+				return hs
+			}
+			for _, c := range world.project {
+				if c.Service == service && c.Running() && !c.OneOff && !contains(hs, c.HostName()) {
+					hs = append(hs, c.HostName())
+				}
+			}
+			return hs
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
 	// Which hosts need which images: where replicas are or will be.
 	need := map[string][]*hosts.Host{}
 	for _, name := range set {
 		s := p.Services[name]
 		n := desiredScale(s, o.Scale)
 		seen := map[string]bool{}
-		for _, c := range world.project {
-			if c.Service == name && !seen[c.HostName()] && c.Replica <= n {
-				seen[c.HostName()] = true
-				need[name] = append(need[name], c.Host)
-			}
-		}
 		for r := 1; r <= n; r++ {
 			h := placement(name, r)
-			if !seen[h] {
+			if h != "" && !seen[h] {
 				seen[h] = true
 				need[name] = append(need[name], e.Pool.Get(h))
 			}
@@ -127,6 +173,7 @@ func (e *Engine) Up(ctx context.Context, p *compose.Project, o UpOptions) (*UpRe
 		return makePlan(planInput{
 			project: p, services: set, existing: world.serviceContainers(), images: images,
 			scale: o.Scale, force: force, noRecreate: o.NoRecreate, place: placement,
+			linkSig: func(service, host string) string { return lk.get(service, host).signature() },
 		})
 	}
 	// Validate what does not depend on images before building or pulling.
@@ -153,6 +200,7 @@ func (e *Engine) Up(ctx context.Context, p *compose.Project, o UpOptions) (*UpRe
 	if err := e.validate(ctx, p, plan, world); err != nil {
 		return nil, err
 	}
+	plan.Placement = pl
 	if o.DryRun {
 		return &UpResult{Plan: plan}, nil
 	}
@@ -161,7 +209,7 @@ func (e *Engine) Up(ctx context.Context, p *compose.Project, o UpOptions) (*UpRe
 	if err != nil {
 		return res, err
 	}
-	cs, err := e.converge(ctx, p, set, plan, images, nets, vols, o)
+	cs, err := e.converge(ctx, p, set, plan, images, nets, vols, lk, o)
 	res.Containers = cs
 	if err != nil {
 		return res, err
@@ -184,13 +232,28 @@ func (e *Engine) Up(ctx context.Context, p *compose.Project, o UpOptions) (*UpRe
 			return res, err
 		}
 	}
+	if len(couldNotMove) > 0 {
+		var lines []string
+		for _, n := range couldNotMove {
+			lines = append(lines, fmt.Sprintf("service %q could not move off unreachable host(s) %s: %s", n, strings.Join(down, ", "), firstLine(pl.failed[n])))
+		}
+		return res, errors.New(strings.Join(lines, "\n"))
+	}
 	return res, nil
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i] + " " + strings.Join(strings.Fields(s[i:]), " ")
+	}
+	return s
 }
 
 // world is what Docker has, read once per run.
 type world struct {
-	project []Container            // the project's containers, all hosts
-	all     map[string][]Container // every container per host (for name and port clashes)
+	project []Container                 // the project's containers, all hosts
+	all     map[string][]Container      // every container per host (for name and port clashes)
+	volumes map[string][]*volume.Volume // the project's volumes per host
 }
 
 func (w *world) serviceContainers() []Container {
@@ -213,11 +276,14 @@ func (e *Engine) pingAll(ctx context.Context) error {
 
 // observe lists every container on every host once: the project's are
 // picked out by label, the rest are kept for clash checks.
-func (e *Engine) observe(ctx context.Context, project string) (*world, error) {
+func (e *Engine) observe(ctx context.Context, project string, views map[string]*hostView) (*world, error) {
 	w := &world{all: map[string][]Container{}}
 	var mu sync.Mutex
 	g, gctx := errgroup.WithContext(ctx)
 	for _, h := range e.Pool.Hosts {
+		if v := views[h.Name]; v != nil && !v.reachable {
+			continue
+		}
 		g.Go(func() error {
 			list, err := h.Client.ContainerList(gctx, container.ListOptions{All: true})
 			if err != nil {
@@ -239,13 +305,12 @@ func (e *Engine) observe(ctx context.Context, project string) (*world, error) {
 		return nil, err
 	}
 	sortContainers(w.project)
+	vols, err := e.listVolumes(ctx, project, views)
+	if err != nil {
+		return nil, err
+	}
+	w.volumes = vols
 	return w, nil
-}
-
-// placer returns where a new replica goes. With one host that is the host;
-// with several, the scheduler decides (see schedule.go).
-func (e *Engine) placer(w *world) func(service string, replica int) string {
-	return func(string, int) string { return e.Pool.Hosts[0].Name }
 }
 
 // ensureNetworksVolumes creates the networks and volumes the services use,
@@ -275,6 +340,10 @@ func (e *Engine) ensureNetworksVolumes(ctx context.Context, p *compose.Project, 
 	}
 	nets := map[string]map[string]string{} // host → key → docker name
 	vols := map[string]map[string]string{}
+	subnets, err := e.allocateSubnets(ctx, p, netsOn)
+	if err != nil {
+		return nil, nil, err
+	}
 	var mu sync.Mutex
 	g, gctx := errgroup.WithContext(ctx)
 	for _, hostName := range sortedKeys(netsOn) {
@@ -291,7 +360,7 @@ func (e *Engine) ensureNetworksVolumes(ctx context.Context, p *compose.Project, 
 				if name == "" {
 					name = p.Name + "_" + key
 				}
-				res, err := netctl.Ensure(gctx, h.Client, netctl.Request{Project: p.Name, Key: key, Config: cfg, Host: hostName})
+				res, err := netctl.Ensure(gctx, h.Client, netctl.Request{Project: p.Name, Key: key, Config: cfg, Host: hostName, Subnet: subnets[hostName][key]})
 				if err != nil {
 					return err
 				}
@@ -349,7 +418,7 @@ type svcRun struct {
 // as soon as the services whose namespaces it joins exist, starting as soon
 // as its dependencies meet their conditions. Docker calls are bounded by
 // e.Parallel; waits are not.
-func (e *Engine) converge(ctx context.Context, p *compose.Project, set []string, plan *Plan, images map[string]map[string]string, nets, vols map[string]map[string]string, o UpOptions) ([]Container, error) {
+func (e *Engine) converge(ctx context.Context, p *compose.Project, set []string, plan *Plan, images map[string]map[string]string, nets, vols map[string]map[string]string, lk links, o UpOptions) ([]Container, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	limit := newSem(e.Parallel)
@@ -408,7 +477,7 @@ func (e *Engine) converge(ctx context.Context, p *compose.Project, set []string,
 			}
 			// 2. Create, recreate and remove.
 			steps := plan.ServiceSteps(name)
-			cs, changed, err := e.applyCreate(ctx, limit, p, s, steps, images[name], nets, vols, targets, o)
+			cs, changed, err := e.applyCreate(ctx, limit, p, s, steps, images[name], nets, vols, targets, lk, o)
 			r.containers, r.changed = cs, changed
 			if err != nil {
 				fail(err)
@@ -529,7 +598,7 @@ func (e *Engine) fillTargets(ctx context.Context, p *compose.Project, s types.Se
 
 // applyCreate creates, recreates and removes a service's replicas. It
 // returns the service's containers after the change.
-func (e *Engine) applyCreate(ctx context.Context, limit sem, p *compose.Project, s types.ServiceConfig, steps []Step, images map[string]string, nets, vols map[string]map[string]string, targets map[string]string, o UpOptions) ([]*Container, bool, error) {
+func (e *Engine) applyCreate(ctx context.Context, limit sem, p *compose.Project, s types.ServiceConfig, steps []Step, images map[string]string, nets, vols map[string]map[string]string, targets map[string]string, lk links, o UpOptions) ([]*Container, bool, error) {
 	var mu sync.Mutex
 	var out []*Container
 	changed := false
@@ -570,12 +639,12 @@ func (e *Engine) applyCreate(ctx context.Context, limit sem, p *compose.Project,
 					c.Name = st.Name
 				}
 			case ActCreate:
-				c, err = e.createReplica(gctx, limit, p, s, st, images, nets, vols, targets, st.Name)
+				c, err = e.createReplica(gctx, limit, p, s, st, images, nets, vols, targets, lk, st.Name)
 				if err != nil {
 					return err
 				}
 			case ActRecreate:
-				c, err = e.recreateReplica(gctx, limit, p, s, st, images, nets, vols, targets, o.Timeout)
+				c, err = e.recreateReplica(gctx, limit, p, s, st, images, nets, vols, targets, lk, o.Timeout)
 				if err != nil {
 					return err
 				}
@@ -594,20 +663,29 @@ func (e *Engine) applyCreate(ctx context.Context, limit sem, p *compose.Project,
 	return out, changed, err
 }
 
-func (e *Engine) createReplica(ctx context.Context, limit sem, p *compose.Project, s types.ServiceConfig, st Step, images map[string]string, nets, vols map[string]map[string]string, targets map[string]string, name string) (*Container, error) {
+func (e *Engine) createReplica(ctx context.Context, limit sem, p *compose.Project, s types.ServiceConfig, st Step, images map[string]string, nets, vols map[string]map[string]string, targets map[string]string, lk links, name string) (*Container, error) {
 	h, err := e.hostByName(st.Host)
 	if err != nil {
 		return nil, err
 	}
 	c := &Container{Host: h, Name: st.Name, Service: s.Name, Replica: st.Replica, Hash: p.Hashes[s.Name]}
 	e.containerProgress(c, "Creating", "")
+	link := lk.get(s.Name, h.Name)
 	spec, err := buildSpec(specInput{
 		project: p, svc: s, replica: st.Replica, name: st.Name, host: h.Name,
 		image: ImageRef(p, s), imageID: images[h.Name],
 		networks: nets[h.Name], volumes: vols[h.Name], targets: targets,
+		extraHosts: link.extraHosts, publish: link.publish,
 	})
 	if err != nil {
 		return nil, err
+	}
+	if sig := link.signature(); sig != "" {
+		spec.config.Labels[labelLinks] = sig
+	}
+	if cpu, mem := reservations(s); cpu > 0 || mem > 0 {
+		spec.config.Labels[labelReserveCPUs] = strconv.FormatInt(cpu, 10)
+		spec.config.Labels[labelReserveMem] = strconv.FormatInt(mem, 10)
 	}
 	files, err := inlineFiles(p, s)
 	if err != nil {
@@ -651,11 +729,11 @@ func (e *Engine) createContainer(ctx context.Context, limit sem, h *hosts.Host, 
 // under a temporary name, stop and remove the old one, rename the new one.
 // An interrupted recreate leaves at most two containers for the replica;
 // the next run keeps the up-to-date one.
-func (e *Engine) recreateReplica(ctx context.Context, limit sem, p *compose.Project, s types.ServiceConfig, st Step, images map[string]string, nets, vols map[string]map[string]string, targets map[string]string, timeout *time.Duration) (*Container, error) {
+func (e *Engine) recreateReplica(ctx context.Context, limit sem, p *compose.Project, s types.ServiceConfig, st Step, images map[string]string, nets, vols map[string]map[string]string, targets map[string]string, lk links, timeout *time.Duration) (*Container, error) {
 	old := st.Existing
 	e.containerProgress(old, "Recreate", st.Reason)
 	tmp := fmt.Sprintf("%s_%s", shortID(old.ID), st.Name)
-	c, err := e.createReplica(ctx, limit, p, s, Step{Service: st.Service, Replica: st.Replica, Host: old.HostName(), Name: st.Name, Action: ActCreate}, images, nets, vols, targets, tmp)
+	c, err := e.createReplica(ctx, limit, p, s, Step{Service: st.Service, Replica: st.Replica, Host: st.Host, Name: st.Name, Action: ActCreate}, images, nets, vols, targets, lk, tmp)
 	if err != nil {
 		return nil, err
 	}
@@ -802,3 +880,5 @@ func (e *Engine) waitServices(ctx context.Context, p *compose.Project, set []str
 	}
 	return g.Wait()
 }
+
+func containsStr(list []string, s string) bool { return contains(list, s) }

@@ -56,6 +56,16 @@ func (st *state) keepCurrent() {
 }
 
 func (st *state) placeRest() error {
+	// Groups pinned by volume data or an outside follow target go first:
+	// they have no choice, and spreading the rest around them is better
+	// than spreading the rest first and crowding the pinned host.
+	for _, s := range st.order {
+		if g := s.group; g != nil && !g.done && len(g.pins) > 0 {
+			if err := st.placeGroup(g); err != nil {
+				return err
+			}
+		}
+	}
 	for _, s := range st.order {
 		if g := s.group; g != nil && !g.done {
 			if err := st.placeGroup(g); err != nil {
