@@ -10,11 +10,13 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/distribution/reference"
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/api/types/registry"
+	"github.com/docker/docker/client"
 	"github.com/docker/docker/errdefs"
 	"github.com/docker/docker/pkg/jsonmessage"
 	"golang.org/x/sync/errgroup"
@@ -65,16 +67,23 @@ func (e *Engine) ensureImages(ctx context.Context, p *compose.Project, need map[
 		for _, name := range sortedKeys(need) {
 			s := p.Services[name]
 			ref := ImageRef(p, s)
-			for _, h := range need[name] {
+			// With several hosts, look everywhere: an image present on one
+			// host is copied to another rather than pulled or built again.
+			look := need[name]
+			if !e.Pool.Single() {
+				look = e.reachableHosts()
+			}
+			for _, h := range look {
 				k := imageKey{h.Name, ref}
 				if seen[k] {
 					continue
 				}
 				seen[k] = true
+				required := containsHost(need[name], h)
 				g.Go(func() error {
 					insp, err := h.Client.ImageInspect(gctx, ref)
 					if err != nil {
-						if errdefs.IsNotFound(err) {
+						if errdefs.IsNotFound(err) || !required {
 							return nil
 						}
 						return fmt.Errorf("inspect image %s on host %q: %w", ref, h.Name, err)
@@ -91,6 +100,23 @@ func (e *Engine) ensureImages(ctx context.Context, p *compose.Project, need map[
 		}
 	}
 	planned := map[imageKey]bool{}
+	type copyJob struct {
+		svc      types.ServiceConfig
+		from, to *hosts.Host
+		ref      string
+	}
+	var copies []copyJob
+	builtOn := map[string]*hosts.Host{} // ref → the one host that builds it
+	elsewhere := func(ref string, not *hosts.Host) *hosts.Host {
+		for _, h := range e.Pool.Hosts {
+			if h != not {
+				if _, ok := present[imageKey{h.Name, ref}]; ok {
+					return h
+				}
+			}
+		}
+		return nil
+	}
 	for _, name := range sortedKeys(need) {
 		s := p.Services[name]
 		ref := ImageRef(p, s)
@@ -114,10 +140,21 @@ func (e *Engine) ensureImages(ctx context.Context, p *compose.Project, need map[
 					mustBuild = false
 				}
 				if mustBuild {
-					if !planned[k] {
-						builds = append(builds, job{s, h, ref})
-						planned[k] = true
+					if planned[k] {
+						continue
 					}
+					planned[k] = true
+					forced := o.Build || policy == types.PullPolicyBuild
+					if from := elsewhere(ref, h); from != nil && !forced {
+						copies = append(copies, copyJob{s, from, h, ref})
+						continue
+					}
+					if b, ok := builtOn[ref]; ok {
+						copies = append(copies, copyJob{s, b, h, ref})
+						continue
+					}
+					builtOn[ref] = h
+					builds = append(builds, job{s, h, ref})
 					continue
 				}
 			case policy == types.PullPolicyAlways:
@@ -132,8 +169,12 @@ func (e *Engine) ensureImages(ctx context.Context, p *compose.Project, need map[
 				return nil, fmt.Errorf("service %q: pull_policy is build but the service has no build section", name)
 			case !ok:
 				if !planned[k] {
-					pulls = append(pulls, job{s, h, ref})
 					planned[k] = true
+					if from := elsewhere(ref, h); from != nil {
+						copies = append(copies, copyJob{s, from, h, ref})
+						continue
+					}
+					pulls = append(pulls, job{s, h, ref})
 				}
 				continue
 			}
@@ -169,6 +210,23 @@ func (e *Engine) ensureImages(ctx context.Context, p *compose.Project, need map[
 			}
 			rmu.Lock()
 			result[imageKey{j.host.Name, j.ref}] = id
+			rmu.Unlock()
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	// Then copy images between hosts (after the builds they may come from).
+	g, gctx = errgroup.WithContext(ctx)
+	for _, c := range copies {
+		g.Go(func() error {
+			id, err := e.copyImage(gctx, c.from, c.to, c.ref)
+			if err != nil {
+				return fmt.Errorf("service %q: %w", c.svc.Name, err)
+			}
+			rmu.Lock()
+			result[imageKey{c.to.Name, c.ref}] = id
 			rmu.Unlock()
 			return nil
 		})
@@ -278,4 +336,49 @@ func registryAuth(domain string) string {
 		}
 	}
 	return ""
+}
+
+// copyImage streams an image from one host to another (docker save |
+// docker load through the API). For the images of a development stack this
+// is far faster than building or pulling again (6 MB: about 0.1 s here,
+// against 1-2 s for a cached classic build).
+func (e *Engine) copyImage(ctx context.Context, from, to *hosts.Host, ref string) (string, error) {
+	e.emit(Event{Kind: KindProgress, Resource: ResImage, Name: ref, Host: to.Name, Status: "Copying", Detail: "from " + from.Name})
+	rc, err := from.Client.ImageSave(ctx, []string{ref})
+	if err != nil {
+		return "", fmt.Errorf("save image %s on host %q: %w", ref, from.Name, err)
+	}
+	defer rc.Close()
+	resp, err := to.Client.ImageLoad(ctx, rc, client.ImageLoadWithQuiet(true))
+	if err != nil {
+		return "", fmt.Errorf("load image %s on host %q: %w", ref, to.Name, err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	insp, err := to.Client.ImageInspect(ctx, ref)
+	if err != nil {
+		return "", fmt.Errorf("image %s not on host %q after copying it from %q: %w", ref, to.Name, from.Name, err)
+	}
+	e.emit(Event{Kind: KindProgress, Resource: ResImage, Name: ref, Host: to.Name, Status: "Copied", Detail: "from " + from.Name})
+	return insp.ID, nil
+}
+
+func containsHost(list []*hosts.Host, h *hosts.Host) bool {
+	for _, x := range list {
+		if x == h {
+			return true
+		}
+	}
+	return false
+}
+
+// reachableHosts returns the hosts that answered recently.
+func (e *Engine) reachableHosts() []*hosts.Host {
+	var out []*hosts.Host
+	for _, h := range e.Pool.Hosts {
+		if _, err := h.Info(context.Background(), 10*time.Second); err == nil {
+			out = append(out, h)
+		}
+	}
+	return out
 }

@@ -95,6 +95,10 @@ func fromSummary(h *hosts.Host, s container.Summary) Container {
 	return c
 }
 
+// hostTimeout bounds a read from one host, so that a host that stops
+// answering shows as unreachable within a few seconds.
+const hostTimeout = 5 * time.Second
+
 // listOptions selects containers.
 type listOptions struct {
 	all      bool     // include stopped containers
@@ -113,11 +117,19 @@ func (e *Engine) list(ctx context.Context, project string, o listOptions) ([]Con
 	var mu sync.Mutex
 	var out []Container
 	g, gctx := errgroup.WithContext(ctx)
+	single := e.Pool.Single()
 	for _, h := range e.Pool.Hosts {
 		g.Go(func() error {
-			cs, err := listHost(gctx, h, project, o)
+			hctx, cancel := context.WithTimeout(gctx, hostTimeout)
+			defer cancel()
+			cs, err := listHost(hctx, h, project, o)
 			if err != nil {
-				return err
+				if single {
+					return err
+				}
+				// Another host's containers are still worth showing.
+				e.warn("host %q is unreachable: %v; its containers are not listed", h.Name, err)
+				return nil
 			}
 			mu.Lock()
 			out = append(out, cs...)

@@ -759,3 +759,53 @@ func (a *app) versionCommand() *cobra.Command {
 }
 
 var errNoTTY = errors.New("the input device is not a TTY")
+
+func (a *app) hostsCommand() *cobra.Command {
+	var format string
+	cmd := &cobra.Command{
+		Use:   "hosts [OPTIONS]",
+		Short: "List the Docker hosts devorch uses, with reachability, capacity and reservations",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			p, name, err := a.projectOrName(cmd.Context())
+			if err != nil && !errors.Is(err, compose.ErrNoConfigFile) {
+				return err
+			}
+			pr, err := a.newPrinter(true)
+			if err != nil {
+				return err
+			}
+			e, closePool, err := a.newEngine(p, pr.sink)
+			if err != nil {
+				return err
+			}
+			defer closePool()
+			list := e.Hosts(cmd.Context(), name)
+			if format == "json" {
+				enc := json.NewEncoder(a.out)
+				for _, h := range list {
+					if err := enc.Encode(h); err != nil {
+						return err
+					}
+				}
+				return nil
+			}
+			if format != "table" && format != "" {
+				return &usageError{fmt.Errorf("--format %q: want table or json", format)}
+			}
+			tw := tabwriter.NewWriter(a.out, 0, 4, 3, ' ', 0)
+			fmt.Fprintln(tw, "NAME\tENDPOINT\tSTATUS\tENGINE\tCPUS\tMEMORY\tRESERVED\tCONTAINERS")
+			for _, h := range list {
+				status := "reachable"
+				if !h.Reachable {
+					status = "unreachable: " + h.Error
+				}
+				reserved := fmt.Sprintf("%.2g CPUs, %s", float64(h.ReservedNanoCPUs)/1e9, engine.HumanSize(h.ReservedMemory))
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%d/%d\n", h.Name, h.Endpoint, status, h.Version, h.CPUs, engine.HumanSize(h.Memory), reserved, h.Running, h.Containers)
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().StringVar(&format, "format", "table", "Format the output: table or json")
+	return cmd
+}
