@@ -809,3 +809,64 @@ func (a *app) hostsCommand() *cobra.Command {
 	cmd.Flags().StringVar(&format, "format", "table", "Format the output: table or json")
 	return cmd
 }
+
+func (a *app) volumeCommand() *cobra.Command {
+	root := &cobra.Command{Use: "volume", Short: "The project's named volumes on each host"}
+	var format string
+	ls := &cobra.Command{
+		Use:   "ls [OPTIONS]",
+		Short: "List the project's volumes: which host holds each and how much data",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			e, _, name, _, closePool, err := a.labelEngine(cmd, true)
+			if err != nil {
+				return err
+			}
+			defer closePool()
+			list, err := e.VolumeList(cmd.Context(), name)
+			if err != nil {
+				return err
+			}
+			if format == "json" {
+				enc := json.NewEncoder(a.out)
+				for _, v := range list {
+					if err := enc.Encode(v); err != nil {
+						return err
+					}
+				}
+				return nil
+			}
+			tw := tabwriter.NewWriter(a.out, 0, 4, 3, ' ', 0)
+			fmt.Fprintln(tw, "NAME\tHOST\tDRIVER\tSIZE\tUSED BY")
+			for _, v := range list {
+				size := "?"
+				if v.Size >= 0 {
+					size = engine.HumanSize(v.Size)
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", v.Name, v.Host, v.Driver, size, strings.Join(v.UsedBy, ","))
+			}
+			return tw.Flush()
+		},
+	}
+	ls.Flags().StringVar(&format, "format", "table", "Format the output: table or json")
+	mv := &cobra.Command{
+		Use:   "mv VOLUME HOST",
+		Short: "Move a volume's data to another host (copied through a helper container, verified, then the source removed)",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			e, _, name, _, closePool, err := a.labelEngine(cmd, true)
+			if err != nil {
+				return err
+			}
+			defer closePool()
+			unlock, err := e.Lock(cmd.Context(), name, 0)
+			if err != nil {
+				return err
+			}
+			defer unlock()
+			return e.VolumeMove(cmd.Context(), name, args[0], args[1])
+		},
+	}
+	root.AddCommand(ls, mv)
+	return root
+}

@@ -184,7 +184,7 @@ Its commands and flags follow docker compose, so scripts port over.`,
 		a.pauseCommand(true), a.pauseCommand(false), a.createCommand(),
 		a.execCommand(), a.runCommand(), a.buildCommand(), a.pullCommand(), a.imagesCommand(),
 		a.portCommand(), a.cpCommand(), a.topCommand(), a.lsCommand(), a.versionCommand(),
-		a.watchCommand(), a.hostsCommand(),
+		a.watchCommand(), a.hostsCommand(), a.volumeCommand(),
 	)
 	return root
 }
