@@ -127,14 +127,22 @@ func (e *Engine) place(ctx context.Context, p *compose.Project, set []string, sc
 		req.Hosts = append(req.Hosts, sh)
 	}
 	// Where the project's replicas and volumes are now.
+	// With two containers for one replica (a copy moved off a host that was
+	// unreachable and came back, or an interrupted recreate), the current one
+	// is the one the plan keeps: running first, then the newest.
+	chosen := map[schedule.ReplicaKey]Container{}
 	for _, c := range w.project {
 		if c.OneOff || !inSet[c.Service] {
 			continue
 		}
 		k := schedule.ReplicaKey{Service: c.Service, Replica: c.Replica}
-		if _, seen := req.Current[k]; !seen || c.Running() {
-			req.Current[k] = c.HostName()
+		prev, seen := chosen[k]
+		if !seen || (c.Running() && !prev.Running()) || (c.Running() == prev.Running() && c.Created.After(prev.Created)) {
+			chosen[k] = c
 		}
+	}
+	for k, c := range chosen {
+		req.Current[k] = c.HostName()
 	}
 	for name, vs := range w.volumes {
 		for _, v := range vs {

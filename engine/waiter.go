@@ -24,21 +24,25 @@ type hub struct {
 	mu   sync.Mutex
 	subs map[string]map[chan struct{}]bool
 	all  map[chan events.Message]bool
-	err  error
-	done chan struct{}
+	err   error
+	done  chan struct{}
+	ready chan struct{} // closed once the event stream is connected
 }
 
 // watchHost subscribes to the host's container events for project. The
-// subscription is live when it returns.
+// subscription is live once hb.ready is closed (waitFor waits for it).
 func watchHost(ctx context.Context, h *hosts.Host, project string) *hub {
 	f := filters.NewArgs(filters.Arg("type", "container"))
 	if project != "" {
 		f.Add("label", labels.Project+"="+project)
 	}
-	msgs, errs := h.Client.Events(ctx, events.ListOptions{Filters: f})
-	hb := &hub{host: h, subs: map[string]map[chan struct{}]bool{}, all: map[chan events.Message]bool{}, done: make(chan struct{})}
+	hb := &hub{host: h, subs: map[string]map[chan struct{}]bool{}, all: map[chan events.Message]bool{}, done: make(chan struct{}), ready: make(chan struct{})}
 	go func() {
 		defer close(hb.done)
+		// Events returns once the daemon answered; a host that does not
+		// answer must not block the caller, so this happens here.
+		msgs, errs := h.Client.Events(ctx, events.ListOptions{Filters: f})
+		close(hb.ready)
 		for {
 			select {
 			case m := <-msgs:
@@ -140,6 +144,11 @@ const safetyRecheck = 30 * time.Second
 func (hb *hub) waitFor(ctx context.Context, id, name string, cond condition) error {
 	ch, unsub := hb.subscribe(id)
 	defer unsub()
+	select {
+	case <-hb.ready:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 	for {
 		insp, err := hb.host.Client.ContainerInspect(ctx, id)
 		if err != nil {

@@ -153,6 +153,11 @@ func NewProject(t testing.TB, cli client.APIClient) string {
 		if err := Cleanup(ctx, cli, p); err != nil {
 			t.Logf("cleanup of project %s: %v", p, err)
 		}
+		for _, c := range extraClients() {
+			if err := Cleanup(ctx, c, p); err != nil {
+				t.Logf("cleanup of project %s on a test host: %v", p, err)
+			}
+		}
 	})
 	return p
 }
@@ -228,10 +233,25 @@ func finalLeakCheck() string {
 
 	alone := tryExclusive()
 	tracked := trackedProjects()
-	leaks, err := findLeaks(ctx, cli, func(p string) bool { return alone || tracked[p] })
+	keep := func(p string) bool { return alone || tracked[p] }
+	leaks, err := findLeaks(ctx, cli, keep)
 	if err != nil {
 		return "leak check failed: " + err.Error()
 	}
+	var extraLeaks Leaks
+	for _, c := range extraClients() {
+		l, err := findLeaks(ctx, c, keep)
+		if err != nil {
+			return "leak check on a test host failed: " + err.Error()
+		}
+		extraLeaks = append(extraLeaks, l...)
+	}
+	for _, p := range extraLeaks.projects() {
+		for _, c := range extraClients() {
+			_ = Cleanup(ctx, c, p)
+		}
+	}
+	leaks = append(leaks, extraLeaks...)
 	if len(leaks) == 0 {
 		return ""
 	}

@@ -1,0 +1,138 @@
+package testenv
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/docker/docker/client"
+)
+
+// EnvTestHosts names the extra Docker hosts scripts/testhosts.sh started,
+// in devorch's DEVORCH_HOSTS format: name=unix:///…sock;address=IP,…
+const EnvTestHosts = "DEVORCH_TEST_HOSTS"
+
+// TestHost is one extra Docker host for multi-host tests.
+type TestHost struct {
+	Name, Endpoint, Address string
+	Client                  *client.Client
+}
+
+// Spec is the host's --host / DEVORCH_HOSTS entry.
+func (h TestHost) Spec() string {
+	return fmt.Sprintf("%s=%s;address=%s", h.Name, h.Endpoint, h.Address)
+}
+
+var (
+	hostsOnce sync.Once
+	hostsList []TestHost
+	hostsErr  error
+)
+
+func parseTestHosts() ([]TestHost, error) {
+	raw := strings.TrimSpace(os.Getenv(EnvTestHosts))
+	if raw == "" {
+		return nil, nil
+	}
+	var out []TestHost
+	for _, entry := range strings.Split(raw, ",") {
+		parts := strings.Split(entry, ";")
+		name, ep, ok := strings.Cut(parts[0], "=")
+		if !ok {
+			return nil, fmt.Errorf("%s entry %q: want name=endpoint;address=IP", EnvTestHosts, entry)
+		}
+		h := TestHost{Name: name, Endpoint: ep}
+		for _, p := range parts[1:] {
+			if v, ok := strings.CutPrefix(p, "address="); ok {
+				h.Address = v
+			}
+		}
+		c, err := client.NewClientWithOpts(client.WithHost(ep), client.WithAPIVersionNegotiation())
+		if err != nil {
+			return nil, err
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_, err = c.Ping(ctx)
+		cancel()
+		if err != nil {
+			return nil, fmt.Errorf("test host %s (%s) does not answer: %w", name, ep, err)
+		}
+		h.Client = c
+		out = append(out, h)
+	}
+	return out, nil
+}
+
+func testHosts() ([]TestHost, error) {
+	hostsOnce.Do(func() { hostsList, hostsErr = parseTestHosts() })
+	return hostsList, hostsErr
+}
+
+// Hosts returns at least n extra Docker hosts (started by `make test`
+// through scripts/testhosts.sh) with the test images loaded. Without them
+// the test is skipped, or fails when DEVORCH_REQUIRE_DOCKER=1.
+func Hosts(t testing.TB, n int) []TestHost {
+	t.Helper()
+	cli := Images(t)
+	hs, err := testHosts()
+	if err == nil && len(hs) < n {
+		err = fmt.Errorf("%s lists %d hosts, the test needs %d (run scripts/testhosts.sh up %d)", EnvTestHosts, len(hs), n, n)
+	}
+	if err != nil {
+		if os.Getenv(EnvRequireDocker) == "1" {
+			t.Fatalf("extra Docker hosts unavailable: %v", err)
+		}
+		t.Skipf("extra Docker hosts unavailable: %v", err)
+	}
+	for _, h := range hs[:n] {
+		if err := loadImages(context.Background(), cli, h); err != nil {
+			t.Fatalf("load test images into %s: %v", h.Name, err)
+		}
+	}
+	return hs[:n]
+}
+
+var loadMu sync.Mutex
+
+// loadImages copies the test images from the default daemon to a host
+// when the host lacks them or has an older build.
+func loadImages(ctx context.Context, from client.APIClient, h TestHost) error {
+	loadMu.Lock()
+	defer loadMu.Unlock()
+	for _, ref := range []string{TestappImage, BusyboxImage} {
+		want, err := from.ImageInspect(ctx, ref)
+		if err != nil {
+			return err
+		}
+		if got, err := h.Client.ImageInspect(ctx, ref); err == nil && got.ID == want.ID {
+			continue
+		}
+		rc, err := from.ImageSave(ctx, []string{ref})
+		if err != nil {
+			return err
+		}
+		resp, err := h.Client.ImageLoad(ctx, rc, client.ImageLoadWithQuiet(true))
+		rc.Close()
+		if err != nil {
+			return err
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	return nil
+}
+
+// extraClients are the test hosts' clients, for cleanup and leak checks.
+func extraClients() []client.APIClient {
+	hs, _ := testHosts()
+	var out []client.APIClient
+	for _, h := range hs {
+		out = append(out, h.Client)
+	}
+	return out
+}
