@@ -20,10 +20,10 @@ import (
 // goroutines waiting on a container whenever something happens to it. Waits
 // for health, completion and exits react to these events: no polling.
 type hub struct {
-	host *hosts.Host
-	mu   sync.Mutex
-	subs map[string]map[chan struct{}]bool
-	all  map[chan events.Message]bool
+	host  *hosts.Host
+	mu    sync.Mutex
+	subs  map[string]map[chan struct{}]bool
+	all   map[chan events.Message]bool
 	err   error
 	done  chan struct{}
 	ready chan struct{} // closed once the event stream is connected
