@@ -1,0 +1,204 @@
+package watch
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func mustWatch(t *testing.T, dir string, m *Matcher) *Watcher {
+	t.Helper()
+	o := Options{}
+	if m != nil {
+		o.Ignore = m.Ignored
+	}
+	w, err := New([]string{dir}, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { w.Close() })
+	return w
+}
+
+func next(t *testing.T, w *Watcher) Batch {
+	t.Helper()
+	select {
+	case b := <-w.Batches():
+		return b
+	case <-time.After(5 * time.Second):
+		t.Fatal("no batch within 5s")
+		return Batch{}
+	}
+}
+
+func none(t *testing.T, w *Watcher, d time.Duration) {
+	t.Helper()
+	select {
+	case b := <-w.Batches():
+		t.Fatalf("unexpected batch: %+v", b.Changes)
+	case <-time.After(d):
+	}
+}
+
+func write(t *testing.T, p, s string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestSingleSaveIsOneQuickBatch(t *testing.T) {
+	dir := t.TempDir()
+	w := mustWatch(t, dir, nil)
+	start := time.Now()
+	write(t, filepath.Join(dir, "a.txt"), "1")
+	b := next(t, w)
+	if len(b.Changes) != 1 || b.Changes[0].Deleted || filepath.Base(b.Changes[0].Path) != "a.txt" {
+		t.Fatalf("changes %+v", b.Changes)
+	}
+	if d := time.Since(start); d > 200*time.Millisecond {
+		t.Errorf("a single save took %v to settle", d)
+	}
+}
+
+func TestAtomicSavesAreOneChangeNeverADelete(t *testing.T) {
+	dir := t.TempDir()
+	real := filepath.Join(dir, "doc.txt")
+	write(t, real, "v1")
+	m, _ := NewMatcher(dir, nil, nil, "", "")
+	w := mustWatch(t, dir, m)
+	// Temp file renamed over the real one.
+	tmp := filepath.Join(dir, ".doc.txt.tmp.42")
+	write(t, tmp, "v2")
+	if err := os.Rename(tmp, real); err != nil {
+		t.Fatal(err)
+	}
+	b := next(t, w)
+	if len(b.Changes) != 1 || b.Changes[0].Path != real || b.Changes[0].Deleted {
+		t.Fatalf("rename-over: %+v", b.Changes)
+	}
+	none(t, w, 200*time.Millisecond)
+	// vim: rename away to a backup, probe file, write, delete the backup.
+	if err := os.Rename(real, real+"~"); err != nil {
+		t.Fatal(err)
+	}
+	write(t, filepath.Join(dir, "4913"), "")
+	os.Remove(filepath.Join(dir, "4913"))
+	write(t, real, "v3")
+	os.Remove(real + "~")
+	b = next(t, w)
+	if len(b.Changes) != 1 || b.Changes[0].Path != real || b.Changes[0].Deleted {
+		t.Fatalf("vim save: %+v", b.Changes)
+	}
+	none(t, w, 200*time.Millisecond)
+}
+
+func TestBurstIsOneBatch(t *testing.T) {
+	dir := t.TempDir()
+	w := mustWatch(t, dir, nil)
+	for i := 0; i < 2000; i++ {
+		write(t, filepath.Join(dir, fmt.Sprintf("d%d/f%04d", i%10, i)), "x")
+	}
+	b := next(t, w)
+	files := 0
+	for _, c := range b.Changes {
+		if !c.Dir {
+			files++
+		}
+	}
+	if files != 2000 {
+		t.Fatalf("burst: %d files in the first batch, want 2000", files)
+	}
+	none(t, w, 300*time.Millisecond)
+}
+
+func TestNewDirectoriesAreWatched(t *testing.T) {
+	dir := t.TempDir()
+	w := mustWatch(t, dir, nil)
+	if err := os.MkdirAll(filepath.Join(dir, "x/y/z"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	next(t, w)
+	time.Sleep(50 * time.Millisecond)
+	write(t, filepath.Join(dir, "x/y/z/late.txt"), "1")
+	b := next(t, w)
+	if len(b.Changes) != 1 || !strings.HasSuffix(b.Changes[0].Path, "x/y/z/late.txt") {
+		t.Fatalf("file in a new directory: %+v", b.Changes)
+	}
+	// Removed and recreated: still watched.
+	if err := os.RemoveAll(filepath.Join(dir, "x")); err != nil {
+		t.Fatal(err)
+	}
+	next(t, w)
+	write(t, filepath.Join(dir, "x/y/again.txt"), "1")
+	b = next(t, w)
+	found := false
+	for _, c := range b.Changes {
+		found = found || strings.HasSuffix(c.Path, "x/y/again.txt")
+	}
+	if !found {
+		t.Fatalf("recreated directory: %+v", b.Changes)
+	}
+	time.Sleep(50 * time.Millisecond)
+	write(t, filepath.Join(dir, "x/y/again2.txt"), "1")
+	if b := next(t, w); len(b.Changes) != 1 {
+		t.Fatalf("after recreate: %+v", b.Changes)
+	}
+}
+
+func TestMatcher(t *testing.T) {
+	root := t.TempDir()
+	ctx := filepath.Join(root, "app")
+	write(t, filepath.Join(ctx, ".dockerignore"), "node_modules\n*.pyc\n")
+	write(t, filepath.Join(ctx, "app.Dockerfile.dockerignore"), "**/secret.txt\n")
+	m, err := NewMatcher(filepath.Join(ctx, "src"), []string{"*.log", "cache/"}, nil, ctx, "app.Dockerfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := map[string]bool{
+		"src/main.go":              false,
+		"src/debug.log":            true,
+		"src/cache/x.bin":          true,
+		"src/.git/HEAD":            true,
+		"src/.main.go.swp":         true,
+		"src/main.go~":             true,
+		"src/#main.go#":            true,
+		"src/4913":                 true,
+		"src/secret.txt":           true,  // <Dockerfile>.dockerignore wins over .dockerignore
+		"src/node_modules/x/y.js":  false, // .dockerignore is not read when the Dockerfile's own exists
+		"src/___jb_tmp___":         true,
+		"src/deep/dir/ok.txt":      false,
+		"src/deep/dir/app.tmp.123": true,
+	}
+	for rel, want := range cases {
+		if got := m.Ignored(filepath.Join(ctx, rel), false); got != want {
+			t.Errorf("%s: ignored=%v, want %v", rel, got, want)
+		}
+	}
+	inc, err := NewMatcher(root, nil, []string{"*.go"}, "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if inc.Ignored(filepath.Join(root, "a.go"), false) || !inc.Ignored(filepath.Join(root, "a.txt"), false) || inc.Ignored(filepath.Join(root, "sub"), true) {
+		t.Errorf("include rules")
+	}
+}
+
+func TestLimitErrorNamesTheSysctl(t *testing.T) {
+	err := limitOrErr(fmt.Errorf("add: %w", syscall.ENOSPC), "/src", 8192)
+	var le *LimitError
+	if !errors.As(err, &le) {
+		t.Fatalf("%T %v", err, err)
+	}
+	if !strings.Contains(err.Error(), "fs.inotify.max_user_watches") || !strings.Contains(err.Error(), "sysctl") || !strings.Contains(err.Error(), "/src") {
+		t.Errorf("message: %v", err)
+	}
+}
