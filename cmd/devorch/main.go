@@ -95,6 +95,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	root := app.rootCommand()
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
+	for _, c := range app.closers {
+		c()
+	}
 	if err == nil {
 		return 0
 	}
@@ -129,6 +132,8 @@ type app struct {
 	ansi       string
 	parallel   int
 	dryRun     bool
+	// closers run when the command ends (progress drawing).
+	closers []func()
 }
 
 func newApp(in io.Reader, out, errOut io.Writer) *app {

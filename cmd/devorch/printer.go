@@ -25,6 +25,22 @@ type printer struct {
 	next      int
 	// buildOutput prints build steps (plain mode shows them, as compose does).
 	buildOutput bool
+	// tty draws progress in place (--progress tty).
+	tty *ttyProgress
+}
+
+// Close finishes the in-place progress drawing, if any.
+func (p *printer) Close() {
+	if p.tty != nil {
+		p.tty.Stop()
+	}
+}
+
+// endTTY stops in-place drawing before streamed output (logs) begins.
+func (p *printer) endTTY() {
+	if p.tty != nil {
+		p.tty.Stop()
+	}
 }
 
 var prefixColors = []string{"36", "33", "32", "35", "34", "96", "93", "92", "95", "94"}
@@ -34,11 +50,16 @@ func (a *app) newPrinter(logPrefix bool) (*printer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &printer{
+	pr := &printer{
 		out: a.out, err: a.errOut, mode: mode,
 		color: a.colorOn(a.out), errColor: a.colorOn(a.errOut),
-		prefix: logPrefix, colors: map[string]string{}, buildOutput: mode != "quiet",
-	}, nil
+		prefix: logPrefix, colors: map[string]string{}, buildOutput: mode == "plain",
+	}
+	if mode == "tty" {
+		pr.tty = newTTYProgress(a.errOut, pr.errColor)
+	}
+	a.closers = append(a.closers, pr.Close)
+	return pr, nil
 }
 
 // reserve widens the log prefix column for a name.
@@ -74,6 +95,9 @@ func (p *printer) sink(ev engine.Event) {
 	defer p.mu.Unlock()
 	switch ev.Kind {
 	case engine.KindLog:
+		if ev.Resource != engine.ResImage {
+			p.endTTY()
+		}
 		if ev.Resource == engine.ResImage {
 			if p.buildOutput {
 				fmt.Fprintf(p.err, " %s %s\n", p.dim(ev.Service+" build |"), ev.Line)
@@ -82,6 +106,7 @@ func (p *printer) sink(ev engine.Event) {
 		}
 		p.logLine(logName(ev), ev.Line)
 	case engine.KindExit:
+		p.endTTY()
 		name := logName(ev)
 		if ev.Status == "restarting" {
 			p.logLine(name, "")
@@ -90,6 +115,7 @@ func (p *printer) sink(ev engine.Event) {
 		}
 		fmt.Fprintf(p.out, "%s exited with code %d\n", p.paint(name, p.colorFor(name), p.color), ev.ExitCode)
 	case engine.KindWatch:
+		p.endTTY()
 		// One line per batch, on stdout: what tests and scripts count.
 		who := ev.Service
 		if who == "" {
@@ -104,9 +130,18 @@ func (p *printer) sink(ev engine.Event) {
 		if p.mode == "quiet" {
 			return
 		}
-		fmt.Fprintf(p.err, "%s %s\n", p.paint("WARN", "33", p.errColor), ev.Detail)
+		line := fmt.Sprintf("%s %s", p.paint("WARN", "33", p.errColor), ev.Detail)
+		if p.tty != nil && !p.tty.stopped {
+			p.tty.Above(line)
+			return
+		}
+		fmt.Fprintln(p.err, line)
 	case engine.KindProgress:
 		if p.mode == "quiet" {
+			return
+		}
+		if p.tty != nil && !p.tty.stopped {
+			p.tty.Event(ev, p.multiHost)
 			return
 		}
 		name := ev.Name

@@ -1,0 +1,238 @@
+package tui
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/devorch/devorch/compose"
+	"github.com/devorch/devorch/engine"
+)
+
+// Backend is everything the TUI reads and does. The monitor's methods are
+// in-memory snapshots and may be called from Update; the others do IO and
+// are only ever called from tea.Cmds, each with its own context.
+type Backend interface {
+	// Project is the compose project's name.
+	Project() string
+	// Services describes the project's services from the compose model
+	// (or from the containers when there is no compose file), sorted.
+	Services() []ServiceInfo
+	Containers() []engine.ContainerState
+	Logs(ids []string, max int) []engine.LogLine
+	// WantStats says which containers' resources to sample; the others stop.
+	WantStats(ids []string)
+	Hosts() []engine.HostState
+	Alerts(all bool) []engine.Alert
+	Ack(id int)
+	// Subscribe is the one event stream the TUI reads.
+	Subscribe(buffer int) (<-chan engine.Event, func())
+	// Placement is why a container runs on its host ("" when the backend
+	// does not know).
+	Placement(c engine.ContainerState) string
+
+	Images(ctx context.Context) ([]engine.ImageEntry, error)
+	Restart(ctx context.Context, service string) error
+	Stop(ctx context.Context, service string) error
+	Start(ctx context.Context, service string) error
+	// Recreate is up --force-recreate --no-deps for one service.
+	Recreate(ctx context.Context, service string) error
+	// Rebuild is up --build --force-recreate --no-deps for one service.
+	Rebuild(ctx context.Context, service string) error
+	// Scale sets the service's number of replicas.
+	Scale(ctx context.Context, service string, replicas int) error
+	// Shell checks that a replica has a shell and returns the command that
+	// opens one (run with tea.ExecProcess); ErrNoShell when it has none.
+	Shell(ctx context.Context, service string, replica int) (*exec.Cmd, error)
+}
+
+// ErrNoShell says a container's image has no sh (scratch images).
+var ErrNoShell = errors.New("the image has no shell (sh)")
+
+// ServiceInfo is what the compose model says about a service.
+type ServiceInfo struct {
+	Name     string
+	Image    string
+	HasBuild bool
+	Scale    int
+	// Reservations (deploy.resources.reservations) per replica: CPUs and
+	// bytes, 0 when none.
+	ReservedCPUs   float64
+	ReservedMemory int64
+}
+
+// EngineBackend implements Backend with the engine and its monitor; it
+// never talks to Docker itself.
+type EngineBackend struct {
+	e       *engine.Engine
+	m       *engine.Monitor
+	p       *compose.Project
+	project string
+	// Exe and GlobalArgs build the shell command: Exe GlobalArgs -p PROJECT
+	// exec [--index N] SERVICE sh. Exe defaults to os.Args[0]; GlobalArgs
+	// carries flags the child needs to find the same hosts (-f, --host).
+	Exe        string
+	GlobalArgs []string
+}
+
+// NewEngineBackend adapts an engine and the monitor watching project. p may
+// be nil (no compose file: recreate, rebuild and scale then fail with a
+// clear error). Actions started from the TUI report their progress on the
+// monitor's bus, whatever e's own sink is.
+func NewEngineBackend(e *engine.Engine, m *engine.Monitor, p *compose.Project, project string) *EngineBackend {
+	ae := *e
+	ae.Sink = m.Bus().Publish
+	return &EngineBackend{e: &ae, m: m, p: p, project: project, Exe: os.Args[0]}
+}
+
+// Project implements Backend.
+func (b *EngineBackend) Project() string { return b.project }
+
+// Services implements Backend.
+func (b *EngineBackend) Services() []ServiceInfo {
+	if b.p == nil {
+		seen := map[string]int{}
+		img := map[string]string{}
+		for _, c := range b.m.Containers() {
+			seen[c.Service]++
+			img[c.Service] = c.Image
+		}
+		out := make([]ServiceInfo, 0, len(seen))
+		for name, n := range seen {
+			out = append(out, ServiceInfo{Name: name, Image: img[name], Scale: n})
+		}
+		sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+		return out
+	}
+	out := make([]ServiceInfo, 0, len(b.p.Services))
+	for name, s := range b.p.Services {
+		si := ServiceInfo{Name: name, Image: s.Image, HasBuild: s.Build != nil, Scale: s.GetScale()}
+		if s.Deploy != nil && s.Deploy.Resources.Reservations != nil {
+			r := s.Deploy.Resources.Reservations
+			si.ReservedCPUs = float64(r.NanoCPUs)
+			si.ReservedMemory = int64(r.MemoryBytes)
+		}
+		out = append(out, si)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// Containers implements Backend.
+func (b *EngineBackend) Containers() []engine.ContainerState { return b.m.Containers() }
+
+// Logs implements Backend.
+func (b *EngineBackend) Logs(ids []string, max int) []engine.LogLine { return b.m.Logs(ids, max) }
+
+// WantStats implements Backend.
+func (b *EngineBackend) WantStats(ids []string) { b.m.WantStats(ids) }
+
+// Hosts implements Backend.
+func (b *EngineBackend) Hosts() []engine.HostState { return b.m.Hosts() }
+
+// Alerts implements Backend.
+func (b *EngineBackend) Alerts(all bool) []engine.Alert { return b.m.Alerts(all) }
+
+// Ack implements Backend.
+func (b *EngineBackend) Ack(id int) { b.m.Ack(id) }
+
+// Subscribe implements Backend.
+func (b *EngineBackend) Subscribe(buffer int) (<-chan engine.Event, func()) {
+	return b.m.Bus().Subscribe(buffer)
+}
+
+// Placement implements Backend. The engine does not record placement
+// reasons on containers yet.
+func (b *EngineBackend) Placement(engine.ContainerState) string { return "" }
+
+// Images implements Backend.
+func (b *EngineBackend) Images(ctx context.Context) ([]engine.ImageEntry, error) {
+	imgs, err := b.e.Images(ctx, b.project, nil)
+	if err != nil {
+		return nil, fmt.Errorf("list images of project %q: %w", b.project, err)
+	}
+	return imgs, nil
+}
+
+// Restart implements Backend.
+func (b *EngineBackend) Restart(ctx context.Context, service string) error {
+	return b.e.Restart(ctx, b.project, []string{service}, nil)
+}
+
+// Stop implements Backend.
+func (b *EngineBackend) Stop(ctx context.Context, service string) error {
+	return b.e.Stop(ctx, b.project, []string{service}, nil)
+}
+
+// Start implements Backend.
+func (b *EngineBackend) Start(ctx context.Context, service string) error {
+	return b.e.Start(ctx, b.project, b.p, []string{service})
+}
+
+func (b *EngineBackend) up(ctx context.Context, what string, o engine.UpOptions) error {
+	if b.p == nil {
+		return fmt.Errorf("%s needs the compose file: run devorch from the project's directory or with -f", what)
+	}
+	_, err := b.e.Up(ctx, b.p, o)
+	return err
+}
+
+// Recreate implements Backend.
+func (b *EngineBackend) Recreate(ctx context.Context, service string) error {
+	return b.up(ctx, "recreate", engine.UpOptions{Services: []string{service}, NoDeps: true, ForceRecreate: true})
+}
+
+// Rebuild implements Backend.
+func (b *EngineBackend) Rebuild(ctx context.Context, service string) error {
+	return b.up(ctx, "rebuild", engine.UpOptions{Services: []string{service}, NoDeps: true, ForceRecreate: true,
+		Images: engine.ImageOptions{Build: true}})
+}
+
+// Scale implements Backend.
+func (b *EngineBackend) Scale(ctx context.Context, service string, replicas int) error {
+	return b.up(ctx, "scale", engine.UpOptions{Services: []string{service}, NoDeps: true,
+		Scale: map[string]int{service: replicas}})
+}
+
+// Shell implements Backend: it runs `sh -c true` in the replica first, so
+// that an image without a shell is reported instead of a failed exec
+// flashing by.
+func (b *EngineBackend) Shell(ctx context.Context, service string, replica int) (*exec.Cmd, error) {
+	var out bytes.Buffer
+	code, err := b.e.Exec(ctx, b.project, engine.ExecOptions{Service: service, Index: replica, Cmd: []string{"sh", "-c", "true"}},
+		engine.Streams{Out: io.Discard, Err: &out})
+	if err != nil {
+		if noShell(err.Error()) {
+			return nil, ErrNoShell
+		}
+		return nil, err
+	}
+	if code != 0 {
+		if code == 126 || code == 127 || noShell(out.String()) {
+			return nil, ErrNoShell
+		}
+		return nil, fmt.Errorf("sh -c true exited %d in %s: %w", code, service, ErrNoShell)
+	}
+	exe := b.Exe
+	if exe == "" {
+		exe = os.Args[0]
+	}
+	args := append(append([]string(nil), b.GlobalArgs...), "-p", b.project, "exec")
+	if replica > 1 {
+		args = append(args, "--index", strconv.Itoa(replica))
+	}
+	args = append(args, service, "sh")
+	return exec.Command(exe, args...), nil
+}
+
+func noShell(msg string) bool {
+	msg = strings.ToLower(msg)
+	return strings.Contains(msg, "executable file not found") || strings.Contains(msg, "no such file or directory")
+}

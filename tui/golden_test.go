@@ -1,0 +1,130 @@
+package tui
+
+import (
+	"bytes"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/charmbracelet/x/ansi"
+	"github.com/charmbracelet/x/exp/teatest"
+)
+
+// requireGolden compares a rendered screen with testdata/NAME.golden;
+// `go test ./tui -update` rewrites the files (the flag comes with
+// teatest's golden package).
+func requireGolden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name+".golden")
+	if f := flag.Lookup("update"); f != nil && f.Value.String() == "true" {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("read golden file (run with -update to create it): %v", err)
+	}
+	if string(want) != got {
+		t.Errorf("%s differs from the golden file:\n--- want\n%s\n--- got\n%s", path, want, got)
+	}
+}
+
+// TestGoldenViews renders every view at 80×24 and 160×48 through a real
+// Bubble Tea program (teatest) with a fake backend, a fixed clock and no
+// colour.
+func TestGoldenViews(t *testing.T) {
+	cases := []struct {
+		name   string
+		keys   []string
+		marker string // on screen once the view is ready
+		// keys are sent in order; "wait:TEXT" waits for TEXT on screen.
+	}{
+		{"services", nil, "SERVICE"},
+		{"services_filter", []string{"/", "w", "e"}, "filter: we"},
+		{"services_sorted_cpu", []string{"s", "s"}, "CPU▼"},
+		{"services_confirm", []string{"down", "down", "x"}, "(y/n)"},
+		{"logs", []string{"2"}, "40 lines"},
+		{"logs_search", []string{"2", "wait:40 lines", "t", "/", "e", "r", "r", "o", "r", "enter", "n"}, "match 1 of"},
+		{"logs_only_matches", []string{"2", "wait:40 lines", "/", "g", "e", "t", "enter", "m"}, "only matches"},
+		{"logs_wrap_one_service", []string{"2", "wait:40 lines", "w", "s"}, "8 lines"},
+		{"detail", []string{"enter"}, "Environment"},
+		{"resources", []string{"3"}, "sparklines"},
+		{"alerts", []string{"4"}, "MESSAGE"},
+		{"images", []string{"5"}, "(5 images)"},
+		{"hosts", []string{"6"}, "containers ("},
+		{"help", []string{"?"}, "acknowledge all"},
+	}
+	sizes := [][2]int{{80, 24}, {160, 48}}
+	for _, c := range cases {
+		for _, sz := range sizes {
+			name := fmt.Sprintf("%s_%dx%d", c.name, sz[0], sz[1])
+			t.Run(name, func(t *testing.T) {
+				fb := newFake()
+				m := newModel(fb, config{theme: testTheme(), now: testNow})
+				tm := teatest.NewTestModel(t, m, teatest.WithInitialTermSize(sz[0], sz[1]))
+				t.Cleanup(func() { _ = tm.Quit() })
+				out := &outWatcher{r: tm.Output()}
+				out.wait(t, "SERVICE")
+				for _, k := range c.keys {
+					if marker, ok := strings.CutPrefix(k, "wait:"); ok {
+						out.wait(t, marker)
+						continue
+					}
+					tm.Send(keyMsg(k))
+				}
+				out.wait(t, c.marker)
+				if err := tm.Quit(); err != nil {
+					t.Fatal(err)
+				}
+				fm := tm.FinalModel(t, teatest.WithFinalTimeout(5*time.Second)).(*Model)
+				screen := fm.View()
+				checkScreen(t, screen, sz[0], sz[1])
+				requireGolden(t, name, screen)
+			})
+		}
+	}
+}
+
+// checkScreen asserts a frame fills the terminal exactly: as many lines
+// as rows, none wider than the columns.
+func checkScreen(t *testing.T, screen string, w, h int) {
+	t.Helper()
+	lines := strings.Split(screen, "\n")
+	if len(lines) != h {
+		t.Errorf("%d lines, want %d", len(lines), h)
+	}
+	for i, l := range lines {
+		if lw := ansi.StringWidth(l); lw > w {
+			t.Errorf("line %d is %d cells wide (> %d): %q", i+1, lw, w, l)
+		}
+	}
+}
+
+// outWatcher accumulates a program's output to wait for text on screen.
+type outWatcher struct {
+	r    io.Reader
+	seen bytes.Buffer
+}
+
+func (o *outWatcher) wait(t *testing.T, marker string) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if _, err := io.Copy(&o.seen, o.r); err != nil {
+			t.Fatal(err)
+		}
+		if bytes.Contains(o.seen.Bytes(), []byte(marker)) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%q not on screen after 5s; output:\n%s", marker, o.seen.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

@@ -1,0 +1,629 @@
+package tui
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/charmbracelet/bubbles/cursor"
+	"github.com/charmbracelet/bubbles/key"
+	"github.com/charmbracelet/bubbles/textinput"
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/x/ansi"
+
+	"github.com/devorch/devorch/engine"
+)
+
+// defaultLogWindow is how many lines the logs view keeps; older ones are
+// still in the engine's per-container ring buffers.
+const defaultLogWindow = 5000
+
+// logLine is one line in the view's window, with its rendering cached.
+type logLine struct {
+	seq       uint64
+	time      time.Time
+	container string
+	service   string
+	replica   int
+	stream    string
+	text      string
+	lower     string // lower-cased text, made on first search
+
+	gen      int      // render generation the cache is for
+	rendered []string // screen rows (more than one when wrapped)
+}
+
+// logRing is the bounded window: a ring of lines numbered by a sequence
+// that never goes back, so positions survive eviction.
+type logRing struct {
+	buf         []logLine
+	size        int
+	start, n    int
+	first, next uint64 // seq of the oldest line, and of the next one
+}
+
+func (r *logRing) push(l logLine) *logLine {
+	l.seq = r.next
+	r.next++
+	if r.buf == nil {
+		r.buf = make([]logLine, 0, r.size)
+	}
+	if len(r.buf) < r.size {
+		r.buf = append(r.buf, l)
+		r.n++
+		return &r.buf[len(r.buf)-1]
+	}
+	r.buf[r.start] = l
+	p := &r.buf[r.start]
+	r.start = (r.start + 1) % r.size
+	r.first++
+	return p
+}
+
+func (r *logRing) at(seq uint64) *logLine {
+	if seq < r.first || seq >= r.next {
+		return nil
+	}
+	return &r.buf[(r.start+int(seq-r.first))%len(r.buf)]
+}
+
+func (r *logRing) reset() {
+	r.buf = r.buf[:0]
+	r.start, r.n = 0, 0
+	r.first = r.next
+}
+
+// logsView is the logs view's state.
+type logsView struct {
+	th      Theme
+	ring    logRing
+	service string // "" for all services
+
+	follow     bool
+	top        uint64 // seq of the first line on screen when not following
+	shownTop   uint64 // what the last frame actually started with
+	timestamps bool
+	wrap       bool
+
+	search    string
+	lower     string
+	matches   []uint64 // seqs of matching lines, ascending, within the ring
+	cur       int      // index in matches of the current one, -1 for none
+	only      bool     // show only matching lines
+	input     textinput.Model
+	searching bool
+
+	gen, genWidth, prefixW int
+
+	loading bool
+	loadGen int
+	pending []engine.Event // lines that arrived while loading
+}
+
+func newLogsView(th Theme, window int) logsView {
+	ti := textinput.New()
+	ti.Prompt = "search: "
+	ti.Placeholder = "text (case-insensitive)"
+	ti.PromptStyle = th.Prompt
+	ti.TextStyle = th.HeaderInfo
+	ti.PlaceholderStyle = th.Dim
+	ti.Cursor.Style = th.Selected
+	ti.Cursor.SetMode(cursor.CursorStatic)
+	return logsView{th: th, ring: logRing{size: window}, follow: true, cur: -1, input: ti, prefixW: 8}
+}
+
+type logsLoadedMsg struct {
+	gen   int
+	lines []engine.LogLine
+}
+
+func (v *logsView) setService(s string) {
+	if s != v.service {
+		v.service = s
+		v.gen++
+	}
+}
+
+// load re-reads the window from the engine's buffers (in a command: it
+// sorts every buffered line) for the current service selection.
+func (v *logsView) load(m *Model) tea.Cmd {
+	v.loadGen++
+	v.loading = true
+	v.pending = v.pending[:0]
+	var ids []string
+	if v.service != "" {
+		for _, i := range m.byService[v.service] {
+			ids = append(ids, m.containers[i].ID)
+		}
+		if len(ids) == 0 {
+			v.loaded(logsLoadedMsg{gen: v.loadGen})
+			return nil
+		}
+	}
+	names := map[string]bool{}
+	for i := range m.containers {
+		names[replicaName(m.containers[i].Service, m.containers[i].Replica)] = true
+	}
+	v.fitPrefix(names)
+	gen, b, n := v.loadGen, m.b, v.ring.size
+	return func() tea.Msg { return logsLoadedMsg{gen: gen, lines: b.Logs(ids, n)} }
+}
+
+func (v *logsView) fitPrefix(names map[string]bool) {
+	w := 6
+	for n := range names {
+		w = max(w, ansi.StringWidth(n))
+	}
+	w = min(w, 24)
+	if w != v.prefixW {
+		v.prefixW = w
+		v.gen++
+	}
+}
+
+func (v *logsView) loaded(msg logsLoadedMsg) {
+	if msg.gen != v.loadGen {
+		return
+	}
+	v.ring.reset()
+	last := map[string]time.Time{}
+	for i := range msg.lines {
+		l := &msg.lines[i]
+		v.push(logLine{time: l.Time, container: l.Container, service: l.Service, replica: l.Replica, stream: l.Stream, text: sanitize(l.Text)})
+		last[l.Container] = l.Time
+	}
+	v.loading = false
+	// Lines that arrived while loading and are not in the snapshot.
+	for i := range v.pending {
+		ev := &v.pending[i]
+		if t, ok := last[ev.Name]; ok && !ev.Time.After(t) {
+			continue
+		}
+		v.ingest(ev)
+	}
+	v.pending = nil
+	v.rematch()
+	v.follow = true
+	v.gen++
+}
+
+// ingest adds one log event from the subscription.
+func (v *logsView) ingest(ev *engine.Event) {
+	if v.loading {
+		if len(v.pending) < v.ring.size {
+			v.pending = append(v.pending, *ev)
+		}
+		return
+	}
+	if v.service != "" && ev.Service != v.service {
+		return
+	}
+	v.push(logLine{time: ev.Time, container: ev.Name, service: ev.Service, replica: ev.Replica, stream: ev.Stream, text: sanitize(ev.Line)})
+}
+
+func (v *logsView) push(l logLine) {
+	evicted := v.ring.n == v.ring.size
+	p := v.ring.push(l)
+	if evicted {
+		i := 0
+		for i < len(v.matches) && v.matches[i] < v.ring.first {
+			i++
+		}
+		if i > 0 {
+			v.matches = v.matches[i:]
+			if v.cur >= 0 {
+				v.cur -= i
+				if v.cur < 0 {
+					v.cur = -1
+				}
+			}
+		}
+	}
+	if v.lower != "" && strings.Contains(lineLower(p), v.lower) {
+		v.matches = append(v.matches, p.seq)
+	}
+	if w := ansi.StringWidth(replicaName(l.service, l.replica)); w > v.prefixW && w <= 24 {
+		v.prefixW = w
+		v.gen++
+	}
+}
+
+func lineLower(l *logLine) string {
+	if l.lower == "" && l.text != "" {
+		l.lower = strings.ToLower(l.text)
+	}
+	return l.lower
+}
+
+// rematch recomputes the matches over the whole window.
+func (v *logsView) rematch() {
+	v.matches = v.matches[:0]
+	v.cur = -1
+	if v.lower == "" {
+		return
+	}
+	for s := v.ring.first; s < v.ring.next; s++ {
+		if strings.Contains(lineLower(v.ring.at(s)), v.lower) {
+			v.matches = append(v.matches, s)
+		}
+	}
+}
+
+func (v *logsView) onlyMatches() bool { return v.only && v.lower != "" }
+
+// count, seqAt and indexOf address the lines shown: all of the window, or
+// only the matching ones.
+func (v *logsView) count() int {
+	if v.onlyMatches() {
+		return len(v.matches)
+	}
+	return v.ring.n
+}
+
+func (v *logsView) seqAt(i int) uint64 {
+	if v.onlyMatches() {
+		return v.matches[i]
+	}
+	return v.ring.first + uint64(i)
+}
+
+func (v *logsView) indexOf(seq uint64) int {
+	if v.onlyMatches() {
+		return sort.Search(len(v.matches), func(i int) bool { return v.matches[i] >= seq })
+	}
+	if seq < v.ring.first {
+		return 0
+	}
+	return clamp(int(seq-v.ring.first), 0, v.ring.n)
+}
+
+func (v *logsView) scrollBy(d int) {
+	n := v.count()
+	if n == 0 {
+		return
+	}
+	if v.follow {
+		v.follow = false
+		v.top = v.shownTop
+	}
+	i := clamp(v.indexOf(v.top)+d, 0, n-1)
+	v.top = v.seqAt(i)
+}
+
+func (v *logsView) update(k tea.KeyMsg, m *Model) tea.Cmd {
+	km := m.keys
+	h := m.bodyHeight() - 1
+	switch {
+	case key.Matches(k, km.Up):
+		v.scrollBy(-1)
+	case key.Matches(k, km.Down):
+		v.scrollBy(1)
+	case key.Matches(k, km.PageUp):
+		v.scrollBy(-h)
+	case key.Matches(k, km.PageDown):
+		v.scrollBy(h)
+	case key.Matches(k, km.Top):
+		v.follow = false
+		if v.count() > 0 {
+			v.top = v.seqAt(0)
+		}
+	case key.Matches(k, km.Bottom):
+		v.follow = true
+	case key.Matches(k, km.Follow):
+		v.follow = !v.follow
+		if !v.follow {
+			v.top = v.shownTop
+		}
+	case key.Matches(k, km.Search):
+		v.searching = true
+		v.input.SetValue(v.search)
+		v.input.CursorEnd()
+		return v.input.Focus()
+	case key.Matches(k, km.NextMatch):
+		v.jump(m, true)
+	case key.Matches(k, km.PrevMatch):
+		v.jump(m, false)
+	case key.Matches(k, km.OnlyMatches):
+		if v.lower == "" {
+			m.setStatus(statusWarn, "no search: press / to search first")
+			return nil
+		}
+		v.only = !v.only
+		v.gen++
+		if v.follow {
+			break
+		}
+		if v.count() > 0 {
+			v.top = v.seqAt(clamp(v.indexOf(v.top), 0, v.count()-1))
+		}
+	case key.Matches(k, km.Timestamps):
+		v.timestamps = !v.timestamps
+		v.gen++
+	case key.Matches(k, km.Wrap):
+		v.wrap = !v.wrap
+		v.gen++
+	case key.Matches(k, km.CycleService):
+		names := append([]string{""}, m.serviceNames()...)
+		next := ""
+		for i, n := range names {
+			if n == v.service {
+				next = names[(i+1)%len(names)]
+				break
+			}
+		}
+		v.setService(next)
+		return v.load(m)
+	case key.Matches(k, km.Back):
+		if v.search != "" {
+			v.setSearch("")
+			return nil
+		}
+		return m.switchTo(viewServices)
+	}
+	return nil
+}
+
+func (v *logsView) setSearch(s string) {
+	v.search = s
+	v.lower = strings.ToLower(s)
+	v.rematch()
+	v.gen++
+	if v.lower == "" {
+		v.only = false
+	}
+}
+
+func (v *logsView) updateSearch(k tea.KeyMsg, m *Model) tea.Cmd {
+	switch {
+	case key.Matches(k, m.keys.Accept):
+		v.searching = false
+		v.input.Blur()
+		v.setSearch(strings.TrimSpace(v.input.Value()))
+		if v.lower == "" {
+			return nil
+		}
+		if len(v.matches) == 0 {
+			m.setStatus(statusWarn, fmt.Sprintf("no line matches %q", v.search))
+			return nil
+		}
+		if v.follow {
+			// From the bottom, the newest match is the one to see first.
+			v.cur = len(v.matches) - 1
+			v.showMatch(m)
+			m.setStatus(statusInfo, fmt.Sprintf("%s for %q: the newest shown; n/N move, m shows only them", plural(len(v.matches), "match"), v.search))
+			return nil
+		}
+		v.jump(m, true)
+		return nil
+	case key.Matches(k, m.keys.Back):
+		v.searching = false
+		v.input.Blur()
+		return nil
+	}
+	var cmd tea.Cmd
+	v.input, cmd = v.input.Update(k)
+	return cmd
+}
+
+// jump moves to the next (or previous) match from the current one, or
+// from the screen's position, wrapping around.
+func (v *logsView) jump(m *Model, forward bool) {
+	if v.lower == "" {
+		m.setStatus(statusWarn, "no search: press / to search")
+		return
+	}
+	n := len(v.matches)
+	if n == 0 {
+		m.setStatus(statusWarn, fmt.Sprintf("no line matches %q", v.search))
+		return
+	}
+	var i int
+	wrapped := false
+	if v.cur >= 0 && v.cur < n {
+		if forward {
+			i = v.cur + 1
+		} else {
+			i = v.cur - 1
+		}
+	} else {
+		ref := v.shownTop
+		if !v.follow {
+			ref = v.top
+		}
+		i = sort.Search(n, func(j int) bool { return v.matches[j] >= ref })
+		if !forward {
+			i--
+		}
+	}
+	if i >= n {
+		i, wrapped = 0, true
+	}
+	if i < 0 {
+		i, wrapped = n-1, true
+	}
+	v.cur = i
+	v.showMatch(m)
+	msg := fmt.Sprintf("match %d of %d for %q", i+1, n, v.search)
+	if wrapped {
+		msg += " (wrapped)"
+	}
+	m.setStatus(statusInfo, msg)
+}
+
+// showMatch scrolls so that the current match is a third of the way down.
+func (v *logsView) showMatch(m *Model) {
+	v.follow = false
+	idx := v.indexOf(v.matches[v.cur])
+	idx = clamp(idx-(m.bodyHeight()-1)/3, 0, v.count()-1)
+	v.top = v.seqAt(idx)
+	v.gen++
+}
+
+func (v *logsView) render(m *Model, w, h int) []string {
+	if w != v.genWidth {
+		v.genWidth = w
+		v.gen++
+	}
+	lines := make([]string, 0, h)
+	lines = append(lines, v.renderHeader(w))
+	bh := h - 1
+	switch {
+	case v.loading:
+		return append(lines, v.th.Dim.Render("  loading…"))
+	case v.count() == 0:
+		msg := "no log lines yet"
+		if v.onlyMatches() {
+			msg = fmt.Sprintf("no line matches %q", v.search)
+		}
+		return append(lines, v.th.Dim.Render(clip("  "+msg, w)))
+	}
+	n := v.count()
+	var rows []string
+	start := n
+	if !v.follow {
+		start = v.indexOf(v.top)
+		for i := start; i < n && len(rows) < bh; i++ {
+			rows = append(rows, v.rendered(v.ring.at(v.seqAt(i)), w)...)
+		}
+		if len(rows) < bh && start > 0 {
+			// The end is on screen: fill it from the bottom instead.
+			rows = rows[:0]
+			start = n
+		}
+	}
+	if start == n {
+		var chunks [][]string
+		count := 0
+		i := n - 1
+		for ; i >= 0 && count < bh; i-- {
+			r := v.rendered(v.ring.at(v.seqAt(i)), w)
+			chunks = append(chunks, r)
+			count += len(r)
+		}
+		start = i + 1
+		for j := len(chunks) - 1; j >= 0; j-- {
+			rows = append(rows, chunks[j]...)
+		}
+		if len(rows) > bh {
+			rows = rows[len(rows)-bh:]
+		}
+	}
+	if n > 0 {
+		v.shownTop = v.seqAt(clamp(start, 0, n-1))
+	}
+	if len(rows) > bh {
+		rows = rows[:bh]
+	}
+	return append(lines, rows...)
+}
+
+func (v *logsView) renderHeader(w int) string {
+	parts := []string{"all services"}
+	if v.service != "" {
+		parts[0] = "service " + v.service
+	}
+	if v.follow {
+		parts = append(parts, "following")
+	} else {
+		parts = append(parts, "paused")
+	}
+	parts = append(parts, plural(v.ring.n, "line"))
+	if v.search != "" {
+		s := fmt.Sprintf("/%s", v.search)
+		if v.cur >= 0 {
+			s += fmt.Sprintf(" %d/%d", v.cur+1, len(v.matches))
+		} else {
+			s += " " + plural(len(v.matches), "match")
+		}
+		parts = append(parts, s)
+		if v.only {
+			parts = append(parts, "only matches")
+		}
+	}
+	if v.timestamps {
+		parts = append(parts, "timestamps")
+	}
+	if v.wrap {
+		parts = append(parts, "wrap")
+	}
+	return v.th.ColumnHeader.Render(clip("Logs · "+strings.Join(parts, " · "), w))
+}
+
+// rendered is a line as screen rows, from the cache when nothing that
+// changes its look has changed.
+func (v *logsView) rendered(l *logLine, w int) []string {
+	if l.gen == v.gen && l.rendered != nil {
+		return l.rendered
+	}
+	gutter := ""
+	if v.lower != "" {
+		gutter = " "
+		if v.cur >= 0 && v.cur < len(v.matches) && v.matches[v.cur] == l.seq {
+			gutter = "▸"
+		}
+	}
+	name := replicaName(l.service, l.replica)
+	if l.service == "" {
+		name = l.container
+	}
+	prefix := gutter
+	plain := len(gutter)
+	if v.timestamps {
+		ts := l.time.Format("15:04:05.000") + " "
+		prefix += v.th.Dim.Render(ts)
+		plain += len(ts)
+	}
+	sep := v.th.Dim
+	if l.stream == "stderr" {
+		sep = v.th.Warn // stderr is marked by colour only; the text stays as written
+	}
+	prefix += v.th.serviceStyle(l.service).Render(fit(name, v.prefixW)) + sep.Render(" │ ")
+	plain += v.prefixW + 3
+	avail := w - plain
+	var rows []string
+	if avail < 4 {
+		rows = []string{clip(prefix, w)}
+	} else if !v.wrap || ansi.StringWidth(l.text) <= avail {
+		rows = []string{prefix + v.highlight(clip(l.text, avail), l)}
+	} else {
+		cont := strings.Repeat(" ", plain-3) + sep.Render(" │ ")
+		for i, part := range strings.Split(ansi.Hardwrap(l.text, avail, true), "\n") {
+			p := prefix
+			if i > 0 {
+				p = cont
+			}
+			rows = append(rows, p+v.highlight(part, l))
+		}
+	}
+	l.rendered, l.gen = rows, v.gen
+	return rows
+}
+
+// highlight marks the search's occurrences in s.
+func (v *logsView) highlight(s string, l *logLine) string {
+	if v.lower == "" {
+		return s
+	}
+	low := strings.ToLower(s)
+	if len(low) != len(s) || !strings.Contains(low, v.lower) {
+		return s
+	}
+	st := v.th.Match
+	if v.cur >= 0 && v.cur < len(v.matches) && v.matches[v.cur] == l.seq {
+		st = v.th.CurrentMatch
+	}
+	var b strings.Builder
+	for {
+		i := strings.Index(low, v.lower)
+		if i < 0 {
+			b.WriteString(s)
+			break
+		}
+		j := i + len(v.lower)
+		b.WriteString(s[:i])
+		b.WriteString(st.Render(s[i:j]))
+		s, low = s[j:], low[j:]
+	}
+	return b.String()
+}

@@ -1,0 +1,139 @@
+package tui
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	tea "github.com/charmbracelet/bubbletea"
+
+	"github.com/devorch/devorch/engine"
+)
+
+func logEvent(i int, svc string) engine.Event {
+	return engine.Event{Kind: engine.KindLog, Resource: engine.ResContainer, Name: "dvt-" + svc + "-1", Service: svc, Replica: 1,
+		Stream: "stdout", Line: fmt.Sprintf("line %d", i), Time: fixedNow.Add(time.Duration(i) * time.Millisecond)}
+}
+
+func TestBatchDrainsWhatIsQueued(t *testing.T) {
+	ch := make(chan engine.Event, 10000)
+	for i := 0; i < 5000; i++ {
+		ch <- logEvent(i, "api")
+	}
+	cmd := waitEvents(ch, batchMax, batchWindow)
+	first := cmd().(eventsMsg)
+	if len(first.events) != batchMax {
+		t.Fatalf("first batch %d events, want the cap %d", len(first.events), batchMax)
+	}
+	second := cmd().(eventsMsg)
+	if len(second.events) != 5000-batchMax {
+		t.Fatalf("second batch %d events, want the rest %d", len(second.events), 5000-batchMax)
+	}
+	if first.events[0].Line != "line 0" || second.events[len(second.events)-1].Line != "line 4999" {
+		t.Fatal("events keep their order")
+	}
+	close(ch)
+	if msg := cmd().(eventsMsg); !msg.closed || len(msg.events) != 0 {
+		t.Fatalf("a closed subscription says so: %+v", msg)
+	}
+}
+
+// TestBatchCoalescesAStream: 5,000 lines a second arriving one by one
+// become about one message per 16 ms frame, not 5,000.
+func TestBatchCoalescesAStream(t *testing.T) {
+	ch := make(chan engine.Event, 8192)
+	const total = 2500 // half a second at 5,000/s
+	go func() {
+		tk := time.NewTicker(time.Millisecond)
+		defer tk.Stop()
+		for i := 0; i < total; i++ {
+			if i%5 == 0 {
+				<-tk.C // 5 lines a millisecond
+			}
+			ch <- logEvent(i, "api")
+		}
+		close(ch)
+	}()
+	cmd := waitEvents(ch, batchMax, batchWindow)
+	msgs, events := 0, 0
+	start := time.Now()
+	for {
+		msg := cmd().(eventsMsg)
+		if len(msg.events) > 0 {
+			msgs++
+		}
+		events += len(msg.events)
+		if msg.closed {
+			break
+		}
+	}
+	if events != total {
+		t.Fatalf("%d events delivered, want %d", events, total)
+	}
+	// About one message per 16 ms window however fast lines come (the
+	// ticker may run slower than asked on a loaded machine).
+	elapsed := time.Since(start)
+	if limit := int(elapsed/batchWindow) + 5; msgs > limit || msgs > total/10 {
+		t.Fatalf("%d messages for %d events in %s, want at most about one per %s", msgs, total, elapsed, batchWindow)
+	}
+	t.Logf("%d events in %d messages over %s", events, msgs, elapsed)
+}
+
+func TestBatchWaitsNoLongerThanTheWindow(t *testing.T) {
+	ch := make(chan engine.Event, 10)
+	ch <- engine.Event{Kind: engine.KindState}
+	start := time.Now()
+	msg := waitEvents(ch, batchMax, batchWindow)().(eventsMsg)
+	if len(msg.events) != 1 {
+		t.Fatalf("%d events", len(msg.events))
+	}
+	if d := time.Since(start); d > 500*time.Millisecond {
+		t.Fatalf("a lone event waited %s", d)
+	}
+}
+
+// TestSubscriptionReissued: the model re-issues the read after every
+// batch, and stops when the stream ends.
+func TestSubscriptionReissued(t *testing.T) {
+	fb := newFake()
+	m := newTestModel(t, fb, 80, 24)
+	press(t, m, "2")
+	n := m.logs.ring.n
+	_, cmd := m.Update(eventsMsg{events: []engine.Event{logEvent(1, "api"), logEvent(2, "web")}})
+	if cmd == nil {
+		t.Fatal("a batch must re-issue the subscription read")
+	}
+	if m.logs.ring.n != n+2 {
+		t.Fatalf("the batch's lines are in the view: %d, want %d", m.logs.ring.n, n+2)
+	}
+	fb.events <- logEvent(3, "db")
+	msg := cmd()
+	if b, ok := msg.(tea.BatchMsg); ok {
+		for _, c := range b {
+			if c == nil {
+				continue
+			}
+			done := make(chan tea.Msg, 1)
+			go func() { done <- c() }()
+			select {
+			case msg = <-done:
+			case <-time.After(100 * time.Millisecond):
+				continue
+			}
+			if _, ok := msg.(eventsMsg); ok {
+				break
+			}
+		}
+	}
+	em, ok := msg.(eventsMsg)
+	if !ok || len(em.events) != 1 || em.events[0].Line != "line 3" {
+		t.Fatalf("re-issued read returned %#v", msg)
+	}
+	_, cmd = m.Update(eventsMsg{closed: true})
+	if cmd != nil {
+		t.Fatal("no read after the stream ended")
+	}
+	if !m.hasStatus("event stream ended") {
+		t.Fatal("an ended stream is reported")
+	}
+}
