@@ -28,6 +28,8 @@ const (
 	KindAlert
 	// KindWatch is a hot-reload batch (sync, rebuild, restart).
 	KindWatch
+	// KindResync tells a subscriber that fell behind to re-read state.
+	KindResync
 )
 
 // Resource kinds used in progress events.
@@ -79,31 +81,42 @@ type Stats struct {
 // block for long: the engine calls it from many goroutines.
 type Sink func(Event)
 
-// Bus fans events out to subscribers. Subscribers that fall behind lose
-// log and stats events (they are re-readable) but never progress, state or
-// exit events.
+// Bus fans events out to subscribers. Publish never blocks: a subscriber
+// that falls behind loses events, and the next event it does receive is
+// preceded by a KindResync, telling it to re-read state (the Monitor's
+// snapshots) instead of trusting what it missed.
 type Bus struct {
 	mu   sync.Mutex
-	subs map[int]chan Event
+	subs map[int]*subscriber
 	next int
 }
 
-// NewBus returns an empty bus.
-func NewBus() *Bus { return &Bus{subs: map[int]chan Event{}} }
+type subscriber struct {
+	ch   chan Event
+	lost bool
+}
 
-// Publish delivers ev to every subscriber.
+// NewBus returns an empty bus.
+func NewBus() *Bus { return &Bus{subs: map[int]*subscriber{}} }
+
+// Publish delivers ev to every subscriber that has room for it.
 func (b *Bus) Publish(ev Event) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	for _, ch := range b.subs {
-		if ev.Kind == KindLog || ev.Kind == KindStats {
+	for _, s := range b.subs {
+		if s.lost {
 			select {
-			case ch <- ev:
+			case s.ch <- Event{Kind: KindResync, Time: ev.Time}:
+				s.lost = false
 			default:
+				continue
 			}
-			continue
 		}
-		ch <- ev
+		select {
+		case s.ch <- ev:
+		default:
+			s.lost = true
+		}
 	}
 }
 
@@ -114,14 +127,14 @@ func (b *Bus) Subscribe(buffer int) (<-chan Event, func()) {
 	defer b.mu.Unlock()
 	id := b.next
 	b.next++
-	ch := make(chan Event, buffer)
-	b.subs[id] = ch
-	return ch, func() {
+	s := &subscriber{ch: make(chan Event, buffer)}
+	b.subs[id] = s
+	return s.ch, func() {
 		b.mu.Lock()
 		defer b.mu.Unlock()
-		if c, ok := b.subs[id]; ok {
+		if _, ok := b.subs[id]; ok {
 			delete(b.subs, id)
-			close(c)
+			close(s.ch)
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -63,6 +64,11 @@ type ContainerState struct {
 	CPULimit     float64  // CPUs (0: none)
 	MemLimitSet  uint64   // bytes (0: none)
 	Events       []string // recent Docker events, newest last
+	// ReservedNanoCPUs and ReservedMemory are what the container reserved
+	// (deploy.resources.reservations), from its labels.
+	ReservedNanoCPUs, ReservedMemory int64
+	// Placement is the scheduler's reason for its host ("" with one host).
+	Placement string
 }
 
 // HealthProbe is one health check result.
@@ -338,6 +344,9 @@ func stateFromInspect(h *hosts.Host, insp container.InspectResponse) *ContainerS
 		st.Status = s.Status
 	}
 	st.RestartCount = insp.RestartCount
+	st.ReservedNanoCPUs, _ = strconv.ParseInt(cfg.Labels[labelReserveCPUs], 10, 64)
+	st.ReservedMemory, _ = strconv.ParseInt(cfg.Labels[labelReserveMem], 10, 64)
+	st.Placement = cfg.Labels[labelPlacement]
 	for _, mt := range insp.Mounts {
 		src := mt.Name
 		if src == "" {
@@ -543,8 +552,18 @@ func (m *Monitor) sampleLoop(ctx context.Context, h *hosts.Host, id string) {
 	var prev *Sample
 	t := time.NewTicker(m.o.StatsInterval)
 	defer t.Stop()
+	first := true
 	for {
-		resp, err := h.Client.ContainerStatsOneShot(ctx, id)
+		// The first reading waits for Docker's own second sample, so that
+		// it carries a CPU figure; later ones are one-shot and use ours.
+		var resp container.StatsResponseReader
+		var err error
+		if first {
+			resp, err = h.Client.ContainerStats(ctx, id, false)
+		} else {
+			resp, err = h.Client.ContainerStatsOneShot(ctx, id)
+		}
+		first = false
 		if err == nil {
 			var s container.StatsResponse
 			err = json.NewDecoder(resp.Body).Decode(&s)
@@ -557,9 +576,7 @@ func (m *Monitor) sampleLoop(ctx context.Context, h *hosts.Host, id string) {
 				if prev != nil {
 					rt = rates(*prev, smp)
 				}
-				if prev == nil {
-					smp.CPUPercent = 0 // no previous reading yet
-				}
+
 				cur := smp
 				prev = &cur
 				m.addSample(id, smp, rt, prev != nil)

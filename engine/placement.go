@@ -62,6 +62,8 @@ func (e *Engine) probeHosts(ctx context.Context) map[string]*hostView {
 const (
 	labelReserveCPUs = labels.Prefix + "reserve-nanocpus"
 	labelReserveMem  = labels.Prefix + "reserve-memory"
+	// labelPlacement is the scheduler's reason for the container's host.
+	labelPlacement = labels.Prefix + "placement"
 )
 
 func reservations(s types.ServiceConfig) (int64, int64) {

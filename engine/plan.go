@@ -33,6 +33,8 @@ type Step struct {
 	Action   Action
 	Reason   string
 	Existing *Container // the container acted on (nil for create)
+	// Why is the scheduler's reason for the replica's host.
+	Why string
 	// Rename is set when a kept container has a temporary name left by an
 	// interrupted recreate.
 	Rename bool
@@ -75,6 +77,8 @@ type planInput struct {
 	// linkSig returns the cross-host link signature a replica on a host
 	// must have (nil: none).
 	linkSig func(service, host string) string
+	// why returns the scheduler's reason for a replica's host (nil: none).
+	why func(service string, replica int) string
 }
 
 // ContainerName is the name of a service replica's container.
@@ -138,7 +142,7 @@ func makePlan(in planInput) (*Plan, error) {
 			cs := replicas[r]
 			if len(cs) == 0 {
 				host := in.place(name, r)
-				plan.Steps = append(plan.Steps, Step{Service: name, Replica: r, Host: host, Name: cname, Action: ActCreate, Reason: "missing"})
+				plan.Steps = append(plan.Steps, Step{Service: name, Replica: r, Host: host, Name: cname, Action: ActCreate, Reason: "missing", Why: whyOf(in, name, r)})
 				changed[name] = true
 				continue
 			}
@@ -147,7 +151,7 @@ func makePlan(in planInput) (*Plan, error) {
 			for i := range extras {
 				plan.Steps = append(plan.Steps, Step{Service: name, Replica: r, Host: extras[i].HostName(), Name: extras[i].Name, Action: ActRemove, Reason: "duplicate replica", Existing: &extras[i]})
 			}
-			st := Step{Service: name, Replica: r, Host: best.HostName(), Name: cname, Existing: best, Rename: best.Name != cname}
+			st := Step{Service: name, Replica: r, Host: best.HostName(), Name: cname, Existing: best, Rename: best.Name != cname, Why: whyOf(in, name, r)}
 			reason := ""
 			switch to := in.place(name, r); {
 			case to != "" && to != best.HostName():
@@ -320,3 +324,10 @@ func (p *Plan) String() string {
 }
 
 func replicaLabel(r int) string { return strconv.Itoa(r) }
+
+func whyOf(in planInput, service string, replica int) string {
+	if in.why == nil {
+		return ""
+	}
+	return in.why(service, replica)
+}

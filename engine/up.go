@@ -18,6 +18,7 @@ import (
 
 	"github.com/devorch/devorch/compose"
 	"github.com/devorch/devorch/engine/hosts"
+	"github.com/devorch/devorch/engine/schedule"
 	"github.com/devorch/devorch/netctl"
 	"github.com/devorch/devorch/volumes"
 )
@@ -174,6 +175,9 @@ func (e *Engine) Up(ctx context.Context, p *compose.Project, o UpOptions) (*UpRe
 			project: p, services: set, existing: world.serviceContainers(), images: images,
 			scale: o.Scale, force: force, noRecreate: o.NoRecreate, place: placement,
 			linkSig: func(service, host string) string { return lk.get(service, host).signature() },
+			why: func(service string, replica int) string {
+				return pl.why[schedule.ReplicaKey{Service: service, Replica: replica}]
+			},
 		})
 	}
 	// Validate what does not depend on images before building or pulling.
@@ -426,6 +430,13 @@ func (e *Engine) converge(ctx context.Context, p *compose.Project, set []string,
 	for _, h := range e.Pool.Hosts {
 		hubs[h.Name] = watchHost(ctx, h, p.Name)
 	}
+	// Several dependents wait on one dependency: say it once.
+	var announced sync.Map
+	once := func(c *Container, status string, detail ...string) {
+		if _, seen := announced.LoadOrStore(c.ID+"/"+status, true); !seen {
+			e.containerProgress(c, status, strings.Join(detail, " "))
+		}
+	}
 	runs := map[string]*svcRun{}
 	for _, n := range set {
 		runs[n] = &svcRun{created: make(chan struct{}), started: make(chan struct{})}
@@ -520,10 +531,16 @@ func (e *Engine) converge(ctx context.Context, p *compose.Project, set []string,
 					continue
 				}
 				for _, dc := range dr.containers {
-					e.containerProgress(dc, "Waiting", "")
+					// A kept container already listed healthy (or done) needs
+					// no further look.
+					if (cond == condHealthy && dc.Health == "healthy" && dc.State == "running") ||
+						(cond == condCompleted && dc.State == "exited" && dc.ExitCode == 0) {
+						continue
+					}
+					once(dc, "Waiting")
 					err := hubs[dc.HostName()].waitFor(ctx, dc.ID, dc.Name, cond)
 					if err != nil {
-						e.containerProgress(dc, "Error", err.Error())
+						once(dc, "Error", err.Error())
 						if !dep.Required {
 							e.warn("service %q: optional dependency %q: %v", name, d, err)
 							continue
@@ -532,9 +549,9 @@ func (e *Engine) converge(ctx context.Context, p *compose.Project, set []string,
 						return
 					}
 					if cond == condHealthy {
-						e.containerProgress(dc, "Healthy", "")
+						once(dc, "Healthy")
 					} else {
-						e.containerProgress(dc, "Exited", "0")
+						once(dc, "Exited", "0")
 					}
 				}
 			}
@@ -683,6 +700,9 @@ func (e *Engine) createReplica(ctx context.Context, limit sem, p *compose.Projec
 	if sig := link.signature(); sig != "" {
 		spec.config.Labels[labelLinks] = sig
 	}
+	if st.Why != "" {
+		spec.config.Labels[labelPlacement] = st.Why
+	}
 	if cpu, mem := reservations(s); cpu > 0 || mem > 0 {
 		spec.config.Labels[labelReserveCPUs] = strconv.FormatInt(cpu, 10)
 		spec.config.Labels[labelReserveMem] = strconv.FormatInt(mem, 10)
@@ -733,7 +753,7 @@ func (e *Engine) recreateReplica(ctx context.Context, limit sem, p *compose.Proj
 	old := st.Existing
 	e.containerProgress(old, "Recreate", st.Reason)
 	tmp := fmt.Sprintf("%s_%s", shortID(old.ID), st.Name)
-	c, err := e.createReplica(ctx, limit, p, s, Step{Service: st.Service, Replica: st.Replica, Host: st.Host, Name: st.Name, Action: ActCreate}, images, nets, vols, targets, lk, tmp)
+	c, err := e.createReplica(ctx, limit, p, s, Step{Service: st.Service, Replica: st.Replica, Host: st.Host, Name: st.Name, Action: ActCreate, Why: st.Why}, images, nets, vols, targets, lk, tmp)
 	if err != nil {
 		return nil, err
 	}
@@ -789,7 +809,7 @@ func (e *Engine) applyStart(ctx context.Context, limit sem, steps []Step, cs []*
 				if err != nil {
 					return fmt.Errorf("restart container %s: %w", c.Name, err)
 				}
-				c.State = "running"
+				c.State, c.Health = "running", ""
 				e.containerProgress(c, "Restarted", "")
 			default:
 				if o.OnStart != nil {
@@ -806,7 +826,7 @@ func (e *Engine) applyStart(ctx context.Context, limit sem, steps []Step, cs []*
 					e.containerProgress(c, "Error", err.Error())
 					return fmt.Errorf("start container %s: %w", c.Name, explainStartError(err))
 				}
-				c.State = "running"
+				c.State, c.Health = "running", ""
 				e.containerProgress(c, "Started", "")
 			}
 			return nil

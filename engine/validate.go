@@ -85,11 +85,17 @@ func (e *Engine) validate(ctx context.Context, p *compose.Project, plan *Plan, w
 			claims[st.Host] = append(claims[st.Host], cl)
 			held := false
 			for _, c := range w.all[st.Host] {
-				if leaving[c.ID] || !c.Running() {
+				if !c.Running() {
 					continue
 				}
 				for _, cp := range c.Ports {
 					if int(cp.PublicPort) == start && cp.Type == proto && ipsOverlap(cp.IP, pc.HostIP) {
+						if leaving[c.ID] {
+							// A container this plan replaces or removes
+							// holds it now and frees it before the start.
+							held = true
+							continue
+						}
 						if c.Labels[labels.Project] == p.Name && c.Labels[labels.Service] == st.Service && c.Replica == st.Replica {
 							held = true
 							continue

@@ -115,3 +115,20 @@ func freePort(t *testing.T) int {
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
 }
+
+// A service that publishes a port can be changed: the container being
+// replaced holds the port now and frees it before the new one starts.
+func TestRecreateServiceWithPublishedPort(t *testing.T) {
+	t.Parallel()
+	port := strconv.Itoa(freePort(t))
+	s := newStack(t, map[string]string{"compose.yaml": "services:\n  web:\n    image: devorch-test/testapp:latest\n    ports: [\"" + port + ":8080\"]\n    environment: {V: \"1\"}\n"})
+	s.must("up", "-d")
+	s.write("compose.yaml", "services:\n  web:\n    image: devorch-test/testapp:latest\n    ports: [\""+port+":8080\"]\n    environment: {V: \"2\"}\n")
+	s.must("up", "-d")
+	s.must("up", "-d", "--force-recreate")
+	if body := httpGet(t, "http://127.0.0.1:"+port+"/env"); !strings.Contains(body, "V=2") {
+		t.Errorf("after recreate: %q", body)
+	}
+	s.must("down")
+	s.assertNothingLeft()
+}
