@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/devorch/devorch/compose"
 	"github.com/devorch/devorch/engine"
@@ -51,6 +52,9 @@ type Backend interface {
 	// Shell checks that a replica has a shell and returns the command that
 	// opens one (run with tea.ExecProcess); ErrNoShell when it has none.
 	Shell(ctx context.Context, service string, replica int) (*exec.Cmd, error)
+	// SetWatch turns hot reload (develop.watch) on or off; its batches
+	// arrive as KindWatch events. It reports whether it is now on.
+	SetWatch(on bool) (bool, error)
 }
 
 // ErrNoShell says a container's image has no sh (scratch images).
@@ -80,6 +84,46 @@ type EngineBackend struct {
 	// carries flags the child needs to find the same hosts (-f, --host).
 	Exe        string
 	GlobalArgs []string
+	// Reload loads the compose model again for hot reload's compose-file
+	// edits (nil: edits to the compose file are not followed).
+	Reload func(ctx context.Context) (*compose.Project, error)
+
+	watchMu     sync.Mutex
+	watchCancel context.CancelFunc
+}
+
+// SetWatch implements Backend: hot reload runs in the background until
+// turned off; its batches and errors arrive on the bus.
+func (b *EngineBackend) SetWatch(on bool) (bool, error) {
+	b.watchMu.Lock()
+	defer b.watchMu.Unlock()
+	if !on {
+		if b.watchCancel != nil {
+			b.watchCancel()
+			b.watchCancel = nil
+		}
+		return false, nil
+	}
+	if b.watchCancel != nil {
+		return true, nil
+	}
+	if b.p == nil {
+		return false, errors.New("hot reload needs the compose file")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	b.watchCancel = cancel
+	go func() {
+		err := b.e.Watch(ctx, b.p, engine.WatchOptions{Reload: b.Reload})
+		if err != nil && ctx.Err() == nil {
+			b.e.Sink(engine.Event{Kind: engine.KindWarning, Detail: "hot reload stopped: " + err.Error()})
+		}
+		b.watchMu.Lock()
+		if b.watchCancel != nil && ctx.Err() == nil {
+			b.watchCancel = nil
+		}
+		b.watchMu.Unlock()
+	}()
+	return true, nil
 }
 
 // NewEngineBackend adapts an engine and the monitor watching project. p may
@@ -150,7 +194,7 @@ func (b *EngineBackend) Subscribe(buffer int) (<-chan engine.Event, func()) {
 
 // Placement implements Backend. The engine does not record placement
 // reasons on containers yet.
-func (b *EngineBackend) Placement(engine.ContainerState) string { return "" }
+func (b *EngineBackend) Placement(c engine.ContainerState) string { return c.Placement }
 
 // Images implements Backend.
 func (b *EngineBackend) Images(ctx context.Context) ([]engine.ImageEntry, error) {

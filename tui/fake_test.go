@@ -141,6 +141,13 @@ func (f *fakeBackend) Shell(_ context.Context, s string, replica int) (*exec.Cmd
 	return exec.Command("true"), nil
 }
 
+func (f *fakeBackend) SetWatch(on bool) (bool, error) {
+	if err := f.act("watch", fmt.Sprint(on)); err != nil {
+		return false, err
+	}
+	return on, nil
+}
+
 func (f *fakeBackend) callList() []string {
 	f.mu.Lock()
 	defer f.mu.Unlock()

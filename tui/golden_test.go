@@ -52,7 +52,7 @@ func TestGoldenViews(t *testing.T) {
 		{"logs", []string{"2"}, "40 lines"},
 		{"logs_search", []string{"2", "wait:40 lines", "t", "/", "e", "r", "r", "o", "r", "enter", "n"}, "match 1 of"},
 		{"logs_only_matches", []string{"2", "wait:40 lines", "/", "g", "e", "t", "enter", "m"}, "only matches"},
-		{"logs_wrap_one_service", []string{"2", "wait:40 lines", "w", "s"}, "8 lines"},
+		{"logs_wrap_one_service", []string{"2", "wait:40 lines", "W", "s"}, "8 lines"},
 		{"detail", []string{"enter"}, "Environment"},
 		{"resources", []string{"3"}, "sparklines"},
 		{"alerts", []string{"4"}, "MESSAGE"},

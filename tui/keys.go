@@ -17,6 +17,7 @@ type keyMap struct {
 
 	Follow, Search, NextMatch, PrevMatch, OnlyMatches key.Binding
 	Timestamps, Wrap, CycleService                    key.Binding
+	Watch                                             key.Binding
 
 	Ack, AckAll key.Binding
 
@@ -50,6 +51,7 @@ func defaultKeys() keyMap {
 		Help:      b("?", "help", "?"),
 		Quit:      b("q", "quit", "q"),
 		ForceQuit: b("ctrl+c", "quit now", "ctrl+c"),
+		Watch:     b("w", "hot reload", "w"),
 
 		Sort:        b("s", "sort column", "s"),
 		SortReverse: b("S", "reverse sort", "S"),
@@ -71,7 +73,7 @@ func defaultKeys() keyMap {
 		PrevMatch:    b("N", "previous match", "N"),
 		OnlyMatches:  b("m", "only matches", "m"),
 		Timestamps:   b("t", "timestamps", "t"),
-		Wrap:         b("w", "wrap", "w"),
+		Wrap:         b("W", "wrap", "W"),
 		CycleService: b("s", "next service / all", "s"),
 
 		Ack:    b("a", "acknowledge", "a"),
@@ -90,7 +92,7 @@ func (k keyMap) navigation() []key.Binding {
 }
 
 func (k keyMap) views() []key.Binding {
-	return []key.Binding{k.Services, k.Logs, k.Resources, k.Alerts, k.Images, k.Hosts, k.NextView, k.Detail, k.Back, k.Help, k.Quit, k.ForceQuit}
+	return []key.Binding{k.Services, k.Logs, k.Resources, k.Alerts, k.Images, k.Hosts, k.NextView, k.Detail, k.Back, k.Help, k.Watch, k.Quit, k.ForceQuit}
 }
 
 func (k keyMap) actions() []key.Binding {

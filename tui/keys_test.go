@@ -180,9 +180,9 @@ func TestLogsKeys(t *testing.T) {
 	if !strings.Contains(m.View(), "11:59:58.500") {
 		t.Fatal("t shows timestamps")
 	}
-	press(t, m, "w")
+	press(t, m, "W")
 	if !m.logs.wrap || !strings.Contains(m.View(), "wrap") {
-		t.Fatal("w toggles wrap")
+		t.Fatal("W toggles wrap")
 	}
 	press(t, m, "f")
 	if m.logs.follow {
@@ -582,3 +582,23 @@ func TestMaskEnv(t *testing.T) {
 }
 
 func (m *Model) hasStatus(s string) bool { return strings.Contains(m.status.text, s) }
+
+func TestWatchToggleAndBatches(t *testing.T) {
+	f := newFake()
+	m := newTestModel(t, f, 80, 24)
+	m.handleKey(keyMsg("w"))
+	if !m.watching || !strings.Contains(m.status.text, "hot reload on") {
+		t.Fatalf("w did not turn hot reload on: %q", m.status.text)
+	}
+	m.handleEvents([]engine.Event{{Kind: engine.KindWatch, Service: "web", Status: "sync", Detail: "3 files (0 deleted) in 12ms"}})
+	if !strings.Contains(m.status.text, "watch: web sync 3 files") {
+		t.Errorf("status %q", m.status.text)
+	}
+	m.handleKey(keyMsg("w"))
+	if m.watching {
+		t.Errorf("second w did not turn it off")
+	}
+	if calls := f.callList(); len(calls) != 2 || calls[0] != "watch true" || calls[1] != "watch false" {
+		t.Errorf("calls %v", calls)
+	}
+}

@@ -85,6 +85,7 @@ type Model struct {
 	status     status
 	confirm    *pendingAction
 	quitPrompt bool
+	watching   bool // hot reload is on
 	actions    map[int]*runningAction
 	nextAction int
 
@@ -230,6 +231,10 @@ func (m *Model) handleEvents(evs []engine.Event) tea.Cmd {
 			m.noteProgress(ev)
 		case engine.KindWarning:
 			m.setStatus(statusWarn, oneLine(ev.Detail))
+		case engine.KindWatch:
+			m.noteWatch(ev)
+		case engine.KindResync:
+			states, hostsChanged, alertsChanged = true, true, true
 		}
 	}
 	if states {
@@ -411,6 +416,8 @@ func (m *Model) handleKey(k tea.KeyMsg) tea.Cmd {
 		return m.logs.updateSearch(k, m)
 	}
 	switch {
+	case key.Matches(k, m.keys.Watch):
+		return m.toggleWatch()
 	case key.Matches(k, m.keys.Quit):
 		if m.mode == ModeUp {
 			m.quitPrompt = true
@@ -470,7 +477,7 @@ func (m *Model) handleKey(k tea.KeyMsg) tea.Cmd {
 
 // interrupt is Ctrl-C: in up mode it stops the stack, otherwise it leaves.
 func (m *Model) interrupt() tea.Cmd {
-	m.result = Result{StopStack: m.mode == ModeUp}
+	m.result = Result{StopStack: m.mode == ModeUp, Interrupted: true}
 	return tea.Quit
 }
 
@@ -660,4 +667,33 @@ func oneLine(s string) string {
 		s = s[:i] + " …"
 	}
 	return sanitize(s)
+}
+
+// toggleWatch turns hot reload on or off.
+func (m *Model) toggleWatch() tea.Cmd {
+	on, err := m.b.SetWatch(!m.watching)
+	if err != nil {
+		m.setStatus(statusError, "hot reload: "+oneLine(err.Error()))
+		return nil
+	}
+	m.watching = on
+	if on {
+		m.setStatus(statusOK, "hot reload on: develop.watch rules are followed (w turns it off)")
+	} else {
+		m.setStatus(statusInfo, "hot reload off")
+	}
+	return nil
+}
+
+// noteWatch shows a hot-reload batch in the status line.
+func (m *Model) noteWatch(ev *engine.Event) {
+	who := ev.Service
+	if who == "" {
+		who = "compose file"
+	}
+	if ev.Err != nil {
+		m.setStatus(statusError, fmt.Sprintf("watch: %s %s: %s", who, ev.Status, oneLine(ev.Err.Error())))
+		return
+	}
+	m.setStatus(statusOK, fmt.Sprintf("watch: %s %s %s", who, ev.Status, ev.Detail))
 }

@@ -45,6 +45,8 @@ type Options struct {
 type Result struct {
 	// StopStack says the user asked to stop the stack (ModeUp only).
 	StopStack bool
+	// Interrupted says the TUI ended with Ctrl-C.
+	Interrupted bool
 }
 
 // Run shows the TUI until the user quits or ctx ends.
@@ -71,7 +73,7 @@ func Run(ctx context.Context, b Backend, o Options) (Result, error) {
 	}
 	if err != nil {
 		if errors.Is(err, tea.ErrInterrupted) {
-			return Result{StopStack: o.Mode == ModeUp}, nil
+			return Result{StopStack: o.Mode == ModeUp, Interrupted: true}, nil
 		}
 		if ctx.Err() != nil {
 			return m.result, ctx.Err()

@@ -158,6 +158,11 @@ Its commands and flags follow docker compose, so scripts port over.`,
 		SilenceErrors: true,
 		Version:       engine.Version,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			// In a terminal, bare devorch opens the TUI on the project;
+			// in a script it prints help.
+			if a.interactive() {
+				return a.attachTUI(cmd.Context())
+			}
 			return cmd.Help()
 		},
 	}
@@ -189,7 +194,7 @@ Its commands and flags follow docker compose, so scripts port over.`,
 		a.pauseCommand(true), a.pauseCommand(false), a.createCommand(),
 		a.execCommand(), a.runCommand(), a.buildCommand(), a.pullCommand(), a.imagesCommand(),
 		a.portCommand(), a.cpCommand(), a.topCommand(), a.lsCommand(), a.versionCommand(),
-		a.watchCommand(), a.hostsCommand(), a.volumeCommand(),
+		a.watchCommand(), a.hostsCommand(), a.volumeCommand(), a.tuiCommand(),
 	)
 	return root
 }

@@ -133,6 +133,9 @@ func (a *app) runUp(cmd *cobra.Command, args []string, f upFlags) error {
 		fmt.Fprint(a.out, res.Plan.String())
 		return nil
 	}
+	if !f.detach && !f.noStart && !f.noTUI && a.interactive() {
+		return a.upTUI(ctx, p, opts, f.watch)
+	}
 	if f.detach || f.noStart {
 		_, err := e.Up(ctx, p, opts)
 		if err != nil {
