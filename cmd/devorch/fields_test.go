@@ -493,8 +493,15 @@ func TestFieldsReachDocker(t *testing.T) {
 		s := fieldsOn(s, t)
 		want := &container.HealthConfig{Test: []string{"CMD", "/testapp", "health"}, Interval: time.Second, Timeout: 3 * time.Second, Retries: 4, StartPeriod: 5 * time.Second}
 		fieldsEq(t, "healthcheck", cfg.Healthcheck, want)
-		if f.State.Health == nil || f.State.Health.Status != "healthy" {
-			t.Errorf("full health = %+v", f.State.Health)
+		// up -d gates dependents on devorch's own early probe; Docker's
+		// status follows at its first interval.
+		health := f.State.Health
+		for i := 0; i < 100 && (health == nil || health.Status != "healthy"); i++ {
+			time.Sleep(100 * time.Millisecond)
+			health = s.inspect(full).State.Health
+		}
+		if health == nil || health.Status != "healthy" {
+			t.Errorf("full health = %+v", health)
 		}
 		p := s.inspect(s.name("peer", 1))
 		fieldsEq(t, "healthcheck disable", p.Config.Healthcheck, &container.HealthConfig{Test: []string{"NONE"}})
