@@ -164,7 +164,7 @@ func (m *Monitor) checkThresholds(st *ContainerState, s Sample) {
 		}
 		m.mu.Unlock()
 		if s.Time.Sub(since) >= r.hold {
-			m.raise(st, r.kind, fmt.Sprintf("%s: %s at %.0f%% of %s for %s (rule %.0f%%/%s)", st.Name, r.kind, pct, of, s.Time.Sub(since).Round(time.Second), r.percent, r.hold))
+			m.raise(st, r.kind, fmt.Sprintf("%s: %s at %.3g%% of %s for %s (rule %g%%/%s)", st.Name, r.kind, pct, of, s.Time.Sub(since).Round(time.Second), r.percent, r.hold))
 		}
 	}
 }

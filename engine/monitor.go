@@ -129,6 +129,22 @@ type Monitor struct {
 	overSince  map[string]time.Time // container+kind → when the threshold was first exceeded
 	rules      map[string][]alertRule
 	logSeq     uint64
+	inflight   sync.WaitGroup // debounced refreshes not yet done
+}
+
+// Settle waits, up to d, until the Docker events seen so far have been
+// applied (debounced refreshes done): an attached run calls it before it
+// ends, so the last exits still raise their alerts.
+func (m *Monitor) Settle(d time.Duration) {
+	done := make(chan struct{})
+	go func() {
+		m.inflight.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(d):
+	}
 }
 
 // NewMonitor starts watching project. p may be nil (no compose file). The
@@ -276,7 +292,9 @@ func (m *Monitor) debounce(h *hosts.Host, id string, destroyed bool) {
 	defer m.mu.Unlock()
 	if destroyed {
 		if t := m.pending[id]; t != nil {
-			t.Stop()
+			if t.Stop() {
+				m.inflight.Done()
+			}
 			delete(m.pending, id)
 		}
 		go m.remove(id)
@@ -285,7 +303,9 @@ func (m *Monitor) debounce(h *hosts.Host, id string, destroyed bool) {
 	if _, ok := m.pending[id]; ok {
 		return
 	}
+	m.inflight.Add(1)
 	m.pending[id] = time.AfterFunc(m.o.Debounce, func() {
+		defer m.inflight.Done()
 		m.mu.Lock()
 		delete(m.pending, id)
 		m.mu.Unlock()

@@ -3,8 +3,10 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"strings"
 	"sync"
 	"syscall"
@@ -145,4 +147,115 @@ services:
 	}
 	s.must("down")
 	s.assertNothingLeft()
+}
+
+// An attached run prints alerts in its stream: here a threshold rule and a
+// non-zero exit.
+func TestUpAttachedPrintsAlerts(t *testing.T) {
+	t.Parallel()
+	s := newStack(t, map[string]string{"compose.yaml": `
+services:
+  hog:
+    image: devorch-test/testapp:latest
+    environment: {EXIT_AFTER: "6s", EXIT_CODE: "3"}
+    x-devorch:
+      alerts: {memory: "0.0001%/1s"}
+`})
+	r := s.devorch("up")
+	if r.code != 0 {
+		t.Fatalf("%s", r)
+	}
+	for _, want := range []string{"ALERT hog: " + s.name("hog", 1) + ": memory at", "ALERT hog: " + s.name("hog", 1) + " exited with code 3"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("stdout lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	s.must("down")
+}
+
+// A second Ctrl-C kills what the first one is stopping gracefully.
+func TestUpSecondInterruptKills(t *testing.T) {
+	t.Parallel()
+	s := newStack(t, map[string]string{"compose.yaml": `
+services:
+  stubborn:
+    image: devorch-test/testapp:latest
+    environment: {IGNORE_SIGTERM: "1", LOG_RATE: "5", LOG_LINE: "st"}
+    stop_grace_period: 60s
+`})
+	cmd := s.command("up")
+	stdout, _ := cmd.StdoutPipe()
+	var errb bytes.Buffer
+	cmd.Stderr = &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	seen := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		once := sync.Once{}
+		for sc.Scan() {
+			if strings.Contains(sc.Text(), "st tick") {
+				once.Do(func() { close(seen) })
+			}
+		}
+	}()
+	select {
+	case <-seen:
+	case <-time.After(30 * time.Second):
+		_ = cmd.Process.Kill()
+		t.Fatalf("no log line; stderr:\n%s", errb.String())
+	}
+	_ = cmd.Process.Signal(os.Interrupt)
+	time.Sleep(700 * time.Millisecond)
+	start := time.Now()
+	_ = cmd.Process.Signal(os.Interrupt)
+	_ = cmd.Wait()
+	if d := time.Since(start); d > 15*time.Second {
+		t.Errorf("the second Ctrl-C took %v to end the run (grace period 60 s)", d)
+	}
+	if code := cmd.ProcessState.ExitCode(); code != 130 {
+		t.Errorf("exit %d, want 130; stderr:\n%s", code, errb.String())
+	}
+	if st := s.inspect(s.name("stubborn", 1)).State; st.Running || st.ExitCode != 137 {
+		t.Errorf("stubborn: running=%v exit=%d, want killed (137)", st.Running, st.ExitCode)
+	}
+	s.must("down")
+}
+
+// exec allocates a real TTY when devorch runs in one.
+func TestExecAllocatesATerminal(t *testing.T) {
+	t.Parallel()
+	if _, err := exec.LookPath("tmux"); err != nil {
+		if os.Getenv("DEVORCH_REQUIRE_DOCKER") == "1" {
+			t.Fatal("tmux is missing (make test installs it)")
+		}
+		t.Skip("tmux is missing")
+	}
+	s := newStack(t, map[string]string{"compose.yaml": "services:\n  box:\n    image: devorch-test/busybox:latest\n    command: [\"sleep\", \"3600\"]\n    init: true\n"})
+	s.must("up", "-d")
+	bin := devorchBinary(t)
+	session := strings.ReplaceAll(s.project, ".", "-")
+	script := fmt.Sprintf("cd %s && %s -p %s exec box sh -c 'tty; test -t 0 && echo STDIN-IS-TTY'; echo EXEC-DONE; sleep 30", s.dir, bin, s.project)
+	if err := exec.Command("tmux", "new-session", "-d", "-s", session, "-x", "80", "-y", "24", script).Run(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = exec.Command("tmux", "kill-session", "-t", session).Run() })
+	var got []byte
+	for i := 0; i < 150; i++ {
+		got, _ = exec.Command("tmux", "capture-pane", "-p", "-t", session).Output()
+		if strings.Contains(string(got), "EXEC-DONE") {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if !strings.Contains(string(got), "/dev/pts/") || !strings.Contains(string(got), "STDIN-IS-TTY") {
+		t.Errorf("exec in a terminal did not get a TTY: %q", got)
+	}
+	// Without a terminal (-T or a pipe) there is none.
+	r := s.must("exec", "box", "sh", "-c", "tty || true")
+	if !strings.Contains(r.stdout, "not a tty") {
+		t.Errorf("exec without a terminal: %q", r.stdout)
+	}
+	s.must("down")
 }

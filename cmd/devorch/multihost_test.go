@@ -586,3 +586,25 @@ services:
 	}
 	m.mustRun("down")
 }
+
+// A unix endpoint has no address other hosts can reach: a cross-host link
+// to it is refused with a message saying what to declare.
+func TestMultiHostLinkNeedsAnAddress(t *testing.T) {
+	t.Parallel()
+	hs := testenv.Hosts(t, 2)
+	s := newStack(t, map[string]string{"compose.yaml": `
+services:
+  db:
+    image: devorch-test/testapp:latest
+    expose: ["8080"]
+    deploy: {placement: {constraints: ["node.hostname==h1"]}}
+  app:
+    image: devorch-test/testapp:latest
+    depends_on: [db]
+    deploy: {placement: {constraints: ["node.hostname==h2"]}}
+`})
+	r := s.devorch("--host", "h1="+hs[0].Endpoint, "--host", hs[1].Spec(), "up", "-d")
+	if r.code == 0 || !strings.Contains(r.stderr, `host "h1"`) || !strings.Contains(r.stderr, "address=IP") {
+		t.Errorf("link to a host without address: %s", r)
+	}
+}

@@ -126,6 +126,9 @@ func (p *printer) sink(ev engine.Event) {
 			status = "error"
 		}
 		fmt.Fprintf(p.out, "%s %s %s %s: %s\n", p.paint("[watch]", "36", p.color), who, ev.Status, status, ev.Detail)
+	case engine.KindAlert:
+		p.endTTY()
+		fmt.Fprintf(p.out, "%s %s: %s\n", p.paint("ALERT", "31", p.color), ev.Service, ev.Detail)
 	case engine.KindWarning:
 		if p.mode == "quiet" {
 			return

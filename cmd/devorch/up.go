@@ -175,6 +175,11 @@ func (a *app) upAttached(parent context.Context, e *engine.Engine, p *compose.Pr
 		pr.reserve(fmt.Sprintf("%s-%d", c.Service, c.Replica))
 		att.Add(c, fresh)
 	}
+	if stopAlerts, err := followAlerts(ctx, e, p, pr); err == nil {
+		defer stopAlerts()
+	} else {
+		fmt.Fprintf(a.errOut, "alerts: %v\n", err)
+	}
 	_, upErr := e.Up(ctx, p, opts)
 	if upErr != nil && !isInterrupted(interrupted) {
 		return upErr

@@ -335,3 +335,37 @@ services:
 		t.Errorf("edit not applied")
 	}
 }
+
+// Changes made while devorch was not watching are synced on start when the
+// rule sets initial_sync.
+func TestWatchInitialSync(t *testing.T) {
+	t.Parallel()
+	s := newStack(t, map[string]string{
+		"compose.yaml": `
+services:
+  web:
+    image: devorch-test/busybox:latest
+    command: ["sleep", "3600"]
+    init: true
+    develop:
+      watch:
+        - path: ./static
+          target: /srv/static
+          action: sync
+          initial_sync: true
+`,
+		"static/a.txt":     "from the image era",
+		"static/sub/b.txt": "nested",
+	})
+	s.must("up", "-d")
+	// Edited while nobody watches.
+	s.write("static/a.txt", "edited offline")
+	w := s.startWatch("--no-up")
+	_ = w
+	web := s.name("web", 1)
+	for path, want := range map[string]string{"/srv/static/a.txt": "edited offline", "/srv/static/sub/b.txt": "nested"} {
+		if out, _ := s.execOut(web, "cat", path); out != want {
+			t.Errorf("%s = %q after initial sync, want %q", path, out, want)
+		}
+	}
+}

@@ -1,0 +1,65 @@
+package main
+
+import (
+	"context"
+	"time"
+
+	"github.com/devorch/devorch/compose"
+	"github.com/devorch/devorch/engine"
+)
+
+// followAlerts runs a monitor (no log following) beside an attached up and
+// prints its alerts as lines in the plain stream: unhealthy, restart
+// loops, OOM kills, non-zero exits, and x-devorch threshold rules (for
+// which it samples the resources of the services that have rules).
+func followAlerts(ctx context.Context, e *engine.Engine, p *compose.Project, pr *printer) (stop func(), err error) {
+	ctx, cancel := context.WithCancel(ctx)
+	bus := engine.NewBus()
+	mon, err := e.NewMonitor(ctx, p.Name, p, bus, engine.MonitorOptions{NoLogs: true})
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	ch, unsub := bus.Subscribe(256)
+	ruled := map[string]bool{}
+	for name, s := range p.Services {
+		if len(compose.ServiceX(s).Alerts) > 0 {
+			ruled[name] = true
+		}
+	}
+	go func() {
+		for ev := range ch {
+			if ev.Kind == engine.KindAlert {
+				pr.sink(ev)
+			}
+		}
+	}()
+	if len(ruled) > 0 {
+		go func() {
+			t := time.NewTicker(3 * time.Second)
+			defer t.Stop()
+			for {
+				var ids []string
+				for _, c := range mon.Containers() {
+					if ruled[c.Service] && c.Running() {
+						ids = append(ids, c.ID)
+					}
+				}
+				mon.WantStats(ids)
+				select {
+				case <-ctx.Done():
+					return
+				case <-t.C:
+				}
+			}
+		}()
+	}
+	return func() {
+		// Let the last exits raise their alerts before the stream ends.
+		time.Sleep(50 * time.Millisecond)
+		mon.Settle(2 * time.Second)
+		cancel()
+		mon.Close()
+		unsub()
+	}, nil
+}
