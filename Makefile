@@ -34,19 +34,20 @@ vet:
 	$(GO) vet ./...
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
-# test starts three extra Docker hosts (scripts/testhosts.sh) for the
-# multi-host tests and always stops them, whatever the outcome.
+# test starts four extra Docker hosts (scripts/testhosts.sh) for the
+# multi-host tests (h1-h3; h4 is restarted by a monitor test) and always
+# stops them, whatever the outcome.
 TEST_IMAGES := devorch-test/testapp:latest devorch-test/busybox:latest
 test: deps check-docker vet build test-images
 	@set -e; \
 	trap 'scripts/testhosts.sh down >/dev/null 2>&1 || true' EXIT; \
-	DEVORCH_TESTHOST_IMAGES="$(TEST_IMAGES)" scripts/testhosts.sh up 3; \
+	DEVORCH_TESTHOST_IMAGES="$(TEST_IMAGES)" scripts/testhosts.sh up 4; \
 	export DEVORCH_TEST_HOSTS="$$(scripts/testhosts.sh env --raw | sed 's/^DEVORCH_TEST_HOSTS=//')"; \
 	echo "test hosts: $$DEVORCH_TEST_HOSTS"; \
 	DEVORCH_REQUIRE_DOCKER=1 $(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
 
 hosts-up: test-images
-	DEVORCH_TESTHOST_IMAGES="$(TEST_IMAGES)" scripts/testhosts.sh up 3
+	DEVORCH_TESTHOST_IMAGES="$(TEST_IMAGES)" scripts/testhosts.sh up 4
 	@echo 'export DEVORCH_TEST_HOSTS="'"$$(scripts/testhosts.sh env --raw | sed 's/^DEVORCH_TEST_HOSTS=//')"'"'
 
 hosts-down:

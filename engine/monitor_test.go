@@ -3,7 +3,11 @@ package engine
 import (
 	"context"
 	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -163,4 +167,67 @@ func execIn(t *testing.T, e *Engine, c ContainerState, cmd ...string) (string, i
 		t.Fatal(err)
 	}
 	return out.String(), code
+}
+
+// The monitor survives its host's daemon restarting: it reports the host
+// unreachable, reconnects, and shows the containers again. It uses the
+// test host h4, which no other test touches, and restarts its dockerd
+// with scripts/testhosts.sh.
+func TestMonitorSurvivesDaemonRestart(t *testing.T) {
+	h := testenv.HostNamed(t, "h4")
+	root, err := testenv.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cli := testenv.Images(t)
+	name := testenv.NewProject(t, cli)
+	dir := testenv.WriteFiles(t, "", map[string]string{"compose.yaml": "services:\n  steady:\n    image: devorch-test/testapp:latest\n    restart: always\n"})
+	p, err := compose.Load(context.Background(), compose.Options{ProjectDir: dir, Name: name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool, err := hosts.Open([]hosts.Spec{{Name: "h4", Endpoint: h.Endpoint, Address: h.Address}}, os.Getenv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	e := New(pool, nil)
+	ctx := context.Background()
+	if _, err := e.Up(ctx, p, UpOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = e.Down(context.Background(), p.Name, p, DownOptions{}) })
+	bus := NewBus()
+	ch, unsub := bus.Subscribe(4096)
+	defer unsub()
+	m, err := e.NewMonitor(ctx, p.Name, p, bus, MonitorOptions{HostInterval: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	waitEvent(t, ch, "steady running", func(ev Event) bool { return ev.Kind == KindState && ev.Service == "steady" && ev.Status == "running" })
+	pidb, err := os.ReadFile("/run/devorch-testhosts/h4.pid")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(pidb)))
+	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	waitEvent(t, ch, "h4 unreachable", func(ev Event) bool { return ev.Kind == KindHost && ev.Host == "h4" && ev.Status == "unreachable" })
+	for i := 0; i < 200; i++ { // wait until it is really gone
+		if syscall.Kill(pid, 0) != nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	up := exec.Command(filepath.Join(root, "scripts/testhosts.sh"), "up", "4")
+	if out, err := up.CombinedOutput(); err != nil {
+		t.Fatalf("restart h4: %v\n%s", err, out)
+	}
+	waitEvent(t, ch, "h4 reachable", func(ev Event) bool { return ev.Kind == KindHost && ev.Host == "h4" && ev.Status == "reachable" })
+	waitEvent(t, ch, "steady running again", func(ev Event) bool { return ev.Kind == KindState && ev.Service == "steady" && ev.Status == "running" })
+	if cs := m.Containers(); len(cs) != 1 || cs[0].State != "running" {
+		t.Errorf("after the restart: %+v", cs)
+	}
 }

@@ -136,3 +136,28 @@ func extraClients() []client.APIClient {
 	}
 	return out
 }
+
+// HostNamed returns one extra host by name (with the test images), for
+// tests that must have a host of their own (restarting its daemon, say).
+// Skips or fails like Hosts when it is not there.
+func HostNamed(t testing.TB, name string) TestHost {
+	t.Helper()
+	cli := Images(t)
+	hs, err := testHosts()
+	if err == nil {
+		for _, h := range hs {
+			if h.Name == name {
+				if err := loadImages(context.Background(), cli, h); err != nil {
+					t.Fatalf("load test images into %s: %v", h.Name, err)
+				}
+				return h
+			}
+		}
+		err = fmt.Errorf("%s has no host %q (make test starts h1-h4)", EnvTestHosts, name)
+	}
+	if os.Getenv(EnvRequireDocker) == "1" {
+		t.Fatalf("extra Docker host unavailable: %v", err)
+	}
+	t.Skipf("extra Docker host unavailable: %v", err)
+	return TestHost{}
+}
