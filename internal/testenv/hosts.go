@@ -56,12 +56,6 @@ func parseTestHosts() ([]TestHost, error) {
 		if err != nil {
 			return nil, err
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		_, err = c.Ping(ctx)
-		cancel()
-		if err != nil {
-			return nil, fmt.Errorf("test host %s (%s) does not answer: %w", name, ep, err)
-		}
 		h.Client = c
 		out = append(out, h)
 	}
@@ -90,6 +84,12 @@ func Hosts(t testing.TB, n int) []TestHost {
 		t.Skipf("extra Docker hosts unavailable: %v", err)
 	}
 	for _, h := range hs[:n] {
+		if err := ping(h); err != nil {
+			if os.Getenv(EnvRequireDocker) == "1" {
+				t.Fatal(err)
+			}
+			t.Skip(err)
+		}
 		if err := loadImages(context.Background(), cli, h); err != nil {
 			t.Fatalf("load test images into %s: %v", h.Name, err)
 		}
@@ -147,6 +147,9 @@ func HostNamed(t testing.TB, name string) TestHost {
 	if err == nil {
 		for _, h := range hs {
 			if h.Name == name {
+				if err := ping(h); err != nil {
+					t.Fatal(err)
+				}
 				if err := loadImages(context.Background(), cli, h); err != nil {
 					t.Fatalf("load test images into %s: %v", h.Name, err)
 				}
@@ -160,4 +163,20 @@ func HostNamed(t testing.TB, name string) TestHost {
 	}
 	t.Skipf("extra Docker host unavailable: %v", err)
 	return TestHost{}
+}
+
+// ping checks a test host answers, retrying for a while (a test may be
+// restarting another host's daemon; this one should answer).
+func ping(h TestHost) error {
+	var err error
+	for i := 0; i < 10; i++ {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		_, err = h.Client.Ping(ctx)
+		cancel()
+		if err == nil {
+			return nil
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	return fmt.Errorf("test host %s (%s) does not answer: %w", h.Name, h.Endpoint, err)
 }

@@ -240,7 +240,14 @@ func finalLeakCheck() string {
 	}
 	var extraLeaks Leaks
 	for _, c := range extraClients() {
-		l, err := findLeaks(ctx, c, keep)
+		var l Leaks
+		var err error
+		for try := 0; try < 20; try++ { // a host may be restarting
+			if l, err = findLeaks(ctx, c, keep); err == nil {
+				break
+			}
+			time.Sleep(time.Second)
+		}
 		if err != nil {
 			return "leak check on a test host failed: " + err.Error()
 		}
