@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -34,6 +35,29 @@ func (a *app) labelEngine(cmd *cobra.Command, logPrefix bool) (*engine.Engine, *
 	}
 	pr.multiHost = len(e.Pool.Hosts) > 1
 	return e, p, name, pr, closePool, nil
+}
+
+// modelEngine loads the compose model (checking the named services) and
+// builds an engine reporting to a printer; quiet silences progress.
+func (a *app) modelEngine(ctx context.Context, services []string, quiet bool) (*engine.Engine, *compose.Project, *printer, func(), error) {
+	p, err := a.loadProject(ctx, services)
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	pr, err := a.newPrinter(true)
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	if quiet {
+		pr.buildOutput = false
+		pr.mode = "quiet"
+	}
+	e, closePool, err := a.newEngine(p, pr.sink)
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	pr.multiHost = len(e.Pool.Hosts) > 1
+	return e, p, pr, closePool, nil
 }
 
 func (a *app) downCommand() *cobra.Command {
@@ -462,19 +486,11 @@ func (a *app) createCommand() *cobra.Command {
 		Use:   "create [OPTIONS] [SERVICE...]",
 		Short: "Creates containers for a service",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p, err := a.loadProject(cmd.Context(), args)
-			if err != nil {
-				return err
-			}
 			sc, err := parseScale(scale)
 			if err != nil {
 				return err
 			}
-			pr, err := a.newPrinter(true)
-			if err != nil {
-				return err
-			}
-			e, closePool, err := a.newEngine(p, pr.sink)
+			e, p, _, closePool, err := a.modelEngine(cmd.Context(), args, false)
 			if err != nil {
 				return err
 			}
@@ -503,19 +519,7 @@ func (a *app) buildCommand() *cobra.Command {
 		Use:   "build [OPTIONS] [SERVICE...]",
 		Short: "Build or rebuild services",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p, err := a.loadProject(cmd.Context(), args)
-			if err != nil {
-				return err
-			}
-			pr, err := a.newPrinter(true)
-			if err != nil {
-				return err
-			}
-			if quiet {
-				pr.buildOutput = false
-				pr.mode = "quiet"
-			}
-			e, closePool, err := a.newEngine(p, pr.sink)
+			e, p, _, closePool, err := a.modelEngine(cmd.Context(), args, quiet)
 			if err != nil {
 				return err
 			}
@@ -534,18 +538,7 @@ func (a *app) pullCommand() *cobra.Command {
 		Use:   "pull [OPTIONS] [SERVICE...]",
 		Short: "Pull service images",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p, err := a.loadProject(cmd.Context(), args)
-			if err != nil {
-				return err
-			}
-			pr, err := a.newPrinter(true)
-			if err != nil {
-				return err
-			}
-			if quiet {
-				pr.mode = "quiet"
-			}
-			e, closePool, err := a.newEngine(p, pr.sink)
+			e, p, _, closePool, err := a.modelEngine(cmd.Context(), args, quiet)
 			if err != nil {
 				return err
 			}

@@ -115,15 +115,7 @@ func (a *app) runCommand() *cobra.Command {
 		Short: "Run a one-off command on a service",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p, err := a.loadProject(cmd.Context(), nil)
-			if err != nil {
-				return err
-			}
-			pr, err := a.newPrinter(true)
-			if err != nil {
-				return err
-			}
-			e, closePool, err := a.newEngine(p, pr.sink)
+			e, p, _, closePool, err := a.modelEngine(cmd.Context(), nil, false)
 			if err != nil {
 				return err
 			}

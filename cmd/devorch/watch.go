@@ -21,18 +21,7 @@ each rule says. Each batch of changes prints one line: service, action, files, m
 Editing the compose file or its .env reloads the model and converges the stack.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			p, err := a.loadProject(ctx, args)
-			if err != nil {
-				return err
-			}
-			pr, err := a.newPrinter(true)
-			if err != nil {
-				return err
-			}
-			if quiet {
-				pr.mode = "quiet"
-			}
-			e, closePool, err := a.newEngine(p, pr.sink)
+			e, p, _, closePool, err := a.modelEngine(ctx, args, quiet)
 			if err != nil {
 				return err
 			}
