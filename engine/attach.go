@@ -72,6 +72,10 @@ func (e *Engine) NewAttacher(ctx context.Context, project string) *Attacher {
 	return a
 }
 
+// ShowTimestamps prefixes every log line with Docker's timestamp (up
+// --timestamps). Call it before Add.
+func (a *Attacher) ShowTimestamps() { a.f.opts.Timestamps = true }
+
 // Add follows a container's logs: from its start when fresh, else from now.
 func (a *Attacher) Add(c Container, fresh bool) {
 	a.mu.Lock()

@@ -31,6 +31,10 @@ services:
 			t.Errorf("stdout lacks %q:\n%s", want, r.stdout)
 		}
 	}
+	r = s.must("up", "--timestamps", "--force-recreate", "two")
+	if !strings.Contains(r.stdout, "two-1  | 20") || !strings.Contains(r.stdout, "Z hello from two") {
+		t.Errorf("--timestamps:\n%s", r.stdout)
+	}
 	s.must("down")
 	s.assertNothingLeft()
 }

@@ -170,6 +170,9 @@ func (a *app) upAttached(parent context.Context, e *engine.Engine, p *compose.Pr
 	}()
 	att := e.NewAttacher(context.WithoutCancel(parent), p.Name)
 	att.KeepAlive = f.watch
+	if f.timestamps {
+		att.ShowTimestamps()
+	}
 	defer att.Close()
 	opts.OnStart = func(c engine.Container, fresh bool) {
 		pr.reserve(fmt.Sprintf("%s-%d", c.Service, c.Replica))
