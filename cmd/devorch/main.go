@@ -166,6 +166,13 @@ Its commands and flags follow docker compose, so scripts port over.`,
 			return cmd.Help()
 		},
 	}
+	root.PersistentPreRunE = func(cmd *cobra.Command, args []string) error {
+		// Nothing may act for real under --dry-run.
+		if a.dryRun && cmd.Name() != "up" && cmd.Name() != "config" {
+			return &usageError{fmt.Errorf("--dry-run is supported by up only (devorch --dry-run up shows the placement and the plan)")}
+		}
+		return nil
+	}
 	root.SetIn(a.in)
 	root.SetOut(a.out)
 	root.SetErr(a.errOut)
