@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/devorch/devorch/compose"
+	"github.com/devorch/devorch/engine/hosts"
 	"github.com/devorch/devorch/internal/labels"
 	"github.com/devorch/devorch/netctl"
 	"github.com/devorch/devorch/volumes"
@@ -66,15 +67,18 @@ func (e *Engine) Down(ctx context.Context, project string, p *compose.Project, o
 	if err := e.stopInOrder(ctx, remove, o.Timeout, true, o.Volumes); err != nil {
 		return err
 	}
+	// With several hosts, one that does not answer is left as it is (its
+	// containers were not listed either); the rest is cleaned.
+	hs := e.answering(ctx)
 	var errs []error
 	if len(orphans) == 0 {
-		errs = append(errs, e.removeNetworks(ctx, project))
+		errs = append(errs, e.removeNetworks(ctx, project, hs))
 	}
 	if o.Volumes {
-		errs = append(errs, e.removeVolumes(ctx, project, p))
+		errs = append(errs, e.removeVolumes(ctx, project, hs))
 	}
 	if o.RemoveImages != "" {
-		errs = append(errs, e.removeImages(ctx, project, p, o.RemoveImages))
+		errs = append(errs, e.removeImages(ctx, project, p, o.RemoveImages, hs))
 	}
 	return errors.Join(errs...)
 }
@@ -190,9 +194,9 @@ func (e *Engine) removeContainers(ctx context.Context, cs []Container, timeout *
 }
 
 // removeNetworks removes the project's networks on every host.
-func (e *Engine) removeNetworks(ctx context.Context, project string) error {
+func (e *Engine) removeNetworks(ctx context.Context, project string, hs []*hosts.Host) error {
 	g, gctx := errgroup.WithContext(ctx)
-	for _, h := range e.Pool.Hosts {
+	for _, h := range hs {
 		g.Go(func() error {
 			nets, err := netctl.List(gctx, h.Client, project)
 			if err != nil {
@@ -212,9 +216,9 @@ func (e *Engine) removeNetworks(ctx context.Context, project string) error {
 }
 
 // removeVolumes removes the project's named volumes (not external ones).
-func (e *Engine) removeVolumes(ctx context.Context, project string, p *compose.Project) error {
+func (e *Engine) removeVolumes(ctx context.Context, project string, hs []*hosts.Host) error {
 	g, gctx := errgroup.WithContext(ctx)
-	for _, h := range e.Pool.Hosts {
+	for _, h := range hs {
 		g.Go(func() error {
 			vs, err := volumes.List(gctx, h.Client, project)
 			if err != nil {
@@ -235,11 +239,11 @@ func (e *Engine) removeVolumes(ctx context.Context, project string, p *compose.P
 
 // removeImages removes images devorch built for the project ("local"), or
 // every image the model's services use ("all").
-func (e *Engine) removeImages(ctx context.Context, project string, p *compose.Project, mode string) error {
+func (e *Engine) removeImages(ctx context.Context, project string, p *compose.Project, mode string, hs []*hosts.Host) error {
 	if mode != "local" && mode != "all" {
 		return fmt.Errorf("--rmi %q: want local or all", mode)
 	}
-	for _, h := range e.Pool.Hosts {
+	for _, h := range hs {
 		refs := map[string]bool{}
 		list, err := h.Client.ImageList(ctx, image.ListOptions{Filters: filters.NewArgs(
 			filters.Arg("label", labels.Project+"="+project), filters.Arg("label", labels.Built+"=true"))})
@@ -284,4 +288,21 @@ func (e *Engine) removeImages(ctx context.Context, project string, p *compose.Pr
 		}
 	}
 	return nil
+}
+
+// answering returns the hosts that answer; with several hosts the others
+// are reported and left alone (with one, its error surfaces where used).
+func (e *Engine) answering(ctx context.Context) []*hosts.Host {
+	if e.Pool.Single() {
+		return e.Pool.Hosts
+	}
+	var out []*hosts.Host
+	for _, h := range e.Pool.Hosts {
+		if _, err := h.Info(ctx, 2*time.Second); err != nil {
+			e.warn("host %q is unreachable (%v): nothing of the project is removed there", h.Name, err)
+			continue
+		}
+		out = append(out, h)
+	}
+	return out
 }
