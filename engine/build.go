@@ -123,7 +123,7 @@ func checkDockerfile(service, path string, content []byte) error {
 // buildContext tars the service's build context, honouring
 // <Dockerfile>.dockerignore or .dockerignore, and returns the Dockerfile
 // name to pass to the daemon.
-func buildContext(s types.ServiceConfig) (io.ReadCloser, string, error) {
+func buildContext(s types.ServiceConfig, imageLabels map[string]string) (io.ReadCloser, string, error) {
 	b := s.Build
 	ctxDir := b.Context
 	if ctxDir == "" {
@@ -168,26 +168,64 @@ func buildContext(s types.ServiceConfig) (io.ReadCloser, string, error) {
 	if err != nil {
 		return nil, "", fmt.Errorf("service %q: %w", s.Name, err)
 	}
-	rel, relErr := filepath.Rel(ctxDir, dfPath)
-	inside := b.DockerfileInline == "" && relErr == nil && !strings.HasPrefix(rel, "..")
-	if inside {
-		// The daemon needs the Dockerfile and ignore file whatever the
-		// ignore patterns say, as the docker CLI ensures.
-		excludes = append(excludes, "!"+filepath.ToSlash(rel), "!.dockerignore")
-		tr, err := archive.TarWithOptions(ctxDir, &archive.TarOptions{ExcludePatterns: excludes})
-		if err != nil {
-			return nil, "", fmt.Errorf("service %q: tar build context: %w", s.Name, err)
-		}
-		return tr, filepath.ToSlash(rel), nil
-	}
-	// A Dockerfile outside the context (or inline) is added under a
-	// generated name.
+	// The daemon gets the Dockerfile under a generated name, with the image
+	// labels in one LABEL instruction at the end of the target stage: the
+	// classic builder turns each label passed as a build option into its
+	// own step (about a second each on fuse-overlayfs), one instruction is
+	// one step. The ignore file is kept in the context, as the docker CLI
+	// ensures.
+	excludes = append(excludes, "!.dockerignore")
 	name := ".devorch.Dockerfile"
 	tr, err := archive.TarWithOptions(ctxDir, &archive.TarOptions{ExcludePatterns: excludes})
 	if err != nil {
 		return nil, "", fmt.Errorf("service %q: tar build context: %w", s.Name, err)
 	}
-	return appendFile(tr, name, dfContent), name, nil
+	return appendFile(tr, name, withLabels(dfContent, b.Target, imageLabels)), name, nil
+}
+
+// withLabels inserts one LABEL instruction at the end of the target stage
+// (the last stage without a target).
+func withLabels(df []byte, target string, l map[string]string) []byte {
+	if len(l) == 0 {
+		return df
+	}
+	var b strings.Builder
+	b.WriteString("LABEL")
+	for _, k := range sortedKeys(l) {
+		fmt.Fprintf(&b, " %s=%s", dockerfileQuote(k), dockerfileQuote(l[k]))
+	}
+	label := b.String()
+	lines := strings.Split(string(df), "\n")
+	insertAt := len(lines)
+	if target != "" {
+		inTarget := false
+		cont := false
+		for i, line := range lines {
+			trimmed := strings.TrimSpace(line)
+			isFrom := !cont && len(trimmed) >= 5 && strings.EqualFold(trimmed[:5], "FROM ")
+			cont = strings.HasSuffix(strings.TrimRight(line, " \t"), "\\")
+			if !isFrom {
+				continue
+			}
+			if inTarget {
+				insertAt = i
+				break
+			}
+			f := strings.Fields(trimmed)
+			if len(f) >= 4 && strings.EqualFold(f[len(f)-2], "as") && strings.EqualFold(f[len(f)-1], target) {
+				inTarget = true
+			}
+		}
+	}
+	out := append(append(append([]string{}, lines[:insertAt]...), label), lines[insertAt:]...)
+	return []byte(strings.Join(out, "\n"))
+}
+
+// dockerfileQuote quotes a LABEL key or value: double quotes, with
+// backslashes, quotes and $ (which would be substituted) escaped.
+func dockerfileQuote(v string) string {
+	r := strings.NewReplacer("\\", "\\\\", "\"", "\\\"", "$", "\\$", "\n", " ")
+	return "\"" + r.Replace(v) + "\""
 }
 
 // appendFile streams a tar and adds one file at its end. Like the docker
@@ -278,11 +316,6 @@ func (e *Engine) build(ctx context.Context, p *compose.Project, s types.ServiceC
 		return "", fmt.Errorf("service %q: build uses %s, which needs BuildKit; devorch builds through the Docker API's classic builder", s.Name, strings.Join(kit, ", "))
 	}
 	ref := ImageRef(p, s)
-	tr, dockerfile, err := buildContext(s)
-	if err != nil {
-		return "", err
-	}
-	defer tr.Close()
 	l := map[string]string{}
 	for k, v := range b.Labels {
 		l[k] = v
@@ -292,6 +325,11 @@ func (e *Engine) build(ctx context.Context, p *compose.Project, s types.ServiceC
 	if s.Image == "" {
 		l[labels.Built] = "true"
 	}
+	tr, dockerfile, err := buildContext(s, l)
+	if err != nil {
+		return "", err
+	}
+	defer tr.Close()
 	args := map[string]*string{}
 	for k, v := range b.Args {
 		args[k] = v
@@ -311,7 +349,6 @@ func (e *Engine) build(ctx context.Context, p *compose.Project, s types.ServiceC
 		Dockerfile:  dockerfile,
 		BuildArgs:   args,
 		Target:      b.Target,
-		Labels:      l,
 		Remove:      true,
 		ForceRemove: true,
 		NoCache:     noCache || b.NoCache,

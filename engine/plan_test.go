@@ -169,3 +169,16 @@ func TestCheckDockerfile(t *testing.T) {
 		}
 	}
 }
+
+func TestWithLabels(t *testing.T) {
+	l := map[string]string{"dev.devorch.project": "p", "note": `a "b" $HOME`}
+	got := string(withLabels([]byte("FROM a AS base\nRUN x\nFROM base AS app\nCOPY . /\nFROM scratch AS tiny\n"), "app", l))
+	want := "FROM a AS base\nRUN x\nFROM base AS app\nCOPY . /\nLABEL \"dev.devorch.project\"=\"p\" \"note\"=\"a \\\"b\\\" \\$HOME\"\nFROM scratch AS tiny\n"
+	if got != want {
+		t.Errorf("target stage:\n%s\nwant:\n%s", got, want)
+	}
+	got = string(withLabels([]byte("FROM a\nRUN x"), "", map[string]string{"k": "v"}))
+	if got != "FROM a\nRUN x\nLABEL \"k\"=\"v\"" {
+		t.Errorf("last stage: %q", got)
+	}
+}

@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"net"
 	"sort"
+	"strings"
+	"time"
 
 	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/docker/docker/api/types/filters"
@@ -139,13 +141,29 @@ func List(ctx context.Context, api API, project string) ([]network.Summary, erro
 	return list, nil
 }
 
-// Remove removes one network; a network that is already gone is not an error.
+// Remove removes one network; a network that is already gone is not an
+// error. Docker can still count the endpoint of a container it has just
+// removed for a moment ("has active endpoints"): that is retried briefly.
 func Remove(ctx context.Context, api API, id string) error {
-	err := api.NetworkRemove(ctx, id)
-	if err != nil && !errdefs.IsNotFound(err) {
-		return err
+	var err error
+	for try := 0; try < 10; try++ {
+		err = api.NetworkRemove(ctx, id)
+		if err == nil || errdefs.IsNotFound(err) {
+			return nil
+		}
+		if !strings.Contains(err.Error(), "has active endpoints") {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(300 * time.Millisecond):
+		}
 	}
-	return nil
+	if used, _ := InUse(ctx, api, id); !used {
+		return fmt.Errorf("%w (no container is attached: the daemon still counts a stale endpoint; restarting the Docker daemon clears it)", err)
+	}
+	return err
 }
 
 // InUse reports whether any container is still attached to the network.
