@@ -9,7 +9,11 @@
 # for the previous one to be healthy.
 #
 # Environment: RUNS (default 3) repetitions, the median is reported;
-# COMPOSE (default docker-compose) the command to compare with.
+# COMPOSE (default docker-compose) the command to compare with;
+# BENCH_PARTS (default core,hotreload,multihost) which parts to run: core is
+# this table, hotreload and multihost are bench/hotreload/run.sh and
+# bench/multihost/run.sh, run after it (multihost needs root for the extra
+# Docker hosts, and says so when skipped).
 set -euo pipefail
 export LC_ALL=C
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -25,6 +29,22 @@ if ! docker image inspect devorch-test/testapp:latest >/dev/null 2>&1; then
 	echo "building the test image devorch-test/testapp:latest (go run ./cmd/testimages)"
 	go run ./cmd/testimages
 fi
+# The other parts run after the core table, each with its own cleanup.
+bench_parts=",${BENCH_PARTS:-core,hotreload,multihost},"
+other_parts() {
+	local part rc=0
+	for part in hotreload multihost; do
+		[[ $bench_parts == *",$part,"* ]] || continue
+		echo
+		"bench/$part/run.sh" || { rc=$?; echo "bench: the $part part failed (exit $rc)" >&2; [ $rc != 130 ] || return $rc; }
+	done
+	return $rc
+}
+if [[ $bench_parts != *",core,"* ]]; then
+	other_parts
+	exit
+fi
+
 have_compose=1
 command -v "$compose_cmd" >/dev/null 2>&1 || { have_compose=0; echo "bench: $compose_cmd not found, its column stays empty" >&2; }
 
@@ -59,11 +79,18 @@ cleanup() (
 		dc $P_DC "$tmp/compose/stack.yaml" down
 		dc $P_DC_CHAIN "$tmp/compose/chain.yaml" down
 	fi
-	# Whatever a failed step left behind.
-	ids=$(docker ps -aq --filter name=dvb-)
-	[ -z "$ids" ] || docker rm -f $ids
-	ids=$(docker network ls -q --filter name=dvb-)
-	[ -z "$ids" ] || docker network rm $ids
+	# Whatever a failed step left behind: only this bench's projects
+	# (other runs, or other people, may use dvb- names too).
+	for p in $P_FLOOR $P_FLOOR_CHAIN $P_DEV $P_DEV_CHAIN $P_DC $P_DC_CHAIN; do
+		for label in dev.devorch.project com.docker.compose.project dvb.project; do
+			ids=$(docker ps -aq --filter "label=$label=$p")
+			[ -z "$ids" ] || docker rm -f $ids
+		done
+		for n in "${p}_default" "$p"; do
+			docker network rm "$n" 2>/dev/null
+		done
+	done
+	true
 ) >>"$log" 2>&1
 
 # finish reports to fd 3, the script's own stderr: a signal can arrive while
@@ -188,3 +215,9 @@ report=$tmp/report.txt
 } >"$report"
 cat "$report"
 cp "$report" "bench/results/$(date -u +%Y%m%d-%H%M%S).txt"
+
+# Core done: clean up now (the trap would do it at exit), then the others.
+trap - EXIT INT TERM
+cleanup || echo "bench: core cleanup reported errors (a dvb- network or container it could not remove)" >&2
+rm -rf "$tmp"
+other_parts
