@@ -73,12 +73,14 @@ func (m *Monitor) checkAlerts(old, st *ContainerState) {
 	if old == nil {
 		// Only alert on what happens while watching, except a container
 		// found already unhealthy or OOM-killed.
-		if st.Health == "unhealthy" {
+		if st.Health == "unhealthy" && st.State == "running" {
 			m.raise(st, "unhealthy", fmt.Sprintf("%s is unhealthy%s", st.Name, lastHealth(st.HealthLog)))
 		}
 		return
 	}
-	if st.Health == "unhealthy" && old.Health != "unhealthy" {
+	// Docker 20.10 reports a stopped container's health as unhealthy:
+	// only a running container can turn unhealthy.
+	if st.Health == "unhealthy" && old.Health != "unhealthy" && st.State == "running" {
 		m.raise(st, "unhealthy", fmt.Sprintf("%s turned unhealthy%s", st.Name, lastHealth(st.HealthLog)))
 	}
 	if st.OOMKilled && (!old.OOMKilled || st.FinishedAt.After(old.FinishedAt)) {

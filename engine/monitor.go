@@ -35,6 +35,9 @@ type MonitorOptions struct {
 	HostInterval time.Duration
 	// NoLogs disables log following (the plain printer streams its own).
 	NoLogs bool
+	// FollowLogs follows every running container's logs from the start
+	// (else only once WantLogs(true) is called).
+	FollowLogs bool
 }
 
 // LogLine is one line a container wrote.
@@ -118,7 +121,7 @@ type Monitor struct {
 	mu         sync.Mutex
 	states     map[string]*ContainerState
 	logs       map[string]*ring
-	following  map[string]context.CancelFunc
+	following  map[string]*logFollow
 	statsWant  map[string]bool
 	statsRun   map[string]context.CancelFunc
 	hostStates map[string]*HostState
@@ -130,6 +133,40 @@ type Monitor struct {
 	rules      map[string][]alertRule
 	logSeq     uint64
 	inflight   sync.WaitGroup // debounced refreshes not yet done
+	logsWanted bool           // someone looks at logs: follow them
+}
+
+// WantLogs starts or stops following the containers' logs. While nobody
+// looks at logs they are not streamed (dockerd pays for every line sent);
+// turning them on again refills each container's buffer from Docker's own
+// log (its last LogLines lines), then follows.
+func (m *Monitor) WantLogs(on bool) {
+	m.mu.Lock()
+	if m.logsWanted == on || (on && m.o.NoLogs) {
+		m.mu.Unlock()
+		return
+	}
+	m.logsWanted = on
+	var run []*ContainerState
+	if on {
+		for id, st := range m.states {
+			if st.Running() {
+				if _, ok := m.following[id]; !ok {
+					m.logs[id] = newRing(m.o.LogLines)
+					run = append(run, st)
+				}
+			}
+		}
+	} else {
+		for id, f := range m.following {
+			f.cancel()
+			delete(m.following, id)
+		}
+	}
+	m.mu.Unlock()
+	for _, st := range run {
+		m.follow(st.Host, st, true)
+	}
 }
 
 // Settle waits, up to d, until the Docker events seen so far have been
@@ -168,10 +205,11 @@ func (e *Engine) NewMonitor(ctx context.Context, project string, p *compose.Proj
 	ctx, cancel := context.WithCancel(ctx)
 	m := &Monitor{
 		e: e, project: project, p: p, o: o, bus: bus, ctx: ctx, cancel: cancel,
-		states: map[string]*ContainerState{}, logs: map[string]*ring{}, following: map[string]context.CancelFunc{},
+		states: map[string]*ContainerState{}, logs: map[string]*ring{}, following: map[string]*logFollow{},
 		statsWant: map[string]bool{}, statsRun: map[string]context.CancelFunc{}, hostStates: map[string]*HostState{},
 		pending: map[string]*time.Timer{}, restarts: map[string][]time.Time{}, overSince: map[string]time.Time{},
-		rules: map[string][]alertRule{},
+		rules:      map[string][]alertRule{},
+		logsWanted: o.FollowLogs && !o.NoLogs,
 	}
 	if p != nil {
 		for name, s := range p.Services {
@@ -247,6 +285,11 @@ func (m *Monitor) loop(h *hosts.Host, hb *hub, ch <-chan events.Message) {
 			return
 		case ev := <-ch:
 			if ev.Actor.Attributes[labels.OneOff] == "true" {
+				continue
+			}
+			// Every healthcheck probe is an exec: its events change nothing
+			// the monitor shows (health_status events do).
+			if strings.HasPrefix(string(ev.Action), "exec_") {
 				continue
 			}
 			m.noteEvent(ev)
@@ -336,7 +379,10 @@ func (m *Monitor) refresh(h *hosts.Host, id string) {
 	_, following := m.following[id]
 	m.mu.Unlock()
 	m.checkAlerts(old, st)
-	if running && !following && !m.o.NoLogs {
+	m.mu.Lock()
+	wantLogs := m.logsWanted
+	m.mu.Unlock()
+	if running && !following && wantLogs {
 		m.follow(h, st, old == nil)
 	}
 	m.publish(Event{Kind: KindState, Resource: ResContainer, Name: st.Name, Host: h.Name, Service: st.Service, Replica: st.Replica, ID: id, Status: st.State, Health: st.Health, ExitCode: st.ExitCode})
@@ -410,8 +456,8 @@ func (m *Monitor) remove(id string) {
 	m.mu.Lock()
 	st, ok := m.states[id]
 	delete(m.states, id)
-	if cancel, ok := m.following[id]; ok {
-		cancel()
+	if f, ok := m.following[id]; ok {
+		f.cancel()
 		delete(m.following, id)
 	}
 	if cancel, ok := m.statsRun[id]; ok {
@@ -438,6 +484,9 @@ func (m *Monitor) dropMissing(host string, seen map[string]bool) {
 	}
 }
 
+// logFollow is one log stream of one container.
+type logFollow struct{ cancel context.CancelFunc }
+
 // follow streams a container's logs into its ring buffer and the bus.
 func (m *Monitor) follow(h *hosts.Host, st *ContainerState, initial bool) {
 	ctx, cancel := context.WithCancel(m.ctx)
@@ -447,7 +496,8 @@ func (m *Monitor) follow(h *hosts.Host, st *ContainerState, initial bool) {
 		cancel()
 		return
 	}
-	m.following[st.ID] = cancel
+	me := &logFollow{cancel: cancel}
+	m.following[st.ID] = me
 	r := m.logs[st.ID]
 	if r == nil {
 		r = newRing(m.o.LogLines)
@@ -463,7 +513,9 @@ func (m *Monitor) follow(h *hosts.Host, st *ContainerState, initial bool) {
 	go func() {
 		defer func() {
 			m.mu.Lock()
-			delete(m.following, st.ID)
+			if m.following[st.ID] == me { // not a newer follow of the same container
+				delete(m.following, st.ID)
+			}
 			m.mu.Unlock()
 		}()
 		c := st.Container

@@ -80,7 +80,7 @@ services:
 	defer cancel()
 	ch, unsub := bus.Subscribe(4096)
 	defer unsub()
-	m, err := e.NewMonitor(ctx, p.Name, p, bus, MonitorOptions{StatsInterval: 300 * time.Millisecond, LogLines: 50})
+	m, err := e.NewMonitor(ctx, p.Name, p, bus, MonitorOptions{StatsInterval: 300 * time.Millisecond, LogLines: 50, FollowLogs: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -30,6 +30,9 @@ type Backend interface {
 	Logs(ids []string, max int) []engine.LogLine
 	// WantStats says which containers' resources to sample; the others stop.
 	WantStats(ids []string)
+	// WantLogs starts or stops streaming the containers' logs (only the
+	// logs view needs them).
+	WantLogs(on bool)
 	Hosts() []engine.HostState
 	Alerts(all bool) []engine.Alert
 	Ack(id int)
@@ -91,6 +94,9 @@ type EngineBackend struct {
 	watchMu     sync.Mutex
 	watchCancel context.CancelFunc
 }
+
+// WantLogs implements Backend.
+func (b *EngineBackend) WantLogs(on bool) { b.m.WantLogs(on) }
 
 // SetWatch implements Backend: hot reload runs in the background until
 // turned off; its batches and errors arrive on the bus.

@@ -141,6 +141,8 @@ func (f *fakeBackend) Shell(_ context.Context, s string, replica int) (*exec.Cmd
 	return exec.Command("true"), nil
 }
 
+func (f *fakeBackend) WantLogs(bool) {}
+
 func (f *fakeBackend) SetWatch(on bool) (bool, error) {
 	if err := f.act("watch", fmt.Sprint(on)); err != nil {
 		return false, err

@@ -86,6 +86,7 @@ type Model struct {
 	confirm    *pendingAction
 	quitPrompt bool
 	watching   bool // hot reload is on
+	logsOn     bool // the backend streams logs
 	actions    map[int]*runningAction
 	nextAction int
 
@@ -327,6 +328,15 @@ func (m *Model) container(service string, replica int) *engine.ContainerState {
 
 // syncStats asks the engine for the resources of what is on screen, and
 // only that.
+// syncLogs streams containers' logs only while the logs view is shown.
+func (m *Model) syncLogs() {
+	want := m.view == viewLogs
+	if want != m.logsOn {
+		m.logsOn = want
+		m.b.WantLogs(want)
+	}
+}
+
 func (m *Model) syncStats() {
 	var ids []string
 	switch m.view {
@@ -365,6 +375,7 @@ func (m *Model) switchTo(v view) tea.Cmd {
 		}
 	}
 	m.view = v
+	m.syncLogs()
 	switch v {
 	case viewLogs:
 		return m.logs.load(m)

@@ -2,9 +2,11 @@ package tui
 
 import (
 	"hash/fnv"
+	"strconv"
 
 	"github.com/charmbracelet/bubbles/help"
 	"github.com/charmbracelet/lipgloss"
+	"github.com/muesli/termenv"
 )
 
 // Theme holds every style the TUI uses. All of them come from one
@@ -58,6 +60,29 @@ var (
 // NewTheme makes the theme from a renderer (lipgloss.NewRenderer(output)).
 func NewTheme(r *lipgloss.Renderer) Theme {
 	s := func() lipgloss.Style { return r.NewStyle() }
+	// Resolve every colour once, for this terminal's background and
+	// profile: lipgloss would otherwise convert a hex colour to the
+	// nearest 256-colour entry on every render (a few % of CPU when logs
+	// pour in).
+	dark := r.HasDarkBackground()
+	profile := r.ColorProfile()
+	fix := func(c lipgloss.AdaptiveColor) lipgloss.TerminalColor {
+		hex := c.Light
+		if dark {
+			hex = c.Dark
+		}
+		switch tc := profile.Color(hex).(type) {
+		case termenv.RGBColor:
+			return lipgloss.Color(string(tc))
+		case termenv.ANSI256Color:
+			return lipgloss.Color(strconv.Itoa(int(tc)))
+		case termenv.ANSIColor:
+			return lipgloss.Color(strconv.Itoa(int(tc)))
+		}
+		return lipgloss.NoColor{}
+	}
+	cText, cDim, cAccent, cGood, cWarn, cBad, cInfo := fix(cText), fix(cDim), fix(cAccent), fix(cGood), fix(cWarn), fix(cBad), fix(cInfo)
+	cSelBg, cMatchBg, cCurBg := fix(cSelBg), fix(cMatchBg), fix(cCurBg)
 	t := Theme{
 		Title:        s().Bold(true).Foreground(cAccent),
 		HeaderInfo:   s().Foreground(cText),
@@ -88,7 +113,7 @@ func NewTheme(r *lipgloss.Renderer) Theme {
 		Spark:        s().Foreground(cInfo),
 	}
 	for _, c := range servicePalette {
-		t.Services = append(t.Services, s().Foreground(c))
+		t.Services = append(t.Services, s().Foreground(fix(c)))
 	}
 	key := s().Foreground(cAccent)
 	desc := s().Foreground(cDim)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -49,7 +50,7 @@ services:
 		step = time.Now()
 	}
 
-	p := newTmuxPane(t, s.project)
+	p := newTmuxPane(t)
 	p.start(fmt.Sprintf("cd %s && %s --progress plain -p %s up; echo %s$?; sleep 3600",
 		shellQuote(s.dir), shellQuote(bin), shellQuote(s.project), exitMarker))
 
@@ -66,9 +67,10 @@ services:
 	phase("up, all healthy")
 
 	// 2: the logs view, with alpha's distinctive line.
+	needleLine := regexp.MustCompile(`alpha-1\s+│ needle tick \d+`)
 	p.keys("2")
 	p.waitFor("the logs view showing alpha's needle line", 30*time.Second, func(sc string) bool {
-		return strings.Contains(sc, "Logs · all services") && regexp.MustCompile(`alpha-1\s+│ needle tick \d+`).MatchString(sc)
+		return strings.Contains(sc, "Logs · all services") && needleLine.MatchString(sc)
 	})
 	// / needle Enter: the header counts the matches and shows the current
 	// one (/needle I/N), whose line is marked with ▸ in the gutter.
@@ -77,9 +79,10 @@ services:
 	p.literal("needle")
 	p.waitFor("the typed search text", 15*time.Second, func(sc string) bool { return strings.Contains(sc, "search: needle") })
 	p.keys("Enter")
+	header := regexp.MustCompile(`Logs · .* · /needle \d+/\d+`)
+	current := regexp.MustCompile(`(?m)^▸alpha-1\s+│ needle tick \d+`)
 	sc := p.waitFor("the search's match indicator", 15*time.Second, func(sc string) bool {
-		return regexp.MustCompile(`Logs · .* · /needle \d+/\d+`).MatchString(sc) &&
-			regexp.MustCompile(`(?m)^▸alpha-1\s+│ needle tick \d+`).MatchString(sc)
+		return header.MatchString(sc) && current.MatchString(sc)
 	})
 	if !regexp.MustCompile(`\d+ match(es)? for "needle"`).MatchString(sc) {
 		t.Errorf("the status line does not count the matches:\n%s", sc)
@@ -207,8 +210,9 @@ type tmuxPane struct {
 	last   string
 }
 
-func newTmuxPane(t *testing.T, name string) *tmuxPane {
-	p := &tmuxPane{t: t, socket: name}
+func newTmuxPane(t *testing.T) *tmuxPane {
+	// In the test's directory: tmux leaves its socket file behind.
+	p := &tmuxPane{t: t, socket: filepath.Join(t.TempDir(), "tmux.sock")}
 	t.Cleanup(func() {
 		if t.Failed() && p.last != "" {
 			t.Logf("last screen:\n%s", p.last)
@@ -220,7 +224,7 @@ func newTmuxPane(t *testing.T, name string) *tmuxPane {
 }
 
 func (p *tmuxPane) run(args ...string) (string, error) {
-	cmd := exec.Command("tmux", append([]string{"-u", "-f", "/dev/null", "-L", p.socket}, args...)...)
+	cmd := exec.Command("tmux", append([]string{"-u", "-f", "/dev/null", "-S", p.socket}, args...)...)
 	cmd.Env = os.Environ()
 	if os.Getenv("TERM") == "" || os.Getenv("TERM") == "dumb" {
 		cmd.Env = append(cmd.Env, "TERM=xterm-256color")
