@@ -3,7 +3,7 @@ SHELL := /bin/bash
 GO ?= go
 export CGO_ENABLED ?= 0
 BIN := bin/devorch
-DEBIAN_PKGS := busybox-static docker-registry docker-compose tmux iproute2 iptables
+DEBIAN_PKGS := busybox-static docker-registry docker-compose tmux iproute2 iptables openssl openssh-client openssh-server
 TEST_TIMEOUT ?= 20m
 
 .PHONY: all build test deps check-docker test-images unit vet demo bench clean hosts-up hosts-down
@@ -21,6 +21,7 @@ deps:
 	  echo "installing:$$missing"; \
 	  (apt-get update -qq || true) && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	  systemctl disable --now docker-registry >/dev/null 2>&1 || true; \
+	  case "$$missing" in *openssh-server*) (systemctl disable --now ssh || /etc/init.d/ssh stop) >/dev/null 2>&1 || true;; esac; \
 	fi
 
 # check-docker fails loudly when no Docker daemon answers.
@@ -35,20 +36,21 @@ vet:
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
 # test starts four extra Docker hosts (scripts/testhosts.sh) for the
-# multi-host tests (h1-h3; h4 is restarted by a monitor test) and always
-# stops them, whatever the outcome.
+# multi-host tests (h1-h3; h4 is restarted by a monitor test; h3 also on
+# tcp+TLS, h2 also over ssh) and always stops them, whatever the outcome.
 TEST_IMAGES := devorch-test/testapp:latest devorch-test/busybox:latest
 test: deps check-docker vet build test-images
 	@set -e; \
 	trap 'scripts/testhosts.sh down >/dev/null 2>&1 || true' EXIT; \
 	DEVORCH_TESTHOST_IMAGES="$(TEST_IMAGES)" scripts/testhosts.sh up 4; \
-	export DEVORCH_TEST_HOSTS="$$(scripts/testhosts.sh env --raw | sed 's/^DEVORCH_TEST_HOSTS=//')"; \
+	eval "$$(scripts/testhosts.sh env)"; \
 	echo "test hosts: $$DEVORCH_TEST_HOSTS"; \
+	echo "tls: $${DEVORCH_TEST_TLS:-none}  ssh: $${DEVORCH_TEST_SSH:-none}"; \
 	DEVORCH_REQUIRE_DOCKER=1 $(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
 
 hosts-up: test-images
 	DEVORCH_TESTHOST_IMAGES="$(TEST_IMAGES)" scripts/testhosts.sh up 4
-	@echo 'export DEVORCH_TEST_HOSTS="'"$$(scripts/testhosts.sh env --raw | sed 's/^DEVORCH_TEST_HOSTS=//')"'"'
+	@scripts/testhosts.sh env
 
 hosts-down:
 	scripts/testhosts.sh down

@@ -52,7 +52,7 @@ command -v "$compose_cmd" >/dev/null 2>&1 || { have_compose=0; echo "bench: $com
 # "one changed" step overwrites the stack file in place (same path, so only
 # the service itself differs).
 P_FLOOR=dvb-floor P_FLOOR_CHAIN=dvb-floor-chain
-P_DEV=dvb-devorch P_DEV_CHAIN=dvb-devorch-chain
+P_DEV=dvb-dev P_DEV_CHAIN=dvb-dev-chain
 P_DC=dvb-compose P_DC_CHAIN=dvb-compose-chain
 tmp=$(mktemp -d)
 log=$tmp/bench.log

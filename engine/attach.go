@@ -131,14 +131,7 @@ func (a *Attacher) onEvent(hb *hub, m events.Message) {
 		if insp.State != nil {
 			code = insp.State.ExitCode
 		}
-		a.mu.Lock()
-		a.exited[c.ID] = code
-		a.mu.Unlock()
-		a.e.emit(Event{Kind: KindExit, Resource: ResContainer, Name: c.Name, Host: c.HostName(), Service: c.Service, Replica: c.Replica, ID: c.ID, ExitCode: code, Status: "exited"})
-		select {
-		case a.exits <- exitNote{c, code}:
-		default:
-		}
+		a.markExited(c, code)
 	case events.ActionDestroy:
 		// Removed (replaced by a recreate, or by hand): no longer followed.
 		a.mu.Lock()
@@ -149,6 +142,24 @@ func (a *Attacher) onEvent(hb *hub, m events.Message) {
 		case a.exits <- exitNote{c, -1}:
 		default:
 		}
+	}
+}
+
+// markExited records a container's exit and reports it once, whether the
+// die event or Wait's first look saw it first (a container that exits
+// before it is followed has its die event ignored).
+func (a *Attacher) markExited(c Container, code int) {
+	a.mu.Lock()
+	if _, seen := a.exited[c.ID]; seen {
+		a.mu.Unlock()
+		return
+	}
+	a.exited[c.ID] = code
+	a.mu.Unlock()
+	a.e.emit(Event{Kind: KindExit, Resource: ResContainer, Name: c.Name, Host: c.HostName(), Service: c.Service, Replica: c.Replica, ID: c.ID, ExitCode: code, Status: "exited"})
+	select {
+	case a.exits <- exitNote{c, code}:
+	default:
 	}
 }
 
@@ -183,13 +194,7 @@ func (a *Attacher) Wait(ctx context.Context, abortOnExit bool) AttachResult {
 		}
 		insp, err := c.Host.Client.ContainerInspect(ctx, id)
 		if err == nil && insp.State != nil && !insp.State.Running && !insp.State.Restarting && insp.State.Status != "created" {
-			a.mu.Lock()
-			a.exited[id] = insp.State.ExitCode
-			a.mu.Unlock()
-			select {
-			case a.exits <- exitNote{c, insp.State.ExitCode}:
-			default:
-			}
+			a.markExited(c, insp.State.ExitCode)
 		}
 	}
 	res := AttachResult{Codes: map[string]int{}}

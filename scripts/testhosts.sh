@@ -5,12 +5,17 @@
 #   scripts/testhosts.sh up [N]          start h1..hN (default 3); idempotent, repairs crashed hosts
 #   scripts/testhosts.sh down [--purge]  stop all hosts; --purge also deletes their data roots
 #   scripts/testhosts.sh status          show the hosts
-#   scripts/testhosts.sh env [--raw]     print DEVORCH_TEST_HOSTS for the running hosts
+#   scripts/testhosts.sh env [--raw]     print DEVORCH_TEST_HOSTS (and DEVORCH_TEST_TLS/_SSH) for the running hosts
 #   scripts/testhosts.sh load IMAGE...   copy images from the default daemon into every running host
 #
 # Host hN: network namespace devorch-hN, veth dvh-hN (10.251.N.1/24) <-> eth0
 # (10.251.N.2/24), dockerd on unix:///run/devorch-testhosts/hN.sock, data root
 # /var/lib/devorch-testhosts/hN. Nothing listens on TCP outside the namespaces.
+# Two hosts have a second endpoint, inside their namespace: h3's dockerd also
+# listens on tcp://10.251.3.2:2376 with --tlsverify (certificates in
+# /var/lib/devorch-testhosts/tls), and an sshd in h2's namespace listens on
+# 10.251.2.2:22 (keys and client config in /var/lib/devorch-testhosts/ssh)
+# whose sessions have DOCKER_HOST=h2's socket.
 set -Eeuo pipefail
 
 readonly TAG=devorch-testhosts
@@ -25,6 +30,14 @@ readonly STOP_TIMEOUT=20
 # Empty: every dockerd starts (supervises) its own containerd inside its exec root.
 # A socket path: use that containerd (namespaces devorch-hN keep the hosts apart).
 readonly SHARED_CONTAINERD=${DEVORCH_TESTHOST_CONTAINERD:-}
+# Extra endpoint kinds (fixed hosts, see testhosts.md): a TLS tcp listener on
+# h3's dockerd, an sshd in h2's namespace. Keys and certificates are made once
+# and kept with the data roots (removed by down --purge).
+readonly TLS_HOST=3 TLS_PORT=2376
+readonly TLS_DIR=$DATA_DIR/tls
+readonly SSH_HOST=2
+readonly SSH_DIR=$DATA_DIR/ssh
+readonly SSHD=/usr/sbin/sshd
 
 # The docker CLI must not be redirected by the caller's environment.
 unset DOCKER_HOST DOCKER_CONTEXT DOCKER_TLS_VERIFY DOCKER_CERT_PATH
@@ -38,7 +51,8 @@ usage() {
 usage: testhosts.sh up [N]          start hosts h1..hN (default 3)
        testhosts.sh down [--purge]  stop all hosts (--purge: also delete data roots)
        testhosts.sh status          show hosts
-       testhosts.sh env [--raw]     print DEVORCH_TEST_HOSTS (eval-safe; --raw: unquoted)
+       testhosts.sh env [--raw]     print DEVORCH_TEST_HOSTS, DEVORCH_TEST_TLS, DEVORCH_TEST_SSH
+                                    (eval-safe; --raw: only DEVORCH_TEST_HOSTS, unquoted)
        testhosts.sh load IMAGE...   copy images from the default daemon into all running hosts
 EOF
 	exit 2
@@ -58,6 +72,11 @@ addr_of() { echo "10.251.$1.2"; }
 gw_of() { echo "10.251.$1.1"; }
 bip_of() { echo "10.252.$1.1/24"; }               # docker0 inside hN
 pool_of() { echo "10.$((100 + $1)).0.0/16"; }       # user-defined networks inside hN
+sshd_pidfile_of() { echo "$RUN_DIR/h$1-sshd.pid"; }
+sshd_cfg_of() { echo "$RUN_DIR/h$1-sshd.conf"; }
+sshd_log_of() { echo "$LOG_DIR/h$1-sshd.log"; }
+tls_endpoint() { echo "tcp://$(addr_of "$TLS_HOST"):$TLS_PORT"; }
+ssh_endpoint() { echo "ssh://root@$(addr_of "$SSH_HOST")"; }
 
 dk() { local i=$1; shift; timeout 30 docker -H "$(endpoint_of "$i")" "$@"; }
 src() { docker -H "$SRC_HOST" "$@"; }
@@ -94,10 +113,20 @@ dockerd_pid() { # pid of host i's dockerd, verified, or nothing
 	return 0
 }
 
+sshd_pid() { # pid of host i's sshd listener (from its pidfile, verified), or nothing
+	local i=$1 p cmd
+	[[ -r $(sshd_pidfile_of "$i") ]] || return 0
+	p=$(<"$(sshd_pidfile_of "$i")")
+	[[ $p =~ ^[0-9]+$ ]] || return 0
+	cmd=$(tr '\0' ' ' 2>/dev/null <"/proc/$p/cmdline") || return 0
+	if [[ $cmd == *sshd* && $cmd == *"$(sshd_cfg_of "$i")"* ]] && alive "$p"; then echo "$p"; fi
+	return 0
+}
+
 known_hosts() { # indices of hosts with any runtime trace (not data roots)
 	{
 		# (|| true: with pipefail a missing directory must not end the scan)
-		ls "$RUN_DIR" 2>/dev/null | sed -nE 's/^h([0-9]+)(\.pid|\.sock|\.json|-exec)$/\1/p' || true
+		ls "$RUN_DIR" 2>/dev/null | sed -nE 's/^h([0-9]+)(\.pid|\.sock|\.json|-exec|-sshd\.pid|-sshd\.conf)$/\1/p' || true
 		ip netns list 2>/dev/null | sed -nE 's/^devorch-h([0-9]+)( .*)?$/\1/p' || true
 		ip -o link show 2>/dev/null | sed -nE 's/^[0-9]+: dvh-h([0-9]+)[@:].*/\1/p' || true
 		ls /sys/fs/cgroup/pids 2>/dev/null | sed -nE 's/^devorch-h([0-9]+)$/\1/p' || true
@@ -119,6 +148,9 @@ healthy() { # host i fully up?
 	[[ $(readlink "/proc/$pid/ns/net") == "$(readlink /proc/self/ns/net)" ]] && return 1
 	ip -4 -o addr show dev "$(veth_of "$i")" 2>/dev/null | grep -q " $(gw_of "$i")/24 " || return 1
 	ip -n "$(ns_of "$i")" -4 -o addr show dev eth0 2>/dev/null | grep -q " $(addr_of "$i")/24 " || return 1
+	if ((i == TLS_HOST)); then # started without the TLS listener (older script): restart it
+		[[ $(tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline") == *" $(tls_endpoint) "* ]] || return 1
+	fi
 	timeout 10 docker -H "$(endpoint_of "$i")" info --format '{{.ID}}' >/dev/null 2>&1
 }
 
@@ -200,6 +232,180 @@ driver_of() { # storage driver for host i: override > what the data root already
 	d=$(probe_driver); echo "$d" >"$f"; echo "$d"
 }
 
+# ---------------------------------------------------------------- TLS and ssh endpoints
+tls_valid() { # the certificates in $TLS_DIR are complete, match, and are good for a day more
+	local d=$TLS_DIR f
+	for f in ca.pem server/ca.pem server/cert.pem server/key.pem client/ca.pem client/cert.pem client/key.pem; do
+		[[ -s $d/$f ]] || return 1
+	done
+	openssl verify -CAfile "$d/ca.pem" "$d/server/cert.pem" "$d/client/cert.pem" >/dev/null 2>&1 || return 1
+	openssl x509 -in "$d/server/cert.pem" -noout -checkend 86400 >/dev/null 2>&1 || return 1
+	openssl x509 -in "$d/client/cert.pem" -noout -checkend 86400 >/dev/null 2>&1 || return 1
+	openssl x509 -in "$d/server/cert.pem" -noout -ext subjectAltName 2>/dev/null |
+		grep -qE "IP Address:$(addr_of "$TLS_HOST")(,|$)"
+}
+
+# ensure_tls makes, once, a CA, a server certificate for h$TLS_HOST's address
+# and a client certificate, in DOCKER_CERT_PATH layout (ca.pem, cert.pem,
+# key.pem) under $TLS_DIR/server and $TLS_DIR/client. The CA key is thrown
+# away. Built in a temporary directory and moved into place.
+ensure_tls() {
+	tls_valid && return 0
+	command -v openssl >/dev/null || die "openssl is needed for h$TLS_HOST's TLS endpoint" 2
+	log "generating TLS certificates in $TLS_DIR"
+	mkdir -p "$DATA_DIR"
+	local t
+	t=$(mktemp -d "$DATA_DIR/.tls.XXXXXX")
+	if ! (
+		set -e
+		cd "$t"
+		mkdir server client
+		key() { openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$1" 2>/dev/null; }
+		key ca-key.pem
+		openssl req -new -x509 -sha256 -days 3650 -key ca-key.pem -subj "/CN=devorch-testhosts CA" \
+			-addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
+			-out ca.pem 2>/dev/null
+		printf '%s\n' "basicConstraints=critical,CA:FALSE" "keyUsage=critical,digitalSignature,keyEncipherment" \
+			"extendedKeyUsage=serverAuth" "subjectAltName=IP:$(addr_of "$TLS_HOST")" >server.ext
+		printf '%s\n' "basicConstraints=critical,CA:FALSE" "keyUsage=critical,digitalSignature" \
+			"extendedKeyUsage=clientAuth" >client.ext
+		for who in server client; do
+			key "$who/key.pem"
+			openssl req -new -key "$who/key.pem" -subj "/CN=devorch-testhosts $who" -out "$who.csr" 2>/dev/null
+			openssl x509 -req -sha256 -days 3650 -in "$who.csr" -CA ca.pem -CAkey ca-key.pem \
+				-set_serial "0x$(openssl rand -hex 12)" -extfile "$who.ext" -out "$who/cert.pem" 2>/dev/null
+			cp ca.pem "$who/ca.pem"
+			chmod 0600 "$who/key.pem"
+		done
+		rm -f ca-key.pem ./*.csr ./*.ext
+	); then
+		rm -rf "$t"
+		die "generating TLS certificates failed"
+	fi
+	chmod 0755 "$t"
+	rm -rf "$TLS_DIR"
+	mv "$t" "$TLS_DIR"
+	tls_valid || die "the generated certificates in $TLS_DIR do not verify"
+}
+
+tls_answers() { # h$TLS_HOST answers on its TLS endpoint with the client certificate
+	timeout 10 docker -H "$(tls_endpoint)" --tlsverify --tlscacert "$TLS_DIR/client/ca.pem" \
+		--tlscert "$TLS_DIR/client/cert.pem" --tlskey "$TLS_DIR/client/key.pem" \
+		version --format '{{.Server.Version}}' >/dev/null 2>&1
+}
+
+# ensure_ssh_keys makes, once, sshd's host key and the client key, and writes
+# (every time, it is cheap) authorized_keys, known_hosts and a client config
+# for `ssh -F`.
+ensure_ssh_keys() {
+	local k
+	mkdir -p "$SSH_DIR"
+	chmod 0700 "$SSH_DIR"
+	for k in ssh_host_ed25519_key id_ed25519; do
+		[[ -s $SSH_DIR/$k && -s $SSH_DIR/$k.pub ]] && continue
+		rm -f "$SSH_DIR/.$k" "$SSH_DIR/.$k.pub"
+		ssh-keygen -q -t ed25519 -N '' -C "devorch-testhosts $k" -f "$SSH_DIR/.$k" >/dev/null ||
+			die "ssh-keygen failed"
+		mv -f "$SSH_DIR/.$k.pub" "$SSH_DIR/$k.pub"
+		mv -f "$SSH_DIR/.$k" "$SSH_DIR/$k"
+	done
+	# restrict: no forwarding, no pty; the key only runs commands.
+	printf 'restrict %s\n' "$(<"$SSH_DIR/id_ed25519.pub")" >"$SSH_DIR/authorized_keys"
+	printf '%s %s\n' "$(addr_of "$SSH_HOST")" "$(cut -d' ' -f1,2 "$SSH_DIR/ssh_host_ed25519_key.pub")" >"$SSH_DIR/known_hosts"
+	cat >"$SSH_DIR/ssh_config" <<EOF
+# Client config for h$SSH_HOST's sshd (scripts/testhosts.sh):
+#   ssh -F $SSH_DIR/ssh_config root@$(addr_of "$SSH_HOST") docker ps
+#   DEVORCH_SSH_ARGS="-F $SSH_DIR/ssh_config" devorch --host remote=$(ssh_endpoint) hosts
+Host *
+	User root
+	IdentityFile $SSH_DIR/id_ed25519
+	IdentitiesOnly yes
+	IdentityAgent none
+	UserKnownHostsFile $SSH_DIR/known_hosts
+	GlobalKnownHostsFile /dev/null
+	StrictHostKeyChecking yes
+	UpdateHostKeys no
+	BatchMode yes
+	PasswordAuthentication no
+	KbdInteractiveAuthentication no
+	ConnectTimeout 5
+	LogLevel ERROR
+EOF
+	chmod 0600 "$SSH_DIR/authorized_keys" "$SSH_DIR/known_hosts" "$SSH_DIR/ssh_config"
+}
+
+# start_sshd runs sshd for host i inside its network namespace, listening on
+# its address only, root by key only; sessions get DOCKER_HOST = the host's
+# socket, so `ssh ... docker system dial-stdio` reaches that dockerd.
+start_sshd() {
+	local i=$1 cfg p
+	cfg=$(sshd_cfg_of "$i")
+	ensure_ssh_keys
+	mkdir -p /run/sshd # sshd's privilege separation directory (compiled in)
+	chmod 0755 /run/sshd
+	cat >"$cfg" <<EOF
+# sshd for devorch test host h$i (scripts/testhosts.sh); runs in netns $(ns_of "$i")
+ListenAddress $(addr_of "$i"):22
+HostKey $SSH_DIR/ssh_host_ed25519_key
+PidFile $(sshd_pidfile_of "$i")
+AuthorizedKeysFile $SSH_DIR/authorized_keys
+AllowUsers root
+PermitRootLogin prohibit-password
+PubkeyAuthentication yes
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+HostbasedAuthentication no
+UsePAM no
+PermitUserEnvironment no
+SetEnv DOCKER_HOST=$(endpoint_of "$i")
+AllowTcpForwarding no
+AllowAgentForwarding no
+AllowStreamLocalForwarding no
+X11Forwarding no
+PermitTunnel no
+PermitTTY no
+PrintMotd no
+PrintLastLog no
+UseDNS no
+MaxStartups 100:30:200
+MaxSessions 100
+LogLevel INFO
+EOF
+	"$SSHD" -t -f "$cfg" || die "h$i: sshd rejects $cfg"
+	printf '\n=== %s testhosts.sh: starting sshd for h%s\n' "$(date -Is)" "$i" >>"$(sshd_log_of "$i")"
+	# sshd daemonizes, binds, then writes its pidfile.
+	setsid nsenter --net="/var/run/netns/$(ns_of "$i")" -- "$SSHD" -f "$cfg" -E "$(sshd_log_of "$i")" \
+		</dev/null >>"$(sshd_log_of "$i")" 2>&1 9>&- ||
+		{ tail -n 5 "$(sshd_log_of "$i")" >&2; die "h$i: sshd failed to start"; }
+	local deadline=$((SECONDS + 10))
+	while p=$(sshd_pid "$i") && [[ -z $p ]]; do
+		if ((SECONDS >= deadline)); then
+			tail -n 5 "$(sshd_log_of "$i")" >&2
+			die "h$i: sshd wrote no pidfile within 10s"
+		fi
+		sleep 0.1
+	done
+	log "h$i: sshd (pid $p) on $(ssh_endpoint)"
+}
+
+ensure_sshd() { # sshd for host i, if sshd is installed
+	local i=$1
+	if [[ ! -x $SSHD ]]; then
+		log "h$i: no ssh endpoint: $SSHD is missing (apt-get install openssh-server)"
+		return 0
+	fi
+	[[ -n $(sshd_pid "$i") ]] || start_sshd "$i"
+}
+
+stop_sshd() { # (its sessions live in the netns: cleanup_host kills them with the rest)
+	local i=$1 pid
+	pid=$(sshd_pid "$i")
+	if [[ -n $pid ]]; then
+		kill_wait TERM 5 "$pid" || kill_wait KILL 5 "$pid" || true
+	fi
+	rm -f "$(sshd_pidfile_of "$i")" "$(sshd_cfg_of "$i")"
+}
+
 # ---------------------------------------------------------------- stop / cleanup
 kill_wait() { # signal pids, wait up to $2 seconds for them to go away
 	local sig=$1 secs=$2; shift 2
@@ -224,6 +430,7 @@ cgroup_dirs() { # cgroup dirs of host i's containers (--cgroup-parent /devorch-h
 cleanup_host() { # stop host i and remove all its runtime state (never the data root)
 	local i=$1 pid pids d ns veth
 	ns=$(ns_of "$i"); veth=$(veth_of "$i")
+	stop_sshd "$i"
 	pid=$(dockerd_pid "$i")
 	if [[ -n $pid ]]; then
 		log "h$i: stopping dockerd (pid $pid)"
@@ -303,6 +510,15 @@ start_host() { # set up network + launch dockerd for host i (does not wait)
 		--shutdown-timeout 10
 	)
 	[[ -z $SHARED_CONTAINERD ]] || args+=(--containerd "$SHARED_CONTAINERD")
+	if ((i == TLS_HOST)); then # the certificates: cmd_up runs ensure_tls first
+		args+=(
+			--host "$(tls_endpoint)"
+			--tlsverify
+			--tlscacert "$TLS_DIR/server/ca.pem"
+			--tlscert "$TLS_DIR/server/cert.pem"
+			--tlskey "$TLS_DIR/server/key.pem"
+		)
+	fi
 	printf '\n=== %s testhosts.sh: starting h%s (driver %s)\n' "$(date -Is)" "$i" "$driver" >>"$(log_of "$i")"
 	# nsenter only switches the network namespace; `ip netns exec` would also
 	# remount /sys and dockerd would lose the cgroup v1 mounts.
@@ -347,19 +563,53 @@ cmd_status() {
 		fi
 		printf '%-4s %-8s %-7s %-40s %-12s %-15s %s\n' "h$i" "$state" "${pid:--}" "$(endpoint_of "$i")" "$(addr_of "$i")" "$drv" "$extra"
 	done
+	# the other endpoint kinds, when their host is running
+	if healthy "$TLS_HOST"; then
+		state="not answering"
+		tls_answers && state=answering
+		printf 'h%s also on %s (TLS, %s; client certificates: DOCKER_CERT_PATH=%s)\n' \
+			"$TLS_HOST" "$(tls_endpoint)" "$state" "$TLS_DIR/client"
+	fi
+	pid=$(sshd_pid "$SSH_HOST")
+	if [[ -n $pid ]] && healthy "$SSH_HOST"; then
+		printf 'h%s also on %s (sshd pid %s; client: DEVORCH_SSH_ARGS="-F %s")\n' \
+			"$SSH_HOST" "$(ssh_endpoint)" "$pid" "$SSH_DIR/ssh_config"
+	fi
+}
+
+# extra_endpoints prints DEVORCH_TEST_TLS and DEVORCH_TEST_SSH values for the
+# running hosts among $@ that have them: NAME=ENDPOINT;certs=DIR and
+# NAME=ENDPOINT;config=FILE.
+extra_endpoints() {
+	local i
+	for i in "$@"; do
+		if ((i == TLS_HOST)) && tls_valid; then
+			printf 'DEVORCH_TEST_TLS %s\n' "h$i=$(tls_endpoint);certs=$TLS_DIR/client"
+		fi
+		if ((i == SSH_HOST)) && [[ -n $(sshd_pid "$i") && -s $SSH_DIR/ssh_config ]]; then
+			printf 'DEVORCH_TEST_SSH %s\n' "h$i=$(ssh_endpoint);config=$SSH_DIR/ssh_config"
+		fi
+	done
+	return 0
 }
 
 cmd_env() {
-	local raw=0 i val=""
+	local raw=0 i val="" running k v
 	[[ ${1:-} == --raw ]] && raw=1
-	for i in $(running_hosts); do
+	running=$(running_hosts)
+	for i in $running; do
 		val+="${val:+,}h$i=$(endpoint_of "$i");address=$(addr_of "$i")"
 	done
 	[[ -n $val ]] || log "no running test hosts"
 	if ((raw)); then
+		# one line only: the Makefile reads it with $(...)
 		printf 'DEVORCH_TEST_HOSTS=%s\n' "$val"
 	else
 		printf "export DEVORCH_TEST_HOSTS='%s'\n" "$val"
+		# shellcheck disable=SC2086
+		extra_endpoints $running | while read -r k v; do
+			printf "export %s='%s'\n" "$k" "$v"
+		done
 	fi
 }
 
@@ -434,6 +684,7 @@ cmd_up() {
 	done
 	if ((${#todo[@]})); then
 		local -A lpid=()
+		((n < TLS_HOST)) || ensure_tls
 		for i in "${todo[@]}"; do
 			if [[ -n $(known_hosts | grep -x "$i") ]]; then log "h$i: repairing leftover state"; fi
 			cleanup_host "$i"
@@ -472,6 +723,7 @@ cmd_up() {
 	else
 		log "h1..h$n already up"
 	fi
+	((n < SSH_HOST)) || ensure_sshd "$SSH_HOST"
 	if [[ -n ${DEVORCH_TESTHOST_IMAGES:-} ]]; then
 		local img imgs=()
 		for img in $DEVORCH_TESTHOST_IMAGES; do

@@ -9,7 +9,9 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -184,6 +186,9 @@ func contextEndpoint(cfgDir, name string) (endpoint, tlsDir string, err error) {
 	sum := sha256.Sum256([]byte(name))
 	id := hex.EncodeToString(sum[:])
 	b, err := os.ReadFile(filepath.Join(cfgDir, "contexts", "meta", id, "meta.json"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", "", fmt.Errorf("docker context %q not found in %s (docker context ls lists them)", name, cfgDir)
+	}
 	if err != nil {
 		return "", "", fmt.Errorf("docker context %q: %w", name, err)
 	}
@@ -233,7 +238,7 @@ func Open(specs []Spec, getenv func(string) string) (*Pool, error) {
 		if strings.HasPrefix(sp.Endpoint, "tcp://") && !sp.TLSVerify && getenv("DOCKER_TLS_VERIFY") != "" {
 			sp.TLSVerify, sp.CertPath = true, getenv("DOCKER_CERT_PATH")
 		}
-		c, err := newClient(sp)
+		c, err := newClient(sp, strings.Fields(getenv(EnvSSHArgs)))
 		if err != nil {
 			p.Close()
 			return nil, fmt.Errorf("host %q (%s): %w", sp.Name, sp.Endpoint, err)
@@ -244,10 +249,10 @@ func Open(specs []Spec, getenv func(string) string) (*Pool, error) {
 	return p, nil
 }
 
-func newClient(sp Spec) (*client.Client, error) {
+func newClient(sp Spec, sshArgs []string) (*client.Client, error) {
 	opts := []client.Opt{client.WithAPIVersionNegotiation()}
 	if strings.HasPrefix(sp.Endpoint, "ssh://") {
-		dialer, err := sshDialer(sp.Endpoint)
+		dialer, err := sshDialer(sp.Endpoint, sshArgs)
 		if err != nil {
 			return nil, err
 		}

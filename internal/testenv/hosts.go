@@ -180,3 +180,54 @@ func ping(h TestHost) error {
 	}
 	return fmt.Errorf("test host %s (%s) does not answer: %w", h.Name, h.Endpoint, err)
 }
+
+// EnvTestTLS and EnvTestSSH name the other endpoint kinds of the test hosts
+// (scripts/testhosts.sh env): "h3=tcp://IP:2376;certs=DIR" (a TLS listener,
+// DIR in DOCKER_CERT_PATH layout) and "h2=ssh://root@IP;config=FILE" (an
+// sshd whose sessions reach that host's dockerd; FILE is for ssh -F).
+const (
+	EnvTestTLS = "DEVORCH_TEST_TLS"
+	EnvTestSSH = "DEVORCH_TEST_SSH"
+)
+
+// RemoteEndpoint is a second endpoint of a test host: Host reaches the same
+// daemon through its unix socket (to check what devorch did), Endpoint is
+// the tcp:// or ssh:// one, Path the certificate directory or ssh config.
+type RemoteEndpoint struct {
+	Host     TestHost
+	Endpoint string
+	Path     string
+}
+
+// Remote returns the test host endpoint named by env (EnvTestTLS or
+// EnvTestSSH). Without it the test is skipped, or fails when
+// DEVORCH_REQUIRE_DOCKER=1.
+func Remote(t testing.TB, env string) RemoteEndpoint {
+	t.Helper()
+	raw := strings.TrimSpace(os.Getenv(env))
+	var r RemoteEndpoint
+	var err error
+	name, rest, ok := strings.Cut(raw, "=")
+	if !ok {
+		err = fmt.Errorf("%s is not set (make test sets it from scripts/testhosts.sh env)", env)
+	} else {
+		parts := strings.Split(rest, ";")
+		r.Endpoint = parts[0]
+		for _, p := range parts[1:] {
+			if _, v, ok := strings.Cut(p, "="); ok {
+				r.Path = v
+			}
+		}
+		if r.Path == "" {
+			err = fmt.Errorf("%s=%q: want NAME=ENDPOINT;certs=DIR or NAME=ENDPOINT;config=FILE", env, raw)
+		}
+	}
+	if err != nil {
+		if os.Getenv(EnvRequireDocker) == "1" {
+			t.Fatal(err)
+		}
+		t.Skip(err)
+	}
+	r.Host = HostNamed(t, name)
+	return r
+}
