@@ -47,7 +47,7 @@ func (e *Engine) NewAttacher(ctx context.Context, project string) *Attacher {
 	gctx := ctx
 	a := &Attacher{
 		e: e, project: project, ctx: ctx, cancel: cancel, g: &errgroup.Group{},
-		f:       &follower{e: e, opts: LogsOptions{Follow: true}, following: map[string]bool{}},
+		f:       newFollower(e, LogsOptions{Follow: true}),
 		hubs:    map[string]*hub{},
 		watched: map[string]Container{},
 		exited:  map[string]int{},

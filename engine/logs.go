@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/docker/docker/api/types/container"
@@ -48,7 +49,7 @@ func (e *Engine) Logs(ctx context.Context, project string, o LogsOptions) error 
 			}
 		}
 	}
-	f := &follower{e: e, opts: o, following: map[string]bool{}}
+	f := newFollower(e, o)
 	var hubs []*hub
 	if o.Follow {
 		for _, h := range e.Pool.Hosts {
@@ -110,8 +111,19 @@ type follower struct {
 	opts      LogsOptions
 	mu        sync.Mutex
 	following map[string]bool
+	// last is the Docker timestamp of the last line shown per container: a
+	// stream started again (after a restart, or a second Add) resumes just
+	// after it, so no line is lost or shown twice.
+	last map[string]time.Time
 }
 
+func newFollower(e *Engine, o LogsOptions) *follower {
+	return &follower{e: e, opts: o, following: map[string]bool{}, last: map[string]time.Time{}}
+}
+
+// start follows (or reads) a container's logs from since ("" = from the
+// start, or the caller's Since), or from just after the last line already
+// shown; a container already being followed is left alone.
 func (f *follower) start(ctx context.Context, g *errgroup.Group, c Container, since string) {
 	f.mu.Lock()
 	if f.following[c.ID] {
@@ -119,52 +131,79 @@ func (f *follower) start(ctx context.Context, g *errgroup.Group, c Container, si
 		return
 	}
 	f.following[c.ID] = true
+	last, resume := f.last[c.ID]
 	f.mu.Unlock()
+	o := f.opts
+	lo := container.LogsOptions{
+		ShowStdout: true, ShowStderr: true, Follow: o.Follow, Tail: o.Tail,
+		Since: since, Until: o.Until, Timestamps: true,
+	}
+	switch {
+	case resume:
+		t := last.Add(time.Nanosecond)
+		lo.Since, lo.Tail = fmt.Sprintf("%d.%09d", t.Unix(), t.Nanosecond()), ""
+	case lo.Since == "":
+		lo.Since = o.Since
+	}
+	// Lines carry Docker's timestamp (always asked for, to know where a
+	// stream stopped); it is shown only with Timestamps.
+	sub := &Engine{Pool: f.e.Pool, Sink: func(ev Event) {
+		if ev.Kind == KindLog {
+			ts, text := splitTimestamp(ev.Line)
+			f.mu.Lock()
+			if ts.After(f.last[c.ID]) {
+				f.last[c.ID] = ts
+			}
+			f.mu.Unlock()
+			if !o.Timestamps {
+				ev.Line = text
+			}
+			ev.Time = ts
+		}
+		f.e.emit(ev)
+	}}
 	g.Go(func() error {
 		defer func() {
 			f.mu.Lock()
 			delete(f.following, c.ID)
 			f.mu.Unlock()
 		}()
-		o := f.opts
-		if since == "" {
-			since = o.Since
-		}
-		return f.e.streamLogs(ctx, c, container.LogsOptions{
-			ShowStdout: true, ShowStderr: true, Follow: o.Follow, Tail: o.Tail,
-			Since: since, Until: o.Until, Timestamps: o.Timestamps,
-		})
+		_, err := sub.streamLogs(ctx, c, lo)
+		return err
 	})
 }
 
-// streamLogs reads one container's logs and emits a KindLog event per line.
-func (e *Engine) streamLogs(ctx context.Context, c Container, o container.LogsOptions) error {
+// streamLogs reads one container's logs and emits a KindLog event per
+// line; it returns how many lines it emitted.
+func (e *Engine) streamLogs(ctx context.Context, c Container, o container.LogsOptions) (int, error) {
 	insp, err := c.Host.Client.ContainerInspect(ctx, c.ID)
 	if err != nil {
-		return fmt.Errorf("inspect container %s: %w", c.Name, err)
+		return 0, fmt.Errorf("inspect container %s: %w", c.Name, err)
 	}
 	rc, err := c.Host.Client.ContainerLogs(ctx, c.ID, o)
 	if err != nil {
-		return fmt.Errorf("logs of container %s: %w", c.Name, err)
+		return 0, fmt.Errorf("logs of container %s: %w", c.Name, err)
 	}
 	defer rc.Close()
+	var n atomic.Int64
 	emit := func(stream string) io.WriteCloser {
 		return newLineWriter(func(line string) {
+			n.Add(1)
 			e.emit(Event{Kind: KindLog, Resource: ResContainer, Name: c.Name, Host: c.HostName(), Service: c.Service, Replica: c.Replica, ID: c.ID, Stream: stream, Line: line})
 		})
 	}
 	stdout, stderr := emit("stdout"), emit("stderr")
-	defer stdout.Close()
-	defer stderr.Close()
 	if insp.Config != nil && insp.Config.Tty {
 		_, err = io.Copy(stdout, rc)
 	} else {
 		_, err = stdcopy.StdCopy(stdout, stderr, rc)
 	}
+	stdout.Close()
+	stderr.Close()
 	if err != nil && ctx.Err() == nil && err != io.EOF {
-		return fmt.Errorf("logs of container %s: %w", c.Name, err)
+		return int(n.Load()), fmt.Errorf("logs of container %s: %w", c.Name, err)
 	}
-	return nil
+	return int(n.Load()), nil
 }
 
 // lineWriter calls fn for every complete line written to it; Close flushes

@@ -526,7 +526,7 @@ func (m *Monitor) follow(h *hosts.Host, st *ContainerState, initial bool) {
 			m.publish(Event{Kind: KindLog, Resource: ResContainer, Name: c.Name, Host: c.HostName(), Service: c.Service, Replica: c.Replica, ID: c.ID, Stream: ev.Stream, Line: text, Time: ts})
 		}
 		sub := &Engine{Pool: m.e.Pool, Sink: sink}
-		_ = sub.streamLogs(ctx, c, opts)
+		_, _ = sub.streamLogs(ctx, c, opts)
 	}()
 }
 

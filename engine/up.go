@@ -812,10 +812,6 @@ func (e *Engine) applyStart(ctx context.Context, limit sem, steps []Step, cs []*
 				c.State, c.Health = "running", ""
 				e.containerProgress(c, "Restarted", "")
 			default:
-				if o.OnStart != nil {
-					// Follow logs from before the start so no line is lost.
-					o.OnStart(*c, true)
-				}
 				e.containerProgress(c, "Starting", "")
 				if err := limit.acquire(gctx); err != nil {
 					return err
@@ -828,6 +824,12 @@ func (e *Engine) applyStart(ctx context.Context, limit sem, steps []Step, cs []*
 				}
 				c.State, c.Health = "running", ""
 				e.containerProgress(c, "Started", "")
+				if o.OnStart != nil {
+					// After the start: logs asked for before it, of a
+					// created container, come back empty. From the
+					// container's beginning, so no line is lost.
+					o.OnStart(*c, true)
+				}
 			}
 			return nil
 		})

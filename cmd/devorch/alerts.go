@@ -27,7 +27,9 @@ func followAlerts(ctx context.Context, e *engine.Engine, p *compose.Project, pr 
 			ruled[name] = true
 		}
 	}
+	printed := make(chan struct{})
 	go func() {
+		defer close(printed)
 		for ev := range ch {
 			if ev.Kind == engine.KindAlert {
 				pr.sink(ev)
@@ -55,11 +57,28 @@ func followAlerts(ctx context.Context, e *engine.Engine, p *compose.Project, pr 
 		}()
 	}
 	return func() {
-		// Let the last exits raise their alerts before the stream ends.
-		time.Sleep(50 * time.Millisecond)
+		// Let the last exits raise their alerts before the stream ends:
+		// the monitor follows Docker's events on its own stream, which
+		// may lag the attacher's, so wait (bounded) until it has seen
+		// every container stop, let it finish what it is handling, and
+		// print what it published.
+		deadline := time.Now().Add(2 * time.Second)
+		for time.Now().Before(deadline) && anyRunning(mon.Containers()) {
+			time.Sleep(20 * time.Millisecond)
+		}
 		mon.Settle(2 * time.Second)
 		cancel()
 		mon.Close()
 		unsub()
+		<-printed
 	}, nil
+}
+
+func anyRunning(cs []engine.ContainerState) bool {
+	for _, c := range cs {
+		if c.Running() {
+			return true
+		}
+	}
+	return false
 }

@@ -39,6 +39,35 @@ services:
 	s.assertNothingLeft()
 }
 
+// A container its restart policy runs three times shows each run's output
+// exactly once (the stream resumes after the last line it showed), with an
+// exit line per run.
+func TestUpAttachedFollowsRestartsWithoutDuplicates(t *testing.T) {
+	t.Parallel()
+	s := newStack(t, map[string]string{"compose.yaml": `
+services:
+  flaky:
+    image: devorch-test/testapp:latest
+    command: ["exit", "5"]
+    restart: "on-failure:2"
+`})
+	r := s.devorch("up")
+	if r.code != 0 {
+		t.Fatalf("%s", r)
+	}
+	if n := strings.Count(r.stdout, "flaky-1  | exit 5"); n != 3 {
+		t.Errorf("three runs should print \"exit 5\" three times, got %d:\n%s", n, r.stdout)
+	}
+	if n := strings.Count(r.stdout, "\nflaky-1 exited with code 5"); n != 3 {
+		t.Errorf("want an exit line per run (two restarting, one final), got %d:\n%s", n, r.stdout)
+	}
+	if !strings.Contains(r.stdout, "flaky-1 exited with code 5 (restarting)") {
+		t.Errorf("no restarting note:\n%s", r.stdout)
+	}
+	s.must("down")
+	s.assertNothingLeft()
+}
+
 func TestUpAbortOnContainerExitAndExitCodeFrom(t *testing.T) {
 	t.Parallel()
 	s := newStack(t, map[string]string{"compose.yaml": `
