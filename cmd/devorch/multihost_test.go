@@ -94,19 +94,26 @@ func (m *multiStack) leftoversEverywhere() []string {
 	return out
 }
 
+// spreadStack's services reserve a little CPU so that spreading is decided
+// by reservations, not by container counts that tests running beside this
+// one (on the same hosts) change.
 const spreadStack = `
+x-reserve: &reserve
+  resources: {reservations: {cpus: "0.1"}}
 services:
   front:
     image: devorch-test/testapp:latest
     environment: {NAME: front, PORT: "8081"}
     expose: ["8081"]
     depends_on: [api]
+    deploy: *reserve
   api:
     image: devorch-test/testapp:latest
     environment: {NAME: api, PORT: "8082"}
     expose: ["8082"]
     depends_on:
       db: {condition: service_healthy}
+    deploy: *reserve
   db:
     image: devorch-test/testapp:latest
     environment: {NAME: db, PORT: "8083"}
@@ -114,6 +121,7 @@ services:
     healthcheck:
       test: ["CMD", "/testapp", "health", "http://127.0.0.1:8083/health"]
       interval: 1s
+    deploy: *reserve
 `
 
 func TestMultiHostSpreadAndCrossHostCalls(t *testing.T) {
