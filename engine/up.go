@@ -19,6 +19,7 @@ import (
 	"github.com/devorch/devorch/compose"
 	"github.com/devorch/devorch/engine/hosts"
 	"github.com/devorch/devorch/engine/schedule"
+	"github.com/devorch/devorch/internal/labels"
 	"github.com/devorch/devorch/netctl"
 	"github.com/devorch/devorch/volumes"
 )
@@ -731,6 +732,9 @@ func (e *Engine) createContainer(ctx context.Context, limit sem, h *hosts.Host, 
 	}
 	defer limit.release()
 	resp, err := h.Client.ContainerCreate(uncancelled(ctx), spec.config, spec.host, spec.networking, nil, name)
+	if err != nil && errdefs.IsConflict(err) && removeStaleCreate(uncancelled(ctx), h, name, spec.config.Labels) {
+		resp, err = h.Client.ContainerCreate(uncancelled(ctx), spec.config, spec.host, spec.networking, nil, name)
+	}
 	if err != nil {
 		if errdefs.IsConflict(err) {
 			return "", fmt.Errorf("create container %s on host %q: the name is already in use (remove the other container, or use another project name with -p): %w", name, h.Name, err)
@@ -743,6 +747,37 @@ func (e *Engine) createContainer(ctx context.Context, limit sem, h *hosts.Host, 
 		}
 	}
 	return resp.ID, nil
+}
+
+// removeStaleCreate removes the container holding name when it is the same
+// replica of the same project, never started: what a run killed while its
+// create request was in flight leaves behind after this run listed the
+// project. Anything else keeps the name and the conflict is reported.
+func removeStaleCreate(ctx context.Context, h *hosts.Host, name string, want map[string]string) bool {
+	// While that create is still running the name is taken but no
+	// container answers to it yet: wait for it (bounded).
+	var insp container.InspectResponse
+	var err error
+	for try := 0; ; try++ {
+		insp, err = h.Client.ContainerInspect(ctx, name)
+		if err == nil || !errdefs.IsNotFound(err) || try == 50 {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	if err != nil || insp.State == nil || insp.State.Status != "created" || insp.Config == nil {
+		return false
+	}
+	for _, k := range []string{labels.Project, labels.Service, labels.Replica, labels.OneOff} {
+		if insp.Config.Labels[k] != want[k] {
+			return false
+		}
+	}
+	return h.Client.ContainerRemove(ctx, insp.ID, container.RemoveOptions{Force: true}) == nil
 }
 
 // recreateReplica replaces a container as compose does: create the new one
