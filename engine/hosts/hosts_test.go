@@ -3,7 +3,9 @@ package hosts
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -89,5 +91,38 @@ func TestOpenDerivesAddress(t *testing.T) {
 	defer p.Close()
 	if p.Hosts[0].Name != "a" || p.Get("b").Address != "198.51.100.7" || p.Get("a").Address != "" {
 		t.Errorf("%+v %+v", p.Hosts[0].Spec, p.Hosts[1].Spec)
+	}
+}
+
+// A connection over a command that fails says why, with what the command
+// printed on stderr, instead of a bare EOF; one that works carries bytes
+// both ways and closes.
+func TestCmdConnReportsTheCommandsError(t *testing.T) {
+	c, err := startCmdConn(exec.Command("sh", "-c", "echo 'Permission denied (publickey).' >&2; exit 255"), "ssh to x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = io.ReadAll(c)
+	if err == nil || !strings.Contains(err.Error(), "ssh to x: Permission denied (publickey).") {
+		t.Errorf("read from a failed command: %v", err)
+	}
+	c.Close()
+
+	c, err = startCmdConn(exec.Command("cat"), "cat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Write([]byte("ping\n")); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.CloseWrite(); err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(c)
+	if err != nil || string(got) != "ping\n" {
+		t.Errorf("echo through cat: %q, %v", got, err)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
 	}
 }
