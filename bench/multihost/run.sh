@@ -45,7 +45,7 @@ verdict() { awk "BEGIN { exit !($1) }" && echo PASS || echo MISS; }
 median() { tr ' ' '\n' <<<"$1" | awk NF | sort -g | awk '{ v[NR] = $1 } END { if (NR) print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
 
 # cleanup removes the bench's projects from every test host (whatever a
-# failed step left), then stops the hosts if this script started them.
+# failed step left).
 cleanup() (
 	set +e
 	if ((${#host_specs[@]})); then
@@ -63,17 +63,22 @@ cleanup() (
 			done
 		done
 	fi
+) >>"$log" 2>&1
+
+# stop_hosts stops the test hosts if this script started them.
+stop_hosts() {
 	if [ "$started_hosts" = 1 ]; then
 		echo "stopping the test hosts this bench started"
 		scripts/testhosts.sh down
-	fi
-) >>"$log" 2>&1
+	fi >>"$log" 2>&1
+}
 
 exec 3>&2
 finish() {
 	local rc=$?
 	if [ "$started_hosts" = 1 ]; then echo "bench multihost: stopping the test hosts it started" >&3; fi
 	cleanup
+	stop_hosts
 	if [ $rc != 0 ]; then
 		echo "bench multihost: failed or interrupted (exit $rc); last lines of $log:" >&3
 		tail -n 30 "$log" >&3
