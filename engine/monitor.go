@@ -124,6 +124,8 @@ type Monitor struct {
 	following  map[string]*logFollow
 	statsWant  map[string]bool
 	statsRun   map[string]context.CancelFunc
+	statsEvery time.Duration // 0: MonitorOptions.StatsInterval
+	statsKick  chan struct{} // closed (and replaced) when statsEvery changes
 	hostStates map[string]*HostState
 	alerts     []Alert
 	nextAlert  int
@@ -206,7 +208,7 @@ func (e *Engine) NewMonitor(ctx context.Context, project string, p *compose.Proj
 	m := &Monitor{
 		e: e, project: project, p: p, o: o, bus: bus, ctx: ctx, cancel: cancel,
 		states: map[string]*ContainerState{}, logs: map[string]*ring{}, following: map[string]*logFollow{},
-		statsWant: map[string]bool{}, statsRun: map[string]context.CancelFunc{}, hostStates: map[string]*HostState{},
+		statsWant: map[string]bool{}, statsRun: map[string]context.CancelFunc{}, statsKick: make(chan struct{}), hostStates: map[string]*HostState{},
 		pending: map[string]*time.Timer{}, restarts: map[string][]time.Time{}, overSince: map[string]time.Time{},
 		rules:      map[string][]alertRule{},
 		logsWanted: o.FollowLogs && !o.NoLogs,
@@ -617,14 +619,38 @@ func (m *Monitor) WantStats(ids []string) {
 	}
 }
 
-// sampleLoop reads one container's resources every StatsInterval with
+// SetStatsInterval changes how often the wanted containers' resources are
+// read (0: MonitorOptions.StatsInterval); running loops take it at once. A
+// glance (the services table) can be served less often than the resource
+// view's sparklines: each reading costs dockerd, containerd and the shim.
+func (m *Monitor) SetStatsInterval(d time.Duration) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if d == m.statsEvery {
+		return
+	}
+	m.statsEvery = d
+	close(m.statsKick)
+	m.statsKick = make(chan struct{})
+}
+
+func (m *Monitor) statsTiming() (time.Duration, <-chan struct{}) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	d := m.statsEvery
+	if d <= 0 {
+		d = m.o.StatsInterval
+	}
+	return d, m.statsKick
+}
+
+// sampleLoop reads one container's resources every stats interval with
 // one-shot reads and computes rates from consecutive readings.
 func (m *Monitor) sampleLoop(ctx context.Context, h *hosts.Host, id string) {
 	var prevCPU *container.CPUStats
 	var prev *Sample
-	t := time.NewTicker(m.o.StatsInterval)
-	defer t.Stop()
 	first := true
+	last := time.Now()
 	for {
 		// The first reading waits for Docker's own second sample, so that
 		// it carries a CPU figure; later ones are one-shot and use ours.
@@ -654,11 +680,27 @@ func (m *Monitor) sampleLoop(ctx context.Context, h *hosts.Host, id string) {
 				m.addSample(id, smp, rt, prev != nil)
 			}
 		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
+		// Wait for the next reading, from the last one's time: an interval
+		// that changes meanwhile (a kick) applies to the wait in progress.
+		for {
+			every, kick := m.statsTiming()
+			wait := time.Until(last.Add(every))
+			if wait < 0 {
+				wait = 0
+			}
+			t := time.NewTimer(wait)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return
+			case <-kick:
+				t.Stop()
+				continue
+			case <-t.C:
+			}
+			break
 		}
+		last = time.Now()
 	}
 }
 

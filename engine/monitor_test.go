@@ -111,6 +111,34 @@ services:
 	if al.Service != "worker" {
 		t.Errorf("alert %+v", al)
 	}
+	// A longer interval applies to the loop already running (no reading
+	// for seconds), and going back to the default takes effect at once.
+	m.SetStatsInterval(time.Hour)
+	time.Sleep(1500 * time.Millisecond) // a reading in flight may still land
+	for drained := false; !drained; {
+		select {
+		case <-ch:
+		default:
+			drained = true
+		}
+	}
+	quiet := time.After(3 * time.Second)
+	for waiting := true; waiting; {
+		select {
+		case ev := <-ch:
+			if ev.Kind == KindStats {
+				t.Fatalf("a stats reading (sampled %s) after the interval became an hour", ev.Stats.SampledAt.Format(time.StampMilli))
+			}
+		case <-quiet:
+			waiting = false
+		}
+	}
+	m.SetStatsInterval(0)
+	kicked := time.Now()
+	waitEvent(t, ch, "stats after the interval came back", func(ev Event) bool { return ev.Kind == KindStats })
+	if d := time.Since(kicked); d > 5*time.Second {
+		t.Errorf("the default interval took %v to apply", d)
+	}
 	// Turning unhealthy raises an alert.
 	if _, code := execIn(t, e, web, "/testapp", "write", "/tmp/unhealthy", "1"); code != 0 {
 		t.Fatal("write failed")

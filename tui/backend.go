@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/devorch/devorch/compose"
 	"github.com/devorch/devorch/engine"
@@ -30,6 +31,9 @@ type Backend interface {
 	Logs(ids []string, max int) []engine.LogLine
 	// WantStats says which containers' resources to sample; the others stop.
 	WantStats(ids []string)
+	// StatsEvery sets how often they are sampled (0: the monitor's
+	// default).
+	StatsEvery(d time.Duration)
 	// WantLogs starts or stops streaming the containers' logs (only the
 	// logs view needs them).
 	WantLogs(on bool)
@@ -183,6 +187,9 @@ func (b *EngineBackend) Logs(ids []string, max int) []engine.LogLine { return b.
 
 // WantStats implements Backend.
 func (b *EngineBackend) WantStats(ids []string) { b.m.WantStats(ids) }
+
+// StatsEvery implements Backend.
+func (b *EngineBackend) StatsEvery(d time.Duration) { b.m.SetStatsInterval(d) }
 
 // Hosts implements Backend.
 func (b *EngineBackend) Hosts() []engine.HostState { return b.m.Hosts() }

@@ -40,6 +40,7 @@ type fakeBackend struct {
 
 	calls     []string
 	wanted    [][]string
+	every     []time.Duration
 	errs      map[string]error // by verb
 	shellErr  error
 	logsCalls int
@@ -83,6 +84,11 @@ func (f *fakeBackend) WantStats(ids []string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.wanted = append(f.wanted, append([]string(nil), ids...))
+}
+func (f *fakeBackend) StatsEvery(d time.Duration) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.every = append(f.every, d)
 }
 func (f *fakeBackend) Hosts() []engine.HostState {
 	f.mu.Lock()

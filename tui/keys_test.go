@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	tea "github.com/charmbracelet/bubbletea"
 
@@ -443,9 +444,20 @@ func TestWantStatsOnlyForVisible(t *testing.T) {
 	if got := last(); len(got) != 0 {
 		t.Fatalf("the logs view wants no stats, got %v", got)
 	}
-	press(t, m, "1", "enter")
+	every := func() time.Duration { fb.mu.Lock(); defer fb.mu.Unlock(); return fb.every[len(fb.every)-1] }
+	if got := every(); got != 0 {
+		t.Fatalf("the logs view leaves the monitor's default interval, got %v", got)
+	}
+	press(t, m, "1")
+	if got := every(); got != glanceStats {
+		t.Fatalf("the services table samples every %v, got %v", glanceStats, got)
+	}
+	press(t, m, "enter")
 	if got := last(); !reflect.DeepEqual(got, []string{"id-dvt-api-1"}) {
 		t.Fatalf("detail wants its container: %v", got)
+	}
+	if got := every(); got != 0 {
+		t.Fatalf("the detail view's sparklines sample at the monitor's default, got %v", got)
 	}
 	n := len(fb.wanted)
 	press(t, m, "down", "up")

@@ -94,7 +94,8 @@ type Model struct {
 	progress []string // recent progress lines (bounded), for the startup panel
 	upDone   <-chan error
 
-	wanted string // the ids last passed to WantStats
+	wanted string        // the ids last passed to WantStats
+	every  time.Duration // the interval last passed to StatsEvery
 	result Result
 }
 
@@ -144,6 +145,9 @@ func (m *Model) close() {
 	}
 	m.b.WantStats(nil)
 }
+
+// glanceStats is how often the services table's CPU and memory are read.
+const glanceStats = 5 * time.Second
 
 type tickMsg time.Time
 
@@ -354,6 +358,17 @@ func (m *Model) syncStats() {
 				ids = append(ids, m.containers[i].ID)
 			}
 		}
+	}
+	// The services table and the hosts view are a glance: sampled every
+	// glanceStats; the resource and detail views' sparklines at the
+	// monitor's rate. Each reading costs dockerd, containerd and the shim.
+	every := time.Duration(0)
+	if m.view == viewServices || m.view == viewHosts {
+		every = glanceStats
+	}
+	if every != m.every {
+		m.every = every
+		m.b.StatsEvery(every)
 	}
 	sort.Strings(ids)
 	k := strings.Join(ids, ",")
