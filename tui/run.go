@@ -67,6 +67,11 @@ func Run(ctx context.Context, b Backend, o Options) (Result, error) {
 	if !o.NoAltScreen {
 		opts = append(opts, tea.WithAltScreen())
 	}
+	// Bubble Tea's renderer wakes at its frame rate even when nothing
+	// changed: at its default 60 that was half of devorch's idle CPU
+	// (1.95 % of a core with 20 services, 1.1-1.4 % at 30, measured with
+	// /proc ticks over 60 s). 30 frames/s still scrolls and types smoothly.
+	opts = append(opts, tea.WithFPS(uiFPS))
 	final, err := tea.NewProgram(m, opts...).Run()
 	if fm, ok := final.(*Model); ok && fm != nil {
 		m = fm
@@ -82,3 +87,6 @@ func Run(ctx context.Context, b Backend, o Options) (Result, error) {
 	}
 	return m.result, nil
 }
+
+// uiFPS is the renderer's frame rate.
+const uiFPS = 30
