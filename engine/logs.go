@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/docker/docker/api/types/container"
@@ -168,42 +167,38 @@ func (f *follower) start(ctx context.Context, g *errgroup.Group, c Container, si
 			delete(f.following, c.ID)
 			f.mu.Unlock()
 		}()
-		_, err := sub.streamLogs(ctx, c, lo)
-		return err
+		return sub.streamLogs(ctx, c, lo)
 	})
 }
 
-// streamLogs reads one container's logs and emits a KindLog event per
-// line; it returns how many lines it emitted.
-func (e *Engine) streamLogs(ctx context.Context, c Container, o container.LogsOptions) (int, error) {
+// streamLogs reads one container's logs and emits a KindLog event per line.
+func (e *Engine) streamLogs(ctx context.Context, c Container, o container.LogsOptions) error {
 	insp, err := c.Host.Client.ContainerInspect(ctx, c.ID)
 	if err != nil {
-		return 0, fmt.Errorf("inspect container %s: %w", c.Name, err)
+		return fmt.Errorf("inspect container %s: %w", c.Name, err)
 	}
 	rc, err := c.Host.Client.ContainerLogs(ctx, c.ID, o)
 	if err != nil {
-		return 0, fmt.Errorf("logs of container %s: %w", c.Name, err)
+		return fmt.Errorf("logs of container %s: %w", c.Name, err)
 	}
 	defer rc.Close()
-	var n atomic.Int64
 	emit := func(stream string) io.WriteCloser {
 		return newLineWriter(func(line string) {
-			n.Add(1)
 			e.emit(Event{Kind: KindLog, Resource: ResContainer, Name: c.Name, Host: c.HostName(), Service: c.Service, Replica: c.Replica, ID: c.ID, Stream: stream, Line: line})
 		})
 	}
 	stdout, stderr := emit("stdout"), emit("stderr")
+	defer stdout.Close()
+	defer stderr.Close()
 	if insp.Config != nil && insp.Config.Tty {
 		_, err = io.Copy(stdout, rc)
 	} else {
 		_, err = stdcopy.StdCopy(stdout, stderr, rc)
 	}
-	stdout.Close()
-	stderr.Close()
 	if err != nil && ctx.Err() == nil && err != io.EOF {
-		return int(n.Load()), fmt.Errorf("logs of container %s: %w", c.Name, err)
+		return fmt.Errorf("logs of container %s: %w", c.Name, err)
 	}
-	return int(n.Load()), nil
+	return nil
 }
 
 // lineWriter calls fn for every complete line written to it; Close flushes

@@ -379,11 +379,9 @@ func (m *Monitor) refresh(h *hosts.Host, id string) {
 	m.states[id] = st
 	running := st.Running()
 	_, following := m.following[id]
-	m.mu.Unlock()
-	m.checkAlerts(old, st)
-	m.mu.Lock()
 	wantLogs := m.logsWanted
 	m.mu.Unlock()
+	m.checkAlerts(old, st)
 	if running && !following && wantLogs {
 		m.follow(h, st, old == nil)
 	}
@@ -528,7 +526,7 @@ func (m *Monitor) follow(h *hosts.Host, st *ContainerState, initial bool) {
 			m.publish(Event{Kind: KindLog, Resource: ResContainer, Name: c.Name, Host: c.HostName(), Service: c.Service, Replica: c.Replica, ID: c.ID, Stream: ev.Stream, Line: text, Time: ts})
 		}
 		sub := &Engine{Pool: m.e.Pool, Sink: sink}
-		_, _ = sub.streamLogs(ctx, c, opts)
+		_ = sub.streamLogs(ctx, c, opts)
 	}()
 }
 
@@ -680,27 +678,28 @@ func (m *Monitor) sampleLoop(ctx context.Context, h *hosts.Host, id string) {
 				m.addSample(id, smp, rt, prev != nil)
 			}
 		}
-		// Wait for the next reading, from the last one's time: an interval
-		// that changes meanwhile (a kick) applies to the wait in progress.
-		for {
-			every, kick := m.statsTiming()
-			wait := time.Until(last.Add(every))
-			if wait < 0 {
-				wait = 0
-			}
-			t := time.NewTimer(wait)
-			select {
-			case <-ctx.Done():
-				t.Stop()
-				return
-			case <-kick:
-				t.Stop()
-				continue
-			case <-t.C:
-			}
-			break
+		if !m.waitStats(ctx, last) {
+			return
 		}
 		last = time.Now()
+	}
+}
+
+// waitStats waits until one stats interval after last; an interval that
+// changes meanwhile applies to the wait in progress. False when ctx ends.
+func (m *Monitor) waitStats(ctx context.Context, last time.Time) bool {
+	for {
+		every, kick := m.statsTiming()
+		t := time.NewTimer(time.Until(last.Add(every)))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return false
+		case <-kick:
+			t.Stop()
+		case <-t.C:
+			return true
+		}
 	}
 }
 

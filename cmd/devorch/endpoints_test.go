@@ -10,10 +10,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/docker/docker/api/types/container"
-	"github.com/docker/docker/api/types/filters"
-	"github.com/docker/docker/api/types/network"
-
 	"github.com/devorch/devorch/internal/testenv"
 )
 
@@ -64,30 +60,7 @@ func cleanDockerEnv() []string {
 	return out
 }
 
-// remoteLeftovers lists the project's containers and networks on the host.
-func remoteLeftovers(t *testing.T, h testenv.TestHost, project string) []string {
-	t.Helper()
-	ctx := context.Background()
-	f := filters.NewArgs(filters.Arg("label", "dev.devorch.project="+project))
-	var out []string
-	cs, err := h.Client.ContainerList(ctx, container.ListOptions{All: true, Filters: f})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, c := range cs {
-		out = append(out, "container "+c.Names[0]+" ("+c.State+")")
-	}
-	ns, err := h.Client.NetworkList(ctx, network.ListOptions{Filters: f})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, n := range ns {
-		out = append(out, "network "+n.Name)
-	}
-	return out
-}
-
-// psHost returns container name → Host from ps --format json.
+// psHosts returns container name → Host from ps --format json.
 func psHosts(t *testing.T, r result) map[string]string {
 	t.Helper()
 	out := map[string]string{}
@@ -110,7 +83,7 @@ func TestTLSHostAndDockerContext(t *testing.T) {
 	if bad.code == 0 || !strings.Contains(bad.stderr, `host "remote"`) || !strings.Contains(bad.stderr, "HTTPS") {
 		t.Fatalf("up on a TLS endpoint without certificates: %s", bad)
 	}
-	if l := remoteLeftovers(t, r.Host, s.project); len(l) > 0 {
+	if l := s.leftoversOn(r.Host.Client); len(l) > 0 {
 		t.Fatalf("a refused up left %v on %s", l, r.Host.Name)
 	}
 
@@ -163,7 +136,7 @@ func TestTLSHostAndDockerContext(t *testing.T) {
 	if res := s.binIn(ctxEnv, "down"); res.code != 0 {
 		t.Fatalf("down through the context: %s", res)
 	}
-	if l := remoteLeftovers(t, r.Host, s.project); len(l) > 0 {
+	if l := s.leftoversOn(r.Host.Client); len(l) > 0 {
 		t.Fatalf("left on %s after down: %v", r.Host.Name, l)
 	}
 }
@@ -181,7 +154,7 @@ func TestSSHHost(t *testing.T) {
 	if bad.code == 0 || !strings.Contains(bad.stderr, `host "remote"`) || !strings.Contains(bad.stderr, "Permission denied") {
 		t.Fatalf("up over ssh as a refused user: %s", bad)
 	}
-	if l := remoteLeftovers(t, r.Host, s.project); len(l) > 0 {
+	if l := s.leftoversOn(r.Host.Client); len(l) > 0 {
 		t.Fatalf("a refused up left %v on %s", l, r.Host.Name)
 	}
 
@@ -209,7 +182,7 @@ func TestSSHHost(t *testing.T) {
 	if res := s.binIn(sshEnv, host, "down"); res.code != 0 {
 		t.Fatalf("down over ssh: %s", res)
 	}
-	if l := remoteLeftovers(t, r.Host, s.project); len(l) > 0 {
+	if l := s.leftoversOn(r.Host.Client); len(l) > 0 {
 		t.Fatalf("left on %s after down: %v", r.Host.Name, l)
 	}
 }

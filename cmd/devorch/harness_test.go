@@ -152,20 +152,23 @@ func (s *stack) name(service string, replica int) string {
 }
 
 // leftovers lists what of the project is still on the daemon.
-func (s *stack) leftovers() []string {
+func (s *stack) leftovers() []string { return s.leftoversOn(s.cli) }
+
+// leftoversOn lists what of the project is still on the daemon behind cli.
+func (s *stack) leftoversOn(cli client.APIClient) []string {
 	s.t.Helper()
 	ctx := context.Background()
 	f := filters.NewArgs(filters.Arg("label", "dev.devorch.project="+s.project))
 	var out []string
-	cs, _ := s.cli.ContainerList(ctx, container.ListOptions{All: true, Filters: f})
+	cs, _ := cli.ContainerList(ctx, container.ListOptions{All: true, Filters: f})
 	for _, c := range cs {
 		out = append(out, "container "+c.Names[0])
 	}
-	ns, _ := s.cli.NetworkList(ctx, network.ListOptions{Filters: f})
+	ns, _ := cli.NetworkList(ctx, network.ListOptions{Filters: f})
 	for _, n := range ns {
 		out = append(out, "network "+n.Name)
 	}
-	vs, _ := s.cli.VolumeList(ctx, volume.ListOptions{Filters: f})
+	vs, _ := cli.VolumeList(ctx, volume.ListOptions{Filters: f})
 	for _, v := range vs.Volumes {
 		out = append(out, "volume "+v.Name)
 	}

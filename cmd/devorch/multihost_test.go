@@ -58,12 +58,7 @@ func (m *multiStack) mustRun(args ...string) result {
 // placement returns container name → host from `ps --format json`.
 func (m *multiStack) placement() map[string]string {
 	m.t.Helper()
-	r := m.mustRun("ps", "-a", "--format", "json")
-	out := map[string]string{}
-	for _, l := range jsonLines(m.t, r.stdout) {
-		out[l["Name"].(string)] = l["Host"].(string)
-	}
-	return out
+	return psHosts(m.t, m.mustRun("ps", "-a", "--format", "json"))
 }
 
 func (m *multiStack) host(name string) testenv.TestHost {
