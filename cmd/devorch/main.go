@@ -104,11 +104,19 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 // error with exit code 1 instead of a Go stack trace (DEVORCH_DEBUG=1 adds
 // the stack).
 func (a *app) execute(ctx context.Context, root *cobra.Command, args []string) (code int) {
-	defer func() {
-		for _, c := range a.closers {
-			c()
+	// Progress drawing ends before the error is printed.
+	closed := false
+	closeAll := func() {
+		if !closed {
+			closed = true
+			for _, c := range a.closers {
+				c()
+			}
 		}
+	}
+	defer func() {
 		if r := recover(); r != nil {
+			closeAll()
 			fmt.Fprintf(a.errOut, "%sinternal error: %s (a bug in devorch: please report it with the command that caused it)\n", a.errorPrefix(), errtext.Clip(errtext.OneLine(fmt.Sprint(r))))
 			if os.Getenv("DEVORCH_DEBUG") != "" {
 				a.errOut.Write(debug.Stack())
@@ -118,6 +126,7 @@ func (a *app) execute(ctx context.Context, root *cobra.Command, args []string) (
 	}()
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
+	closeAll()
 	if err == nil {
 		return 0
 	}
