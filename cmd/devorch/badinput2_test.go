@@ -108,3 +108,37 @@ func TestBrokenInputIsRefusedBeforeAnythingExists(t *testing.T) {
 		})
 	}
 }
+
+// A fixed container_name held by a container of this project (a service
+// renamed) or of another project: the advice fits, since another project
+// name does not change a container_name, and nothing new is created.
+func TestContainerNameHeldAdviceFits(t *testing.T) {
+	t.Parallel()
+	s := newStack(t, nil)
+	fixed := s.project + "-fixed"
+	s.write("compose.yaml", "services:\n  first:\n    image: devorch-test/testapp:latest\n    container_name: "+fixed+"\n")
+	s.must("up", "-d")
+	before := s.ids()
+	s.write("compose.yaml", "services:\n  second:\n    image: devorch-test/testapp:latest\n    container_name: "+fixed+"\n")
+	r := s.fails("up", "-d")
+	for _, w := range []string{`service "second": container name "` + fixed + `" is already used by container`, `of service "first" of this project`, "docker rm -f " + fixed, `give service "second" another container_name`} {
+		if !strings.Contains(r.stderr, w) {
+			t.Errorf("stderr lacks %q: %s", w, r)
+		}
+	}
+	if strings.Contains(r.stderr, "project name") {
+		t.Errorf("advises another project name, which changes nothing: %s", r)
+	}
+	if after := s.ids(); len(after) != len(before) || after[fixed] != before[fixed] {
+		t.Errorf("containers changed: before %v, after %v", before, after)
+	}
+
+	other := newStack(t, map[string]string{"compose.yaml": "services:\n  other:\n    image: devorch-test/testapp:latest\n    container_name: " + fixed + "\n"})
+	r = other.fails("up", "-d")
+	if !strings.Contains(r.stderr, `of devorch project "`+s.project+`"`) || !strings.Contains(r.stderr, `give service "other" another container_name`) || strings.Contains(r.stderr, "-p,") {
+		t.Errorf("unclear advice: %s", r)
+	}
+	other.assertNothingLeft()
+	s.must("down", "--remove-orphans")
+	s.assertNothingLeft()
+}
