@@ -68,8 +68,8 @@ func TestTyposExitNonZero(t *testing.T) {
 			}
 		})
 	}
-	// Help still works and exits 0.
-	for _, args := range [][]string{{"help", "up"}, {"up", "--help"}, {"volume"}} {
+	// devorch alone outside a terminal, and help, still print help and exit 0.
+	for _, args := range [][]string{{}, {"help", "up"}, {"up", "--help"}, {"volume"}} {
 		var out, errb bytes.Buffer
 		if code := run(args, strings.NewReader(""), &out, &errb); code != 0 || !strings.Contains(out.String(), "Usage:") {
 			t.Errorf("%v: exit %d, stdout %.200q, stderr %q", args, code, out.String(), errb.String())
