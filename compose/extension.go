@@ -1,10 +1,17 @@
 package compose
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"net"
+	"reflect"
+	"strings"
 
 	"github.com/compose-spec/compose-go/v2/types"
+
+	"github.com/devorch/devorch/internal/errtext"
 )
 
 // ExtensionKey is the compose extension devorch reads, at the top level, on
@@ -48,10 +55,41 @@ func decodeExtension(ext types.Extensions, into any, where string) error {
 	if err != nil {
 		return fmt.Errorf("%s: %s: %w", where, ExtensionKey, err)
 	}
-	if err := json.Unmarshal(b, into); err != nil {
-		return fmt.Errorf("%s: %s: %w", where, ExtensionKey, err)
+	// A misspelt key would otherwise be ignored without a word.
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(into); err != nil {
+		return fmt.Errorf("%s: %s", where, explainJSON(err))
 	}
 	return nil
+}
+
+// explainJSON says what was wrong in compose terms: the field, what it
+// wants and what it got, rather than Go's type names.
+func explainJSON(err error) string {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		field := ExtensionKey
+		if te.Field != "" {
+			field += "." + te.Field
+		}
+		want := "a " + te.Type.Kind().String()
+		switch te.Type.Kind() {
+		case reflect.Map, reflect.Struct:
+			want = "a mapping"
+		case reflect.Slice:
+			want = "a list"
+		case reflect.Bool:
+			want = "true or false"
+		case reflect.Int, reflect.Int64, reflect.Float64:
+			want = "a number"
+		}
+		return fmt.Sprintf("%s: want %s, got %s", field, want, te.Value)
+	}
+	if f, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+		return fmt.Sprintf("%s: unknown field %s", ExtensionKey, f)
+	}
+	return ExtensionKey + ": " + err.Error()
 }
 
 func parseExtension(p *types.Project) (Extension, error) {
@@ -64,9 +102,13 @@ func parseExtension(p *types.Project) (Extension, error) {
 	default:
 		return x, fmt.Errorf("top level: %s.strategy: %q is neither spread nor binpack", ExtensionKey, x.Strategy)
 	}
-	for name, h := range x.Hosts {
+	for _, name := range sortedNames(x.Hosts) {
+		h := x.Hosts[name]
 		if h.Endpoint == "" {
 			return x, fmt.Errorf("top level: %s.hosts.%s: endpoint is required", ExtensionKey, name)
+		}
+		if h.Address != "" && net.ParseIP(h.Address) == nil {
+			return x, fmt.Errorf("top level: %s.hosts.%s.address %s: not an IP address (the address other hosts reach this one at)", ExtensionKey, name, errtext.Quote(h.Address))
 		}
 	}
 	for name, n := range p.Networks {

@@ -85,14 +85,18 @@ func Load(ctx context.Context, opts Options) (*Project, error) {
 	}
 	p, err := po.LoadProject(ctx)
 	if err != nil {
-		return nil, explainLoadError(po.ConfigPaths, err)
+		return nil, tidyLoadError(po.ConfigPaths, explainLoadError(po.ConfigPaths, err))
 	}
 	if len(opts.Services) > 0 {
 		if err := CheckServices(p, opts.Services); err != nil {
 			return nil, err
 		}
 	}
-	return FromTypes(p)
+	proj, err := FromTypes(p)
+	if err != nil {
+		return nil, withFiles(p.ComposeFiles, err)
+	}
+	return proj, nil
 }
 
 // FromTypes derives devorch's view of an already loaded compose-go project.

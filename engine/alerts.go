@@ -2,9 +2,9 @@ package engine
 
 import (
 	"fmt"
-	"strconv"
-	"strings"
 	"time"
+
+	"github.com/devorch/devorch/compose"
 )
 
 // alertRule is one threshold rule, from x-devorch: {alerts: {cpu: "90%/30s"}}:
@@ -16,38 +16,18 @@ type alertRule struct {
 	hold    time.Duration
 }
 
+// parseAlertRules reads a service's rules with compose's parser (which
+// Validate already ran on the model).
 func parseAlertRules(service string, raw map[string]string) ([]alertRule, error) {
-	var out []alertRule
-	for _, kind := range sortedKeys(raw) {
-		v := raw[kind]
-		if kind != "cpu" && kind != "memory" {
-			return nil, fmt.Errorf("service %q: x-devorch.alerts.%s: only cpu and memory rules exist", service, kind)
-		}
-		pct, hold, ok := strings.Cut(v, "/")
-		if !ok || !strings.HasSuffix(pct, "%") {
-			return nil, fmt.Errorf("service %q: x-devorch.alerts.%s: %q is not PERCENT%%/DURATION (e.g. \"90%%/30s\")", service, kind, v)
-		}
-		p, err := strconv.ParseFloat(strings.TrimSuffix(pct, "%"), 64)
-		if err != nil || p <= 0 {
-			return nil, fmt.Errorf("service %q: x-devorch.alerts.%s: bad percent %q", service, kind, pct)
-		}
-		d, err := time.ParseDuration(hold)
-		if err != nil {
-			return nil, fmt.Errorf("service %q: x-devorch.alerts.%s: bad duration %q", service, kind, hold)
-		}
-		out = append(out, alertRule{kind: kind, percent: p, hold: d})
+	rules, err := compose.ParseAlerts(raw)
+	if err != nil {
+		return nil, fmt.Errorf("service %q: %w", service, err)
+	}
+	out := make([]alertRule, 0, len(rules))
+	for _, r := range rules {
+		out = append(out, alertRule{kind: r.Kind, percent: r.Percent, hold: r.Hold})
 	}
 	return out, nil
-}
-
-// ValidateAlerts checks the alert rules of every service.
-func ValidateAlerts(rules map[string]map[string]string) error {
-	for svc, r := range rules {
-		if _, err := parseAlertRules(svc, r); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // raise records an alert and publishes it.

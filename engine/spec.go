@@ -158,6 +158,8 @@ func buildSpec(in specInput) (*containerSpec, error) {
 	} else if s.LogDriver != "" {
 		hc.LogConfig = container.LogConfig{Type: s.LogDriver, Config: s.LogOpt}
 	}
+	// compose.Validate refuses a bad restart policy, expose, bind or volume
+	// type before anything is created; the errors below are a last guard.
 	rp, err := restartPolicy(s)
 	if err != nil {
 		return nil, err

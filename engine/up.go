@@ -64,6 +64,11 @@ func (e *Engine) Up(ctx context.Context, p *compose.Project, o UpOptions) (*UpRe
 	if err := compose.CheckServices(p.Project, o.Services); err != nil {
 		return nil, err
 	}
+	// The CLI validates before it calls Up; a model reloaded by the TUI or
+	// hot reload comes here directly.
+	if err := compose.Validate(p); err != nil {
+		return nil, err
+	}
 	for name, n := range o.Scale {
 		if _, ok := p.Services[name]; !ok {
 			return nil, fmt.Errorf("--scale: no such service: %q", name)
@@ -195,6 +200,9 @@ func (e *Engine) Up(ctx context.Context, p *compose.Project, o UpOptions) (*UpRe
 	} else {
 		images, err = e.ensureImages(ctx, p, need, o.Images)
 		if err != nil {
+			return nil, err
+		}
+		if err := e.checkHealthGates(ctx, p, set, images); err != nil {
 			return nil, err
 		}
 	}

@@ -38,9 +38,14 @@ func (a *app) labelEngine(cmd *cobra.Command, logPrefix bool) (*engine.Engine, *
 }
 
 // modelEngine loads the compose model (checking the named services) and
-// builds an engine reporting to a printer; quiet silences progress.
-func (a *app) modelEngine(ctx context.Context, services []string, quiet bool) (*engine.Engine, *compose.Project, *printer, func(), error) {
-	p, err := a.loadProject(ctx, services)
+// builds an engine reporting to a printer; quiet silences progress. For a
+// command that creates containers, the model is validated first.
+func (a *app) modelEngine(ctx context.Context, services []string, quiet, creates bool) (*engine.Engine, *compose.Project, *printer, func(), error) {
+	load := a.loadProject
+	if creates {
+		load = a.loadValidProject
+	}
+	p, err := load(ctx, services)
 	if err != nil {
 		return nil, nil, nil, nil, err
 	}
@@ -268,7 +273,7 @@ func (a *app) configCommand() *cobra.Command {
 		Use:   "config [OPTIONS] [SERVICE...]",
 		Short: "Parse, resolve and render the compose file in canonical format",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p, err := a.loadProject(cmd.Context(), args)
+			p, err := a.loadValidProject(cmd.Context(), args)
 			if err != nil {
 				return err
 			}
@@ -490,11 +495,14 @@ func (a *app) createCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			e, p, _, closePool, err := a.modelEngine(cmd.Context(), args, false)
+			e, p, _, closePool, err := a.modelEngine(cmd.Context(), args, false, true)
 			if err != nil {
 				return err
 			}
 			defer closePool()
+			if err := compose.CheckSelected(p); err != nil {
+				return err
+			}
 			_, err = e.Up(cmd.Context(), p, engine.UpOptions{
 				Services: args, Images: engine.ImageOptions{Build: build, NoBuild: noBuild, Pull: pull},
 				ForceRecreate: force, NoRecreate: noRecreate, RemoveOrphans: removeOrphans, Scale: sc, NoStart: true,
@@ -519,7 +527,7 @@ func (a *app) buildCommand() *cobra.Command {
 		Use:   "build [OPTIONS] [SERVICE...]",
 		Short: "Build or rebuild services",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			e, p, _, closePool, err := a.modelEngine(cmd.Context(), args, quiet)
+			e, p, _, closePool, err := a.modelEngine(cmd.Context(), args, quiet, false)
 			if err != nil {
 				return err
 			}
@@ -538,7 +546,7 @@ func (a *app) pullCommand() *cobra.Command {
 		Use:   "pull [OPTIONS] [SERVICE...]",
 		Short: "Pull service images",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			e, p, _, closePool, err := a.modelEngine(cmd.Context(), args, quiet)
+			e, p, _, closePool, err := a.modelEngine(cmd.Context(), args, quiet, false)
 			if err != nil {
 				return err
 			}

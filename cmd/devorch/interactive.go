@@ -115,7 +115,7 @@ func (a *app) runCommand() *cobra.Command {
 		Short: "Run a one-off command on a service",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			e, p, _, closePool, err := a.modelEngine(cmd.Context(), nil, false)
+			e, p, _, closePool, err := a.modelEngine(cmd.Context(), nil, false, true)
 			if err != nil {
 				return err
 			}

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 
@@ -16,6 +17,8 @@ import (
 
 	"github.com/devorch/devorch/compose"
 	"github.com/devorch/devorch/engine"
+	"github.com/devorch/devorch/engine/hosts"
+	"github.com/devorch/devorch/internal/errtext"
 )
 
 func main() {
@@ -92,16 +95,42 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	app := newApp(stdin, stdout, stderr)
-	root := app.rootCommand()
+	return app.execute(ctx, app.rootCommand(), args)
+}
+
+// execute runs root with args and turns the outcome into an exit code and
+// at most a short message on stderr: offending values are cut (a 5 MB
+// scalar is not echoed whole), and a panic becomes a one-line internal
+// error with exit code 1 instead of a Go stack trace (DEVORCH_DEBUG=1 adds
+// the stack).
+func (a *app) execute(ctx context.Context, root *cobra.Command, args []string) (code int) {
+	// Progress drawing ends before the error is printed.
+	closed := false
+	closeAll := func() {
+		if !closed {
+			closed = true
+			for _, c := range a.closers {
+				c()
+			}
+		}
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			closeAll()
+			fmt.Fprintf(a.errOut, "%sinternal error: %s (a bug in devorch: please report it with the command that caused it)\n", a.errorPrefix(), errtext.Clip(errtext.OneLine(fmt.Sprint(r))))
+			if os.Getenv("DEVORCH_DEBUG") != "" {
+				a.errOut.Write(debug.Stack())
+			}
+			code = 1
+		}
+	}()
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
-	for _, c := range app.closers {
-		c()
-	}
+	closeAll()
 	if err == nil {
 		return 0
 	}
-	code := exitCode(err)
+	code = exitCode(err)
 	var ee *exitError
 	if errors.As(err, &ee) && ee.err == nil {
 		return code
@@ -109,11 +138,11 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if code == exitInterrupted && ctx.Err() != nil {
 		return code
 	}
-	msg := err.Error()
+	msg := errtext.Clip(err.Error())
 	if !strings.HasSuffix(msg, "\n") {
 		msg += "\n"
 	}
-	fmt.Fprint(stderr, app.errorPrefix()+msg)
+	fmt.Fprint(a.errOut, a.errorPrefix()+msg)
 	return code
 }
 
@@ -171,14 +200,16 @@ Its commands and flags follow docker compose, so scripts port over.`,
 		if a.dryRun && cmd.Name() != "up" && cmd.Name() != "config" {
 			return &usageError{fmt.Errorf("--dry-run is supported by up only (devorch --dry-run up shows the placement and the plan)")}
 		}
+		// A malformed --host is a command line mistake whatever the command.
+		if _, err := hosts.Declared(a.hostFlags, "", nil); err != nil {
+			return &usageError{err}
+		}
 		return nil
 	}
 	root.SetIn(a.in)
 	root.SetOut(a.out)
 	root.SetErr(a.errOut)
-	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
-		return &usageError{fmt.Errorf("%w\nSee '%s --help'.", err, c.CommandPath())}
-	})
+	root.SetFlagErrorFunc(flagError(root))
 	// Global flags come before the subcommand, as in docker compose v2:
 	// they are the root's own flags, parsed while traversing to the
 	// subcommand, so subcommands may reuse their shorthands (run -p, rm -f).
@@ -203,5 +234,8 @@ Its commands and flags follow docker compose, so scripts port over.`,
 		a.portCommand(), a.cpCommand(), a.topCommand(), a.lsCommand(), a.versionCommand(),
 		a.watchCommand(), a.hostsCommand(), a.volumeCommand(), a.tuiCommand(),
 	)
+	root.InitDefaultCompletionCmd()
+	strictHelp(root)
+	strictArgs(root)
 	return root
 }

@@ -35,6 +35,19 @@ func (a *app) loadProject(ctx context.Context, services []string) (*compose.Proj
 	return p, nil
 }
 
+// loadValidProject loads the model for a command that creates containers
+// and refuses, before anything exists, what compose.Validate finds.
+func (a *app) loadValidProject(ctx context.Context, services []string) (*compose.Project, error) {
+	p, err := a.loadProject(ctx, services)
+	if err != nil {
+		return nil, err
+	}
+	if err := compose.Validate(p); err != nil {
+		return nil, &loadError{err}
+	}
+	return p, nil
+}
+
 func (a *app) loadOptions(services []string) compose.Options {
 	return compose.Options{
 		Files: a.files, Name: a.project, ProjectDir: a.projectDir,

@@ -85,8 +85,11 @@ func (a *app) runUp(cmd *cobra.Command, args []string, f upFlags) error {
 	if f.detach && f.abortOnExit {
 		return &usageError{errors.New("-d and --abort-on-container-exit (or --exit-code-from) are incompatible")}
 	}
-	p, err := a.loadProject(ctx, args)
+	p, err := a.loadValidProject(ctx, args)
 	if err != nil {
+		return err
+	}
+	if err := compose.CheckSelected(p); err != nil {
 		return err
 	}
 	if f.exitCodeFrom != "" {

@@ -21,7 +21,7 @@ each rule says. Each batch of changes prints one line: service, action, files, m
 Editing the compose file or its .env reloads the model and converges the stack.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			e, p, _, closePool, err := a.modelEngine(ctx, args, quiet)
+			e, p, _, closePool, err := a.modelEngine(ctx, args, quiet, true)
 			if err != nil {
 				return err
 			}

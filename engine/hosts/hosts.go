@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -22,6 +23,8 @@ import (
 
 	"github.com/docker/docker/api/types/system"
 	"github.com/docker/docker/client"
+
+	"github.com/devorch/devorch/internal/errtext"
 )
 
 // LocalName is the name of the one host used when none is declared.
@@ -77,6 +80,9 @@ func ParseSpec(s string) (Spec, error) {
 		case !ok:
 			return Spec{}, fmt.Errorf("host %q: option %q is not KEY=VALUE", name, p)
 		case k == "address":
+			if net.ParseIP(v) == nil {
+				return Spec{}, fmt.Errorf("host %q: address %s is not an IP address (the address other hosts reach this one at)", name, errtext.Quote(v))
+			}
 			sp.Address = v
 		case strings.HasPrefix(k, "label."):
 			if sp.Labels == nil {
@@ -104,10 +110,13 @@ func validName(n string) bool {
 // It returns nil when none are declared: the caller uses Default.
 func Declared(flags []string, envHosts string, fromFile []Spec) ([]Spec, error) {
 	var raw []string
+	// Errors name where the hosts came from.
+	source := "--host"
 	switch {
 	case len(flags) > 0:
 		raw = flags
 	case strings.TrimSpace(envHosts) != "":
+		source = "DEVORCH_HOSTS"
 		for _, e := range strings.Split(envHosts, ",") {
 			if strings.TrimSpace(e) != "" {
 				raw = append(raw, e)
@@ -116,18 +125,29 @@ func Declared(flags []string, envHosts string, fromFile []Spec) ([]Spec, error) 
 	default:
 		out := append([]Spec(nil), fromFile...)
 		sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-		return out, checkUnique(out)
+		for _, sp := range out {
+			if sp.Address != "" && net.ParseIP(sp.Address) == nil {
+				return nil, fmt.Errorf("x-devorch hosts: host %q: address %s is not an IP address", sp.Name, errtext.Quote(sp.Address))
+			}
+		}
+		if err := checkUnique(out); err != nil {
+			return nil, fmt.Errorf("x-devorch hosts: %w", err)
+		}
+		return out, nil
 	}
 	var out []Spec
 	for _, r := range raw {
 		s, err := ParseSpec(r)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("%s: %w", source, err)
 		}
 		out = append(out, s)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out, checkUnique(out)
+	if err := checkUnique(out); err != nil {
+		return nil, fmt.Errorf("%s: %w", source, err)
+	}
+	return out, nil
 }
 
 func checkUnique(specs []Spec) error {

@@ -49,6 +49,28 @@ func TestDeclaredFirstMatchWins(t *testing.T) {
 	}
 }
 
+// A bad address is refused, naming where the host was declared.
+func TestDeclaredRefusesAnAddressThatIsNotAnIP(t *testing.T) {
+	bad := "a=unix:///var/run/docker.sock;address=not-an-ip"
+	for _, c := range []struct {
+		flags []string
+		env   string
+		file  []Spec
+		want  string
+	}{
+		{[]string{bad}, "", nil, `--host: host "a": address "not-an-ip" is not an IP address`},
+		{nil, bad, nil, `DEVORCH_HOSTS: host "a": address "not-an-ip" is not an IP address`},
+		{nil, "", []Spec{{Name: "a", Endpoint: "unix:///x", Address: "not-an-ip"}}, `x-devorch hosts: host "a": address "not-an-ip" is not an IP address`},
+	} {
+		if _, err := Declared(c.flags, c.env, c.file); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("want %q, got %v", c.want, err)
+		}
+	}
+	if sp, err := ParseSpec("a=unix:///x;address=fd00::2"); err != nil || sp.Address != "fd00::2" {
+		t.Errorf("IPv6 address: %+v %v", sp, err)
+	}
+}
+
 func TestDefaultFollowsDockerHostThenContext(t *testing.T) {
 	home := t.TempDir()
 	env := map[string]string{"HOME": home}
