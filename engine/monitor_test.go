@@ -40,7 +40,7 @@ func upProject(t *testing.T, yaml string) (*Engine, *compose.Project) {
 	}
 	t.Cleanup(pool.Close)
 	e := New(pool, nil)
-	if _, err := e.Up(context.Background(), p, UpOptions{Wait: true, WaitTimeout: time.Minute}); err != nil {
+	if _, err := e.Up(context.Background(), p, UpOptions{Wait: true, WaitTimeout: eventDeadline}); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = e.Down(context.Background(), p.Name, p, DownOptions{Volumes: true}) })

@@ -173,8 +173,9 @@ func TestKilledUpConvergesOnRerun(t *testing.T) {
 		fresh bool // down first, so that the kill lands in a first up
 		at    func(p *proc)
 	}{
-		// The daemon has just created the network; devorch may not have
-		// its answer yet.
+		// The daemon has created the network (devorch may not have its
+		// answer yet): the kill lands before or while containers are
+		// created.
 		{"network just created", true, networkCreated},
 		// a is running, the others are created and wait for its health.
 		{"a started, the rest waiting for it", true, printed(" Container " + s.name("a", 1) + "  Started")},

@@ -288,7 +288,7 @@ func (p *tmuxPane) waitFor(what string, timeout time.Duration, ok func(screen st
 		if time.Now().After(deadline) {
 			p.t.Fatalf("waiting for %s: not on screen after %s:\n%s", what, timeout, sc)
 		}
-		time.Sleep(200 * time.Millisecond)
+		time.Sleep(200 * time.Millisecond) // poll interval
 	}
 }
 

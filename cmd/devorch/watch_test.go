@@ -47,8 +47,8 @@ func (s *stack) startWatch(args ...string) *watcher {
 	})
 	select {
 	case <-ready:
-	case <-time.After(60 * time.Second):
-		s.t.Fatalf("watch did not start:\n%s", w.output())
+	case <-time.After(waitDeadline):
+		s.t.Fatalf("watch did not start within %s:\n%s", waitDeadline, w.output())
 	}
 	return w
 }
@@ -83,8 +83,8 @@ func (w *watcher) next(what string) string {
 	case l := <-w.lines:
 		w.t.Logf("%s %s: %s", time.Now().Format("15:04:05.000"), what, l)
 		return l
-	case <-time.After(60 * time.Second):
-		w.t.Fatalf("no watch line for %s:\n%s", what, w.output())
+	case <-time.After(waitDeadline):
+		w.t.Fatalf("no watch line for %s within %s:\n%s", what, waitDeadline, w.output())
 		return ""
 	}
 }
