@@ -269,7 +269,11 @@ func TestWatchAtomicSavesAndBursts(t *testing.T) {
 	if out, _ := s.execOut(web, "cat", "/srv/static/doc.txt"); out != "v3" {
 		t.Errorf("content after vim save %q", out)
 	}
-	// A burst (a branch switch): 1,000 files in one batch.
+	// A burst (a branch switch): 1,000 files, all synced, nothing deleted.
+	// How many batches it takes is timing: one on a quiet machine (what
+	// bench/hotreload measures; the grouping logic is engine/watch's
+	// TestBurstIsOneBatch), more when this test's writes are descheduled
+	// for longer than the settle window, as on a busy machine.
 	burst := filepath.Join(dir, "burst")
 	if err := os.MkdirAll(burst, 0o755); err != nil {
 		t.Fatal(err)
@@ -279,14 +283,25 @@ func TestWatchAtomicSavesAndBursts(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	l := w.next("burst")
-	if !strings.Contains(l, "1000 files") {
-		t.Errorf("burst not one batch of 1000 files: %q", l)
+	inContainer := func() string {
+		out, _ := s.execOut(web, "sh", "-c", "ls /srv/static/burst | wc -l")
+		return strings.TrimSpace(out)
 	}
-	w.quiet(500*time.Millisecond, "after the burst")
-	if out, _ := s.execOut(web, "sh", "-c", "ls /srv/static/burst | wc -l"); strings.TrimSpace(out) != "1000" {
-		t.Errorf("%s files in the container", strings.TrimSpace(out))
+	files, batches := 0, 0
+	for files < 1000 || inContainer() != "1000" {
+		l := w.next("burst")
+		batches++
+		var n, deleted int
+		_, counts, ok := strings.Cut(l, "web sync ok: ")
+		if _, err := fmt.Sscanf(counts, "%d files (%d deleted)", &n, &deleted); !ok || err != nil {
+			t.Fatalf("burst batch %d: %q", batches, l)
+		}
+		if deleted != 0 {
+			t.Errorf("burst batch %d deleted files: %q", batches, l)
+		}
+		files += n
 	}
+	t.Logf("the burst of 1000 files came in %d batches", batches)
 }
 
 func TestWatchRebuildAndComposeEdit(t *testing.T) {
