@@ -118,13 +118,18 @@ services:
 		t.Errorf("alert %+v", al)
 	}
 	// A longer interval applies to the loop already running: after the
-	// change at most the one reading already in flight lands (readings
-	// come every 300 ms before it), and going back to the default takes
-	// effect at once.
+	// change at most the one reading already in flight lands, and going
+	// back to the default takes effect at once. The readings' own pace
+	// (300 ms apart, plus however long a reading takes on this machine)
+	// sets how long to watch: long enough for four more of them.
+	isStats := func(ev Event) bool { return ev.Kind == KindStats }
+	a := waitEvent(t, ch, "a stats reading", isStats).Stats.SampledAt
+	pace := waitEvent(t, ch, "the next stats reading", isStats).Stats.SampledAt.Sub(a)
+	watch := max(3*time.Second, 4*pace)
 	changed := time.Now()
 	m.SetStatsInterval(time.Hour)
 	var late []string
-	quiet := time.After(3 * time.Second)
+	quiet := time.After(watch)
 	for waiting := true; waiting; {
 		select {
 		case ev := <-ch:
@@ -136,7 +141,7 @@ services:
 		}
 	}
 	if len(late) > 1 {
-		t.Fatalf("%d stats readings (sampled %v) after the interval became an hour, want at most the one in flight", len(late), late)
+		t.Fatalf("%d stats readings (sampled %v) in %v after the interval became an hour (they came %v apart before), want at most the one in flight", len(late), late, watch, pace)
 	}
 	m.SetStatsInterval(0)
 	kicked := time.Now()
