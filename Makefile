@@ -6,7 +6,7 @@ BIN := bin/devorch
 DEBIAN_PKGS := busybox-static docker-registry docker-compose tmux iproute2 iptables openssl openssh-client openssh-server
 TEST_TIMEOUT ?= 20m
 
-.PHONY: all build test deps check-docker test-images unit vet demo bench clean hosts-up hosts-down
+.PHONY: all build test test-under-load deps check-docker test-images unit vet demo bench clean hosts-up hosts-down
 
 all: build
 
@@ -47,6 +47,14 @@ test: deps check-docker vet build test-images
 	echo "test hosts: $$DEVORCH_TEST_HOSTS"; \
 	echo "tls: $${DEVORCH_TEST_TLS:-none}  ssh: $${DEVORCH_TEST_SSH:-none}"; \
 	DEVORCH_REQUIRE_DOCKER=1 $(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
+
+# test-under-load runs make test LOAD_RUNS times in a row (default 3) while
+# scripts/under-load.sh keeps the machine busy as a shared CI machine is
+# (3 CPU burners, a docker info loop, a docker run loop), always stops the
+# load, and prints each run's wall time. It stops at the first failed run.
+LOAD_RUNS ?= 3
+test-under-load: deps check-docker test-images
+	scripts/under-load.sh --runs $(LOAD_RUNS) -- $(MAKE) --no-print-directory test
 
 hosts-up: test-images
 	DEVORCH_TESTHOST_IMAGES="$(TEST_IMAGES)" scripts/testhosts.sh up 4

@@ -82,7 +82,7 @@ func TestGoldenViews(t *testing.T) {
 				if err := tm.Quit(); err != nil {
 					t.Fatal(err)
 				}
-				fm := tm.FinalModel(t, teatest.WithFinalTimeout(5*time.Second)).(*Model)
+				fm := tm.FinalModel(t, teatest.WithFinalTimeout(screenDeadline)).(*Model)
 				screen := fm.View()
 				checkScreen(t, screen, sz[0], sz[1])
 				requireGolden(t, name, screen)
@@ -114,7 +114,7 @@ type outWatcher struct {
 
 func (o *outWatcher) wait(t *testing.T, marker string) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(screenDeadline)
 	for {
 		if _, err := io.Copy(&o.seen, o.r); err != nil {
 			t.Fatal(err)
@@ -123,8 +123,8 @@ func (o *outWatcher) wait(t *testing.T, marker string) {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%q not on screen after 5s; output:\n%s", marker, o.seen.String())
+			t.Fatalf("%q not on screen after %s; output:\n%s", marker, screenDeadline, o.seen.String())
 		}
-		time.Sleep(10 * time.Millisecond)
+		time.Sleep(10 * time.Millisecond) // poll interval
 	}
 }

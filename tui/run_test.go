@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -17,29 +19,47 @@ func TestRunModes(t *testing.T) {
 	for _, c := range []struct {
 		name string
 		mode Mode
-		keys []string // typed one at a time, as a person does
+		keys []string // typed one at a time, as a person does; "wait:TEXT" waits for TEXT on screen
 		stop bool
 	}{
 		{"attach q leaves the stack", ModeAttach, []string{"q"}, false},
 		{"up ctrl+c stops the stack", ModeUp, []string{"\x03"}, true},
-		{"up q then s stops", ModeUp, []string{"q", "s"}, true},
-		{"up q then l leaves", ModeUp, []string{"q", "l"}, false},
+		{"up q then s stops", ModeUp, []string{"q", "wait:Quit: s stop the stack", "s"}, true},
+		{"up q then l leaves", ModeUp, []string{"q", "wait:Quit: s stop the stack", "l"}, false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			var out bytes.Buffer
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			ctx, cancel := context.WithTimeout(context.Background(), screenDeadline)
 			defer cancel()
 			r, w := ioPipe()
 			defer r.Close()
 			defer w.Close()
+			screen := newScreen()
+			defer screen.Close()
+			// Each key is typed once the screen shows the program is ready
+			// for it: keys written together would be read as one.
+			typed := make(chan error, 1)
 			go func() {
+				err := screen.waitFor("SERVICE")
 				for _, k := range c.keys {
-					time.Sleep(30 * time.Millisecond)
-					_, _ = io.WriteString(w, k)
+					if err != nil {
+						break
+					}
+					if marker, ok := strings.CutPrefix(k, "wait:"); ok {
+						err = screen.waitFor(marker)
+						continue
+					}
+					_, err = io.WriteString(w, k)
 				}
+				typed <- err
 			}()
-			res, err := Run(ctx, newFake(), Options{Mode: c.mode, Stdin: r, Stdout: &out, Now: testNow, NoAltScreen: true})
+			res, err := Run(ctx, newFake(), Options{Mode: c.mode, Stdin: r, Stdout: screen, Now: testNow, NoAltScreen: true})
+			// Whatever the typist still waits for or writes will not come.
+			r.Close()
+			screen.Close()
 			if err != nil {
+				t.Fatal(err)
+			}
+			if err := <-typed; err != nil {
 				t.Fatal(err)
 			}
 			if res.StopStack != c.stop {
@@ -53,20 +73,70 @@ func TestRunEndsWithContext(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	r, w := ioPipe()
 	defer w.Close()
+	screen := newScreen()
+	defer screen.Close()
 	done := make(chan error, 1)
 	go func() {
-		_, err := Run(ctx, newFake(), Options{Stdin: r, Stdout: &bytes.Buffer{}, NoAltScreen: true})
+		_, err := Run(ctx, newFake(), Options{Stdin: r, Stdout: screen, NoAltScreen: true})
 		done <- err
 	}()
-	time.Sleep(50 * time.Millisecond)
+	// Cancelled once it runs (its first frame is out), not before.
+	if err := screen.waitFor("SERVICE"); err != nil {
+		t.Fatal(err)
+	}
 	cancel()
 	select {
 	case err := <-done:
 		if !errors.Is(err, context.Canceled) {
 			t.Fatalf("err %v, want context.Canceled", err)
 		}
-	case <-time.After(5 * time.Second):
+	case <-time.After(screenDeadline):
 		t.Fatal("Run did not end with its context")
+	}
+}
+
+// screenDeadline bounds a wait for the program: generous, since a busy
+// machine is slow, not wrong.
+const screenDeadline = time.Minute
+
+// screen is a program's output that a test can wait on.
+type screen struct {
+	mu     sync.Mutex
+	seen   bytes.Buffer
+	closed bool
+}
+
+func newScreen() *screen { return &screen{} }
+
+func (s *screen) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.seen.Write(p)
+}
+
+// Close ends waits in progress.
+func (s *screen) Close() {
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
+}
+
+// waitFor waits until text has been written, up to screenDeadline.
+func (s *screen) waitFor(text string) error {
+	deadline := time.Now().Add(screenDeadline)
+	for {
+		s.mu.Lock()
+		found, closed, out := bytes.Contains(s.seen.Bytes(), []byte(text)), s.closed, s.seen.String()
+		s.mu.Unlock()
+		switch {
+		case found:
+			return nil
+		case closed:
+			return fmt.Errorf("%q never on screen; output:\n%s", text, out)
+		case time.Now().After(deadline):
+			return fmt.Errorf("%q not on screen after %s; output:\n%s", text, screenDeadline, out)
+		}
+		time.Sleep(10 * time.Millisecond) // poll interval
 	}
 }
 

@@ -20,19 +20,22 @@ func TestBatchDrainsWhatIsQueued(t *testing.T) {
 	for i := 0; i < 5000; i++ {
 		ch <- logEvent(i, "api")
 	}
-	cmd := waitEvents(ch, batchMax, batchWindow)
+	// A window far longer than the test: the batches end at the cap and
+	// at the end of the stream, never because a busy machine descheduled
+	// the reader for longer than the real 16 ms window.
+	cmd := waitEvents(ch, batchMax, time.Hour)
 	first := cmd().(eventsMsg)
-	if len(first.events) != batchMax {
-		t.Fatalf("first batch %d events, want the cap %d", len(first.events), batchMax)
+	if len(first.events) != batchMax || first.closed {
+		t.Fatalf("first batch %d events (closed %v), want the cap %d", len(first.events), first.closed, batchMax)
 	}
+	close(ch)
 	second := cmd().(eventsMsg)
-	if len(second.events) != 5000-batchMax {
-		t.Fatalf("second batch %d events, want the rest %d", len(second.events), 5000-batchMax)
+	if len(second.events) != 5000-batchMax || !second.closed {
+		t.Fatalf("second batch %d events (closed %v), want the rest %d and the end", len(second.events), second.closed, 5000-batchMax)
 	}
 	if first.events[0].Line != "line 0" || second.events[len(second.events)-1].Line != "line 4999" {
 		t.Fatal("events keep their order")
 	}
-	close(ch)
 	if msg := cmd().(eventsMsg); !msg.closed || len(msg.events) != 0 {
 		t.Fatalf("a closed subscription says so: %+v", msg)
 	}
@@ -87,7 +90,9 @@ func TestBatchWaitsNoLongerThanTheWindow(t *testing.T) {
 	if len(msg.events) != 1 {
 		t.Fatalf("%d events", len(msg.events))
 	}
-	if d := time.Since(start); d > 500*time.Millisecond {
+	// The window is 16 ms; the bound only leaves room for a busy machine's
+	// scheduling (a batch that waited for more events would never end).
+	if d := time.Since(start); d > 2*time.Second {
 		t.Fatalf("a lone event waited %s", d)
 	}
 }

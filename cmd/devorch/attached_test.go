@@ -151,9 +151,9 @@ services:
 	}()
 	select {
 	case <-seen:
-	case <-time.After(30 * time.Second):
+	case <-time.After(waitDeadline):
 		_ = cmd.Process.Kill()
-		t.Fatalf("no log line from a within 30s; stderr:\n%s", errb.String())
+		t.Fatalf("no log line from a within %s; stderr:\n%s", waitDeadline, errb.String())
 	}
 	if err := cmd.Process.Signal(os.Interrupt); err != nil {
 		t.Fatal(err)
@@ -209,46 +209,28 @@ services:
 // A second Ctrl-C kills what the first one is stopping gracefully.
 func TestUpSecondInterruptKills(t *testing.T) {
 	t.Parallel()
+	// A grace period far longer than the bound below: a run that waited
+	// for it instead of killing cannot pass, however busy the machine.
 	s := newStack(t, map[string]string{"compose.yaml": `
 services:
   stubborn:
     image: devorch-test/testapp:latest
     environment: {IGNORE_SIGTERM: "1", LOG_RATE: "5", LOG_LINE: "st"}
-    stop_grace_period: 60s
+    stop_grace_period: 3m
 `})
-	cmd := s.command("up")
-	stdout, _ := cmd.StdoutPipe()
-	var errb bytes.Buffer
-	cmd.Stderr = &errb
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	seen := make(chan struct{})
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		once := sync.Once{}
-		for sc.Scan() {
-			if strings.Contains(sc.Text(), "st tick") {
-				once.Do(func() { close(seen) })
-			}
-		}
-	}()
-	select {
-	case <-seen:
-	case <-time.After(30 * time.Second):
-		_ = cmd.Process.Kill()
-		t.Fatalf("no log line; stderr:\n%s", errb.String())
-	}
-	_ = cmd.Process.Signal(os.Interrupt)
-	time.Sleep(700 * time.Millisecond)
+	p := s.start("up")
+	p.waitLine("st tick")
+	p.signal(syscall.SIGINT)
+	// The second Ctrl-C must reach a graceful stop in progress.
+	p.waitLine("Gracefully stopping")
 	start := time.Now()
-	_ = cmd.Process.Signal(os.Interrupt)
-	_ = cmd.Wait()
-	if d := time.Since(start); d > 15*time.Second {
-		t.Errorf("the second Ctrl-C took %v to end the run (grace period 60 s)", d)
+	p.signal(syscall.SIGINT)
+	r := p.wait()
+	if d := time.Since(start); d > time.Minute {
+		t.Errorf("the second Ctrl-C took %v to end the run (grace period 3 min)", d)
 	}
-	if code := cmd.ProcessState.ExitCode(); code != 130 {
-		t.Errorf("exit %d, want 130; stderr:\n%s", code, errb.String())
+	if r.code != 130 {
+		t.Errorf("exit %d, want 130; stderr:\n%s", r.code, r.stderr)
 	}
 	if st := s.inspect(s.name("stubborn", 1)).State; st.Running || st.ExitCode != 137 {
 		t.Errorf("stubborn: running=%v exit=%d, want killed (137)", st.Running, st.ExitCode)
@@ -269,18 +251,20 @@ func TestExecAllocatesATerminal(t *testing.T) {
 	s.must("up", "-d")
 	bin := devorchBinary(t)
 	session := strings.ReplaceAll(s.project, ".", "-")
-	script := fmt.Sprintf("cd %s && %s -p %s exec box sh -c 'tty; test -t 0 && echo STDIN-IS-TTY'; echo EXEC-DONE; sleep 30", s.dir, bin, s.project)
+	// The pane stays open (sleep) until the test has read it; the cleanup
+	// ends the session.
+	script := fmt.Sprintf("cd %s && %s -p %s exec box sh -c 'tty; test -t 0 && echo STDIN-IS-TTY'; echo EXEC-DONE; sleep 3600", s.dir, bin, s.project)
 	if err := exec.Command("tmux", "new-session", "-d", "-s", session, "-x", "80", "-y", "24", script).Run(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = exec.Command("tmux", "kill-session", "-t", session).Run() })
 	var got []byte
-	for i := 0; i < 150; i++ {
+	for deadline := time.Now().Add(waitDeadline); time.Now().Before(deadline); {
 		got, _ = exec.Command("tmux", "capture-pane", "-p", "-t", session).Output()
 		if strings.Contains(string(got), "EXEC-DONE") {
 			break
 		}
-		time.Sleep(100 * time.Millisecond)
+		time.Sleep(100 * time.Millisecond) // poll interval
 	}
 	if !strings.Contains(string(got), "/dev/pts/") || !strings.Contains(string(got), "STDIN-IS-TTY") {
 		t.Errorf("exec in a terminal did not get a TTY: %q", got)

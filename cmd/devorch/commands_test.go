@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -25,10 +26,7 @@ services:
 `})
 	s.must("up", "-d", "--wait", "web")
 	s.must("up", "-d", "job")
-	// Wait for the job to have exited.
-	for i := 0; i < 50 && s.inspect(s.name("job", 1)).State.Running; i++ {
-		time.Sleep(100 * time.Millisecond)
-	}
+	s.waitNotRunning(s.name("job", 1))
 	r := s.must("ps")
 	if !strings.Contains(r.stdout, "NAME") || !strings.Contains(r.stdout, s.name("web", 1)) || strings.Contains(r.stdout, s.name("job", 1)) {
 		t.Errorf("ps table (running only):\n%s", r.stdout)
@@ -92,9 +90,7 @@ services:
 `})
 	s.must("up", "-d")
 	for _, svc := range []string{"a", "b"} {
-		for i := 0; i < 50 && s.inspect(s.name(svc, 1)).State.Running; i++ {
-			time.Sleep(100 * time.Millisecond)
-		}
+		s.waitNotRunning(s.name(svc, 1))
 	}
 	r := s.must("logs")
 	for _, want := range []string{"a-1  | line 1", "a-1  | line 5", "b-1  | bee"} {
@@ -138,20 +134,18 @@ services:
     environment: {LOG_RATE: "20", LOG_LINE: "tk"}
 `})
 	s.must("up", "-d")
-	cmd := s.command("logs", "-f", "--tail", "0")
-	var out strings.Builder
-	cmd.Stdout = &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+	// --tail 0: every line it prints was logged after it started. Five
+	// of them, with their numbers counting up, show it follows.
+	p := s.start("logs", "-f", "--tail", "0")
+	first := tickNumber(t, p.waitLine("ticker-1  | tk tick"))
+	for want := first + 1; want <= first+4; want++ {
+		if got := tickNumber(t, p.waitLine("ticker-1  | tk tick "+strconv.Itoa(want))); got != want {
+			t.Fatalf("logs -f: tick %d after %d", got, want-1)
+		}
 	}
-	time.Sleep(1500 * time.Millisecond)
-	_ = cmd.Process.Signal(os.Interrupt)
-	_ = cmd.Wait()
-	if n := strings.Count(out.String(), "ticker-1  | tk tick"); n < 5 {
-		t.Errorf("logs -f saw %d lines in 1.5s at 20/s:\n%s", n, out.String())
-	}
-	if cmd.ProcessState.ExitCode() != 0 && cmd.ProcessState.ExitCode() != 130 {
-		t.Errorf("logs -f exit %d", cmd.ProcessState.ExitCode())
+	p.signal(syscall.SIGINT)
+	if r := p.wait(); r.code != 0 && r.code != 130 {
+		t.Errorf("logs -f exit %s", r)
 	}
 	s.must("down")
 }
@@ -195,9 +189,7 @@ services:
 	}
 	s.must("unpause", "api")
 	s.must("kill", "-s", "SIGTERM", "api")
-	for i := 0; i < 50 && s.inspect(s.name("api", 1)).State.Running; i++ {
-		time.Sleep(100 * time.Millisecond)
-	}
+	s.waitNotRunning(s.name("api", 1))
 	if s.inspect(s.name("api", 1)).State.Running {
 		t.Error("kill -s SIGTERM")
 	}
@@ -460,4 +452,18 @@ volumes:
 	}
 	s.must("down", "-v")
 	s.assertNothingLeft()
+}
+
+// tickNumber is N in a testapp log line "... tick N".
+func tickNumber(t *testing.T, line string) int {
+	t.Helper()
+	_, n, ok := strings.Cut(line, " tick ")
+	if !ok {
+		t.Fatalf("not a tick line: %q", line)
+	}
+	v, err := strconv.Atoi(strings.TrimSpace(n))
+	if err != nil {
+		t.Fatalf("not a tick line: %q", line)
+	}
+	return v
 }

@@ -5,11 +5,12 @@ import (
 	"fmt"
 	"os"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/events"
+	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/network"
 )
 
@@ -128,7 +129,8 @@ services:
 }
 
 // TestKilledUpConvergesOnRerun kills devorch in the middle of up and checks
-// the next up ends in the same state as one clean up.
+// the next up ends in the same state as one clean up. Each kill lands at a
+// known phase, seen in Docker's events or in the run's own progress.
 func TestKilledUpConvergesOnRerun(t *testing.T) {
 	t.Parallel()
 	file := func(round int) string {
@@ -144,36 +146,73 @@ func TestKilledUpConvergesOnRerun(t *testing.T) {
 		return b.String()
 	}
 	s := newStack(t, map[string]string{"compose.yaml": file(0)})
-	for round, delay := range []time.Duration{300 * time.Millisecond, 900 * time.Millisecond} {
-		cmd := s.command("up", "-d")
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
+	// The daemon's event for the project's network: the first thing an up
+	// creates.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	netEvents, netErrs := s.cli.Events(ctx, events.ListOptions{Filters: filters.NewArgs(
+		filters.Arg("type", string(events.NetworkEventType)), filters.Arg("event", string(events.ActionCreate)),
+		filters.Arg("network", s.project+"_default"))})
+	networkCreated := func(p *proc) {
+		t.Helper()
+		select {
+		case <-netEvents:
+		case err := <-netErrs:
+			t.Fatalf("docker events: %v", err)
+		case <-p.exited:
+			t.Fatalf("up ended before creating its network: %s", p.result())
+		case <-time.After(waitDeadline):
+			t.Fatalf("no network create event within %s: %s", waitDeadline, p.result())
 		}
-		time.Sleep(delay)
-		_ = cmd.Process.Signal(syscall.SIGKILL)
-		_ = cmd.Wait()
+	}
+	printed := func(line string) func(p *proc) {
+		return func(p *proc) { p.waitLine(line) }
+	}
+	for round, k := range []struct {
+		phase string
+		fresh bool // down first, so that the kill lands in a first up
+		at    func(p *proc)
+	}{
+		// The daemon has created the network (devorch may not have its
+		// answer yet): the kill lands before or while containers are
+		// created.
+		{"network just created", true, networkCreated},
+		// a is running, the others are created and wait for its health.
+		{"a started, the rest waiting for it", true, printed(" Container " + s.name("a", 1) + "  Started")},
+		// Every service changed from here on: the kill lands while the
+		// replacements exist under temporary names beside the old ones...
+		{"replacement created", false, printed("  Created")},
+		// ...or once an old container is gone and its replacement not yet
+		// renamed.
+		{"old container removed", false, printed("  Removed")},
+	} {
+		if k.fresh && round > 0 {
+			s.must("down")
+		}
+		s.write("compose.yaml", file(round))
+		p := s.start("up", "-d")
+		k.at(p)
+		p.kill()
+		t.Logf("killed up at %q; its output:\n%s", k.phase, p.result().stderr)
 		s.must("up", "-d", "--wait")
 		cs := s.containers()
 		if len(cs) != 6 {
-			t.Fatalf("after kill at %v and re-up: %d containers: %v", delay, len(cs), cs)
+			t.Fatalf("after a kill at %q and re-up: %d containers: %v", k.phase, len(cs), cs)
 		}
 		for name, c := range cs {
 			if c.State != "running" {
-				t.Errorf("%s is %s", name, c.State)
+				t.Errorf("after a kill at %q: %s is %s", k.phase, name, c.State)
 			}
 			if c.Labels["dev.devorch.config-hash"] == "" || !strings.HasPrefix(name, s.project+"-") {
-				t.Errorf("%s: wrong name or labels after recovery", name)
+				t.Errorf("after a kill at %q: %s: wrong name or labels after recovery", k.phase, name)
 			}
 		}
 		// A second up is a no-op.
 		ids := s.ids()
 		s.must("up", "-d")
 		if !sameMap(ids, s.ids()) {
-			t.Errorf("up after recovery changed containers")
+			t.Errorf("after a kill at %q: up after recovery changed containers", k.phase)
 		}
-		// Change every service: the next kill lands in the middle of
-		// recreating.
-		s.write("compose.yaml", file(round+1))
 	}
 	s.must("down")
 	s.assertNothingLeft()
@@ -181,31 +220,40 @@ func TestKilledUpConvergesOnRerun(t *testing.T) {
 
 func TestProjectLockMakesSecondRunWait(t *testing.T) {
 	t.Parallel()
+	// slow turns healthy only when the test writes /tmp/go into it, so a
+	// run that waits for it holds the project lock until the test lets go:
+	// the order of the two runs never depends on timing.
 	s := newStack(t, map[string]string{"compose.yaml": `
 services:
   slow:
     image: devorch-test/testapp:latest
-    environment: {HEALTHY_AFTER: "2s"}
-    healthcheck: {test: ["CMD", "/testapp", "health"], interval: 500ms, retries: 20}
+    healthcheck: {test: ["CMD", "/testapp", "cat", "/tmp/go"], interval: 500ms, start_period: 10m}
   after:
     image: devorch-test/testapp:latest
     depends_on: {slow: {condition: service_healthy}}
 `})
-	first := s.command("up", "-d")
-	var firstErr strings.Builder
-	first.Stderr = &firstErr
-	if err := first.Start(); err != nil {
-		t.Fatal(err)
+	slow := s.name("slow", 1)
+	release := func() {
+		t.Helper()
+		if out, code := s.execOut(slow, "/testapp", "write", "/tmp/go", "1"); code != 0 {
+			t.Fatalf("write /tmp/go in %s: exit %d: %s", slow, code, out)
+		}
 	}
-	time.Sleep(300 * time.Millisecond)
+	// The first run prints progress only once it holds the lock; slow's
+	// start means it is now waiting for slow's health, lock held.
+	first := s.start("up", "-d")
+	first.waitLine(" Container " + slow + "  Started")
 	// The second waits with a message, and converges to the same state
 	// without creating anything twice.
-	r := s.must("up", "-d")
-	if err := first.Wait(); err != nil {
-		t.Fatalf("first up: %v\n%s", err, firstErr.String())
+	second := s.start("up", "-d")
+	second.waitLine("waiting for it to finish")
+	release()
+	if r := first.wait(); r.code != 0 {
+		t.Fatalf("first up: %s", r)
 	}
-	if !strings.Contains(r.stderr, "waiting for it to finish") {
-		t.Errorf("second run did not say it waits:\n%s", r.stderr)
+	r := second.wait()
+	if r.code != 0 {
+		t.Fatalf("second up: %s", r)
 	}
 	if strings.Contains(r.stderr, "Creating") {
 		t.Errorf("second run created containers again:\n%s", r.stderr)
@@ -213,16 +261,17 @@ services:
 	if n := len(s.containers()); n != 2 {
 		t.Errorf("%d containers", n)
 	}
-	// With --wait-timeout the second one gives up.
-	first = s.command("up", "-d", "--force-recreate", "--wait")
-	if err := first.Start(); err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(300 * time.Millisecond)
+	// With --wait-timeout the second one gives up while the first still
+	// holds the lock (the recreated slow waits for /tmp/go again).
+	first = s.start("up", "-d", "--force-recreate", "--wait")
+	first.waitLine(" Container " + slow + "  Started")
 	r = s.devorch("up", "-d", "--wait-timeout", "1")
-	_ = first.Wait()
 	if r.code == 0 || !strings.Contains(r.stderr, "timed out waiting for the project lock") {
 		t.Errorf("want a lock timeout: %s", r)
+	}
+	release()
+	if r := first.wait(); r.code != 0 {
+		t.Fatalf("up --force-recreate --wait: %s", r)
 	}
 	s.must("down")
 	s.assertNothingLeft()

@@ -496,8 +496,8 @@ func TestFieldsReachDocker(t *testing.T) {
 		// up -d gates dependents on devorch's own early probe; Docker's
 		// status follows at its first interval.
 		health := f.State.Health
-		for i := 0; i < 100 && (health == nil || health.Status != "healthy"); i++ {
-			time.Sleep(100 * time.Millisecond)
+		for deadline := time.Now().Add(waitDeadline); (health == nil || health.Status != "healthy") && time.Now().Before(deadline); {
+			time.Sleep(100 * time.Millisecond) // poll interval
 			health = s.inspect(full).State.Health
 		}
 		if health == nil || health.Status != "healthy" {

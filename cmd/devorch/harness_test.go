@@ -205,12 +205,13 @@ func (s *stack) execOut(name string, cmd ...string) (string, int) {
 	return out.String(), insp.ExitCode
 }
 
-// httpGet fetches a URL from the test process (the published port).
+// httpGet fetches a URL from the test process (the published port),
+// retrying until it answers 200 or waitDeadline has passed.
 func httpGet(t *testing.T, url string) string {
 	t.Helper()
-	c := &http.Client{Timeout: 5 * time.Second}
+	c := &http.Client{Timeout: 10 * time.Second}
 	var last error
-	for i := 0; i < 50; i++ {
+	for deadline := time.Now().Add(waitDeadline); time.Now().Before(deadline); {
 		resp, err := c.Get(url)
 		if err == nil {
 			b, _ := io.ReadAll(resp.Body)
@@ -222,7 +223,7 @@ func httpGet(t *testing.T, url string) string {
 		} else {
 			last = err
 		}
-		time.Sleep(100 * time.Millisecond)
+		time.Sleep(100 * time.Millisecond) // poll interval
 	}
 	t.Fatalf("GET %s: %v", url, last)
 	return ""

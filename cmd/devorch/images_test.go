@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -109,7 +108,7 @@ func freeLoopbackAddr() (string, error) {
 // waitRegistry polls GET /v2/ until the registry answers 200.
 func waitRegistry(addr string, exited <-chan error) error {
 	c := &http.Client{Timeout: time.Second}
-	deadline := time.Now().Add(15 * time.Second)
+	deadline := time.Now().Add(waitDeadline)
 	for time.Now().Before(deadline) {
 		select {
 		case err := <-exited:
@@ -123,9 +122,9 @@ func waitRegistry(addr string, exited <-chan error) error {
 				return nil
 			}
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(50 * time.Millisecond) // poll interval
 	}
-	return errors.New("GET /v2/ did not answer 200 within 15s")
+	return fmt.Errorf("GET /v2/ did not answer 200 within %s", waitDeadline)
 }
 
 // push tags devorch-test/testapp:latest as <registry>/dvt/testapp:<tag>,

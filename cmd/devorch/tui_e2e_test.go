@@ -56,7 +56,7 @@ services:
 
 	// Every service healthy in the services view.
 	services := []string{"alpha", "beta", "gamma"}
-	p.waitFor("every service healthy in the services table", 90*time.Second, func(sc string) bool {
+	p.waitFor("every service healthy in the services table", waitDeadline, func(sc string) bool {
 		for _, svc := range services {
 			if row, _ := serviceRow(sc, svc); !strings.Contains(row, " healthy ") {
 				return false
@@ -69,19 +69,19 @@ services:
 	// 2: the logs view, with alpha's distinctive line.
 	needleLine := regexp.MustCompile(`alpha-1\s+│ needle tick \d+`)
 	p.keys("2")
-	p.waitFor("the logs view showing alpha's needle line", 30*time.Second, func(sc string) bool {
+	p.waitFor("the logs view showing alpha's needle line", waitDeadline, func(sc string) bool {
 		return strings.Contains(sc, "Logs · all services") && needleLine.MatchString(sc)
 	})
 	// / needle Enter: the header counts the matches and shows the current
 	// one (/needle I/N), whose line is marked with ▸ in the gutter.
 	p.keys("/")
-	p.waitFor("the search prompt", 15*time.Second, func(sc string) bool { return strings.Contains(sc, "search: ") })
+	p.waitFor("the search prompt", waitDeadline, func(sc string) bool { return strings.Contains(sc, "search: ") })
 	p.literal("needle")
-	p.waitFor("the typed search text", 15*time.Second, func(sc string) bool { return strings.Contains(sc, "search: needle") })
+	p.waitFor("the typed search text", waitDeadline, func(sc string) bool { return strings.Contains(sc, "search: needle") })
 	p.keys("Enter")
 	header := regexp.MustCompile(`Logs · .* · /needle \d+/\d+`)
 	current := regexp.MustCompile(`(?m)^▸alpha-1\s+│ needle tick \d+`)
-	sc := p.waitFor("the search's match indicator", 15*time.Second, func(sc string) bool {
+	sc := p.waitFor("the search's match indicator", waitDeadline, func(sc string) bool {
 		return header.MatchString(sc) && current.MatchString(sc)
 	})
 	if !regexp.MustCompile(`\d+ match(es)? for "needle"`).MatchString(sc) {
@@ -91,7 +91,7 @@ services:
 
 	// 1, then select beta.
 	p.keys("1")
-	p.waitFor("the services view", 15*time.Second, func(sc string) bool { return strings.Contains(sc, "SERVICE") })
+	p.waitFor("the services view", waitDeadline, func(sc string) bool { return strings.Contains(sc, "SERVICE") })
 	for i := 0; ; i++ {
 		sc := p.capture()
 		if _, sel := serviceRow(sc, "beta"); sel {
@@ -102,14 +102,14 @@ services:
 		}
 		before := selectedRow(sc)
 		p.keys("j")
-		p.waitFor("the selection to move", 15*time.Second, func(sc string) bool { return selectedRow(sc) != before })
+		p.waitFor("the selection to move", waitDeadline, func(sc string) bool { return selectedRow(sc) != before })
 	}
 	name := s.name("beta", 1)
 	before := s.inspect(name)
 
 	// r restarts beta in place: same container, started again.
 	p.keys("r")
-	p.waitFor("beta restarted", 60*time.Second, func(sc string) bool { return strings.Contains(sc, "✓ restarted beta") })
+	p.waitFor("beta restarted", waitDeadline, func(sc string) bool { return strings.Contains(sc, "✓ restarted beta") })
 	after := s.inspect(name)
 	if after.ID != before.ID {
 		t.Errorf("restart replaced beta's container: %.12s → %.12s", before.ID, after.ID)
@@ -117,7 +117,7 @@ services:
 	if after.State.StartedAt == before.State.StartedAt {
 		t.Errorf("restart did not restart beta: StartedAt is still %s", after.State.StartedAt)
 	}
-	p.waitFor("beta healthy after the restart", 60*time.Second, func(sc string) bool {
+	p.waitFor("beta healthy after the restart", waitDeadline, func(sc string) bool {
 		row, _ := serviceRow(sc, "beta")
 		return strings.Contains(row, " healthy ")
 	})
@@ -125,11 +125,11 @@ services:
 
 	// c y recreates beta: a new container replaces it.
 	p.keys("c")
-	p.waitFor("the recreate question", 15*time.Second, func(sc string) bool {
+	p.waitFor("the recreate question", waitDeadline, func(sc string) bool {
 		return strings.Contains(sc, "Recreate beta (1 container replaced)? (y/n)")
 	})
 	p.keys("y")
-	p.waitFor("beta recreated", 60*time.Second, func(sc string) bool { return strings.Contains(sc, "✓ recreated beta") })
+	p.waitFor("beta recreated", waitDeadline, func(sc string) bool { return strings.Contains(sc, "✓ recreated beta") })
 	recreated := s.inspect(name)
 	if recreated.ID == before.ID {
 		t.Errorf("recreate kept beta's container %.12s", before.ID)
@@ -139,7 +139,7 @@ services:
 			t.Errorf("beta's old container %.12s is still there as %s", id, n)
 		}
 	}
-	p.waitFor("beta healthy after the recreate", 60*time.Second, func(sc string) bool {
+	p.waitFor("beta healthy after the recreate", waitDeadline, func(sc string) bool {
 		row, _ := serviceRow(sc, "beta")
 		return strings.Contains(row, " healthy ")
 	})
@@ -147,9 +147,9 @@ services:
 
 	// q asks; s stops the stack and devorch exits 0.
 	p.keys("q")
-	p.waitFor("the quit question", 15*time.Second, func(sc string) bool { return strings.Contains(sc, "Quit: s stop the stack") })
+	p.waitFor("the quit question", waitDeadline, func(sc string) bool { return strings.Contains(sc, "Quit: s stop the stack") })
 	p.keys("s")
-	sc = p.waitFor("devorch to exit", 2*time.Minute, func(sc string) bool { return screenExitCode(sc) >= 0 })
+	sc = p.waitFor("devorch to exit", waitDeadline, func(sc string) bool { return screenExitCode(sc) >= 0 })
 	if code := screenExitCode(sc); code != 0 {
 		t.Fatalf("devorch exited %d after q s:\n%s", code, sc)
 	}
@@ -288,7 +288,7 @@ func (p *tmuxPane) waitFor(what string, timeout time.Duration, ok func(screen st
 		if time.Now().After(deadline) {
 			p.t.Fatalf("waiting for %s: not on screen after %s:\n%s", what, timeout, sc)
 		}
-		time.Sleep(200 * time.Millisecond)
+		time.Sleep(200 * time.Millisecond) // poll interval
 	}
 }
 

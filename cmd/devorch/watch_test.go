@@ -47,8 +47,8 @@ func (s *stack) startWatch(args ...string) *watcher {
 	})
 	select {
 	case <-ready:
-	case <-time.After(60 * time.Second):
-		s.t.Fatalf("watch did not start:\n%s", w.output())
+	case <-time.After(waitDeadline):
+		s.t.Fatalf("watch did not start within %s:\n%s", waitDeadline, w.output())
 	}
 	return w
 }
@@ -83,8 +83,8 @@ func (w *watcher) next(what string) string {
 	case l := <-w.lines:
 		w.t.Logf("%s %s: %s", time.Now().Format("15:04:05.000"), what, l)
 		return l
-	case <-time.After(60 * time.Second):
-		w.t.Fatalf("no watch line for %s:\n%s", what, w.output())
+	case <-time.After(waitDeadline):
+		w.t.Fatalf("no watch line for %s within %s:\n%s", what, waitDeadline, w.output())
 		return ""
 	}
 }
@@ -159,8 +159,9 @@ func TestWatchSyncActions(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.write("static/new/deeper/f.txt", "deep")
+	// The watcher watches a new directory as soon as it sees it created,
+	// before that batch closes: once its line is out, later files count.
 	w.next("new dir")
-	time.Sleep(200 * time.Millisecond)
 	s.write("static/new/deeper/g.txt", "later")
 	w.next("file in new dir")
 	if got := cat("/srv/static/new/deeper/g.txt"); got != "later" {
@@ -172,7 +173,20 @@ func TestWatchSyncActions(t *testing.T) {
 	s.write("static/.git/index", "x")
 	s.write("static/.index.txt.swp", "x")
 	s.write("static/index.txt~", "x")
-	w.quiet(700*time.Millisecond, "ignored files")
+	// Then one file that is not ignored: the next batch is that file
+	// alone, and none of the ignored ones reached the container.
+	s.write("static/marker.txt", "m")
+	if l := w.next("ignored files, then one that is not"); !strings.Contains(l, "web sync ok: 1 files (0 deleted)") {
+		t.Errorf("ignored files were synced: %q", l)
+	}
+	if got := cat("/srv/static/marker.txt"); got != "m" {
+		t.Errorf("the file after the ignored ones: %q", got)
+	}
+	for _, p := range []string{"debug.log", "cache/c.bin", ".git/index", ".index.txt.swp", "index.txt~"} {
+		if _, code := s.execOut(web, "cat", "/srv/static/"+p); code == 0 {
+			t.Errorf("ignored %s is in the container", p)
+		}
+	}
 	// Deletion.
 	if err := os.Remove(filepath.Join(s.dir, "static/index.txt")); err != nil {
 		t.Fatal(err)
@@ -255,7 +269,11 @@ func TestWatchAtomicSavesAndBursts(t *testing.T) {
 	if out, _ := s.execOut(web, "cat", "/srv/static/doc.txt"); out != "v3" {
 		t.Errorf("content after vim save %q", out)
 	}
-	// A burst (a branch switch): 1,000 files in one batch.
+	// A burst (a branch switch): 1,000 files, all synced, nothing deleted.
+	// How many batches it takes is timing: one on a quiet machine (what
+	// bench/hotreload measures; the grouping logic is engine/watch's
+	// TestBurstIsOneBatch), more when this test's writes are descheduled
+	// for longer than the settle window, as on a busy machine.
 	burst := filepath.Join(dir, "burst")
 	if err := os.MkdirAll(burst, 0o755); err != nil {
 		t.Fatal(err)
@@ -265,14 +283,25 @@ func TestWatchAtomicSavesAndBursts(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	l := w.next("burst")
-	if !strings.Contains(l, "1000 files") {
-		t.Errorf("burst not one batch of 1000 files: %q", l)
+	inContainer := func() string {
+		out, _ := s.execOut(web, "sh", "-c", "ls /srv/static/burst | wc -l")
+		return strings.TrimSpace(out)
 	}
-	w.quiet(500*time.Millisecond, "after the burst")
-	if out, _ := s.execOut(web, "sh", "-c", "ls /srv/static/burst | wc -l"); strings.TrimSpace(out) != "1000" {
-		t.Errorf("%s files in the container", strings.TrimSpace(out))
+	files, batches := 0, 0
+	for files < 1000 || inContainer() != "1000" {
+		l := w.next("burst")
+		batches++
+		var n, deleted int
+		_, counts, ok := strings.Cut(l, "web sync ok: ")
+		if _, err := fmt.Sscanf(counts, "%d files (%d deleted)", &n, &deleted); !ok || err != nil {
+			t.Fatalf("burst batch %d: %q", batches, l)
+		}
+		if deleted != 0 {
+			t.Errorf("burst batch %d deleted files: %q", batches, l)
+		}
+		files += n
 	}
+	t.Logf("the burst of 1000 files came in %d batches", batches)
 }
 
 func TestWatchRebuildAndComposeEdit(t *testing.T) {

@@ -78,18 +78,7 @@ func (e *LimitError) Error() string {
 
 // New starts watching roots (directories or files).
 func New(roots []string, o Options) (*Watcher, error) {
-	if o.Settle <= 0 {
-		o.Settle = 8 * time.Millisecond
-	}
-	if o.MaxSettle <= 0 {
-		o.MaxSettle = 150 * time.Millisecond
-	}
-	if o.Cap <= 0 {
-		o.Cap = 5 * time.Second
-	}
-	if o.Ignore == nil {
-		o.Ignore = func(string, bool) bool { return false }
-	}
+	o = o.withDefaults()
 	fw, err := fsnotify.NewBufferedWatcher(4096)
 	if err != nil {
 		return nil, limitOrErr(err, strings.Join(roots, ", "), 0)
@@ -203,6 +192,33 @@ func limitOrErr(err error, path string, n int) error {
 	return fmt.Errorf("watch %s: %w", path, err)
 }
 
+// withDefaults fills in the zero fields.
+func (o Options) withDefaults() Options {
+	if o.Settle <= 0 {
+		o.Settle = 8 * time.Millisecond
+	}
+	if o.MaxSettle <= 0 {
+		o.MaxSettle = 150 * time.Millisecond
+	}
+	if o.Cap <= 0 {
+		o.Cap = 5 * time.Second
+	}
+	if o.Ignore == nil {
+		o.Ignore = func(string, bool) bool { return false }
+	}
+	return o
+}
+
+// settle is the quiet time that closes a batch of count events: it grows
+// by ¼ ms per event, so that a slow burst stays one batch.
+func (o Options) settle(count int) time.Duration {
+	d := o.Settle + time.Duration(count)*time.Millisecond/4
+	if d > o.MaxSettle {
+		d = o.MaxSettle
+	}
+	return d
+}
+
 // run collects events into batches: a batch closes when no event arrived
 // for the settle window, which grows with the batch's size, or at the cap.
 func (w *Watcher) run() {
@@ -216,15 +232,8 @@ func (w *Watcher) run() {
 		timer   *time.Timer
 		timerC  <-chan time.Time
 	)
-	settle := func() time.Duration {
-		d := w.o.Settle + time.Duration(count)*time.Millisecond/4
-		if d > w.o.MaxSettle {
-			d = w.o.MaxSettle
-		}
-		return d
-	}
 	arm := func() {
-		d := settle()
+		d := w.o.settle(count)
 		if rest := w.o.Cap - time.Since(first); rest < d {
 			d = rest
 		}

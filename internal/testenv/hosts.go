@@ -165,20 +165,27 @@ func HostNamed(t testing.TB, name string) TestHost {
 	return TestHost{}
 }
 
-// ping checks a test host answers, retrying for a while (a test may be
-// restarting another host's daemon; this one should answer).
+// pingDeadline bounds how long a test waits for a test host to answer:
+// generous, since a busy machine (or a host a test is restarting) is slow,
+// not gone.
+const pingDeadline = 2 * time.Minute
+
+// ping checks a test host answers, retrying until pingDeadline (a test may
+// be restarting another host's daemon; this one should answer).
 func ping(h TestHost) error {
 	var err error
-	for i := 0; i < 10; i++ {
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	for deadline := time.Now().Add(pingDeadline); ; {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		_, err = h.Client.Ping(ctx)
 		cancel()
 		if err == nil {
 			return nil
 		}
-		time.Sleep(500 * time.Millisecond)
+		if time.Now().After(deadline) {
+			return fmt.Errorf("test host %s (%s) does not answer after %s: %w", h.Name, h.Endpoint, pingDeadline, err)
+		}
+		time.Sleep(500 * time.Millisecond) // poll interval
 	}
-	return fmt.Errorf("test host %s (%s) does not answer: %w", h.Name, h.Endpoint, err)
 }
 
 // EnvTestTLS and EnvTestSSH name the other endpoint kinds of the test hosts

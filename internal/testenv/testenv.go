@@ -57,7 +57,8 @@ func NewClient(ctx context.Context) (*client.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	// Generous: a daemon busy with other work answers late, not never.
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	if _, err := cli.Ping(ctx); err != nil {
 		cli.Close()
@@ -242,11 +243,12 @@ func finalLeakCheck() string {
 	for _, c := range extraClients() {
 		var l Leaks
 		var err error
-		for try := 0; try < 20; try++ { // a host may be restarting
-			if l, err = findLeaks(ctx, c, keep); err == nil {
+		// A host may be restarting: retry until ctx's deadline.
+		for {
+			if l, err = findLeaks(ctx, c, keep); err == nil || ctx.Err() != nil {
 				break
 			}
-			time.Sleep(time.Second)
+			time.Sleep(time.Second) // poll interval
 		}
 		if err != nil {
 			return "leak check on a test host failed: " + err.Error()
