@@ -1,10 +1,13 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -192,17 +195,12 @@ services:
     depends_on: {slow: {condition: service_healthy}}
 `})
 	first := s.command("up", "-d")
-	var firstErr strings.Builder
-	first.Stderr = &firstErr
-	if err := first.Start(); err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(300 * time.Millisecond)
+	wait := startHoldingLock(t, first, " Creating")
 	// The second waits with a message, and converges to the same state
 	// without creating anything twice.
 	r := s.must("up", "-d")
-	if err := first.Wait(); err != nil {
-		t.Fatalf("first up: %v\n%s", err, firstErr.String())
+	if out, err := wait(); err != nil {
+		t.Fatalf("first up: %v\n%s", err, out)
 	}
 	if !strings.Contains(r.stderr, "waiting for it to finish") {
 		t.Errorf("second run did not say it waits:\n%s", r.stderr)
@@ -215,17 +213,64 @@ services:
 	}
 	// With --wait-timeout the second one gives up.
 	first = s.command("up", "-d", "--force-recreate", "--wait")
-	if err := first.Start(); err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(300 * time.Millisecond)
+	wait = startHoldingLock(t, first, " Recreate")
 	r = s.devorch("up", "-d", "--wait-timeout", "1")
-	_ = first.Wait()
+	_, _ = wait()
 	if r.code == 0 || !strings.Contains(r.stderr, "timed out waiting for the project lock") {
 		t.Errorf("want a lock timeout: %s", r)
 	}
 	s.must("down")
 	s.assertNothingLeft()
+}
+
+// startHoldingLock starts a devorch run and returns once its stderr shows
+// marker, a step it takes only while holding the project's lock. wait
+// waits for the run to end and gives its stderr.
+func startHoldingLock(t *testing.T, cmd *exec.Cmd, marker string) (wait func() (string, error)) {
+	t.Helper()
+	pipe, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var all strings.Builder
+	seen := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		told := false
+		sc := bufio.NewScanner(pipe)
+		for sc.Scan() {
+			mu.Lock()
+			all.WriteString(sc.Text() + "\n")
+			mu.Unlock()
+			if !told && strings.Contains(sc.Text(), marker) {
+				close(seen)
+				told = true
+			}
+		}
+	}()
+	output := func() string {
+		mu.Lock()
+		defer mu.Unlock()
+		return all.String()
+	}
+	select {
+	case <-seen:
+	case <-done:
+		_ = cmd.Wait()
+		t.Fatalf("devorch ended without printing %q:\n%s", marker, output())
+	case <-time.After(2 * time.Minute):
+		t.Fatalf("devorch did not print %q within 2 minutes:\n%s", marker, output())
+	}
+	return func() (string, error) {
+		<-done // read everything before Wait closes the pipe
+		err := cmd.Wait()
+		return output(), err
+	}
 }
 
 func TestForeignContainersAreNeverAdopted(t *testing.T) {
