@@ -6,12 +6,19 @@ BIN := bin/devorch
 DEBIAN_PKGS := busybox-static docker-registry docker-compose tmux iproute2 iptables openssl openssh-client openssh-server
 TEST_TIMEOUT ?= 20m
 
-.PHONY: all build test test-under-load deps check-docker test-images unit vet demo bench clean hosts-up hosts-down
+.PHONY: all build cross test test-under-load deps check-docker test-images unit vet demo bench clean hosts-up hosts-down
 
 all: build
 
 build:
 	$(GO) build -trimpath -o $(BIN) ./cmd/devorch
+
+# cross builds devorch for every platform users run it on, so that a
+# platform-specific call outside a build-tagged file fails make test.
+CROSS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 windows/arm64
+cross:
+	@set -e; for p in $(CROSS); do echo "go build ./cmd/devorch for $$p"; \
+	  GOOS=$${p%/*} GOARCH=$${p#*/} $(GO) build -o /dev/null ./cmd/devorch; done
 
 # deps installs the Debian packages the suite needs, when root and missing.
 deps:
@@ -39,7 +46,7 @@ vet:
 # multi-host tests (h1-h3; h4 is restarted by a monitor test; h3 also on
 # tcp+TLS, h2 also over ssh) and always stops them, whatever the outcome.
 TEST_IMAGES := devorch-test/testapp:latest devorch-test/busybox:latest
-test: deps check-docker vet build test-images
+test: deps check-docker vet build cross test-images
 	@set -e; \
 	trap 'scripts/testhosts.sh down >/dev/null 2>&1 || true' EXIT; \
 	DEVORCH_TESTHOST_IMAGES="$(TEST_IMAGES)" scripts/testhosts.sh up 4; \

@@ -364,6 +364,11 @@ func (e *Engine) build(ctx context.Context, p *compose.Project, s types.ServiceC
 	if len(b.Platforms) == 1 {
 		opts.Platform = b.Platforms[0]
 	}
+	if auths, err := buildAuthConfigs(); err != nil {
+		e.warn("service %q: building without registry credentials: %v", s.Name, err)
+	} else {
+		opts.AuthConfigs = auths
+	}
 	e.emit(Event{Kind: KindProgress, Resource: ResImage, Name: ref, Host: h.Name, Service: s.Name, Status: "Building"})
 	resp, err := h.Client.ImageBuild(ctx, tr, opts)
 	if err != nil {

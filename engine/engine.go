@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/devorch/devorch/engine/hosts"
+	"golang.org/x/sync/semaphore"
 )
 
 // DefaultParallel bounds concurrent create/start/stop calls per run when
@@ -60,26 +61,21 @@ func (e *Engine) warn(format string, args ...any) {
 	e.emit(Event{Kind: KindWarning, Detail: fmt.Sprintf(format, args...)})
 }
 
-// sem is a counting semaphore bounding concurrent Docker calls.
-type sem chan struct{}
+// sem bounds concurrent Docker calls. It wraps x/sync's weighted
+// semaphore, which fails an acquire whose context is already done even when
+// a slot is free: an interrupted run sends no new state-changing call.
+type sem struct{ w *semaphore.Weighted }
 
 func newSem(n int) sem {
 	if n <= 0 {
 		n = DefaultParallel
 	}
-	return make(sem, n)
+	return sem{w: semaphore.NewWeighted(int64(n))}
 }
 
-func (s sem) acquire(ctx context.Context) error {
-	select {
-	case s <- struct{}{}:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
+func (s sem) acquire(ctx context.Context) error { return s.w.Acquire(ctx, 1) }
 
-func (s sem) release() { <-s }
+func (s sem) release() { s.w.Release(1) }
 
 // hostByName returns the pool's host, or an error naming it.
 func (e *Engine) hostByName(name string) (*hosts.Host, error) {

@@ -58,8 +58,12 @@ type Event struct {
 	ExitCode int
 	Stream   string // "stdout" or "stderr" for KindLog
 	Line     string // the log line, without its newline
-	Err      error
-	Stats    *Stats
+	// Backlog marks a KindLog line written before devorch started following
+	// its container: a container's backlog arrives in one burst, so a view
+	// places it by Time rather than by arrival.
+	Backlog bool
+	Err     error
+	Stats   *Stats
 }
 
 // Stats is one resource sample for a container.

@@ -2,20 +2,15 @@ package engine
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/distribution/reference"
 	"github.com/docker/docker/api/types/image"
-	"github.com/docker/docker/api/types/registry"
 	"github.com/docker/docker/client"
 	"github.com/docker/docker/errdefs"
 	"github.com/docker/docker/pkg/jsonmessage"
@@ -252,10 +247,14 @@ func (e *Engine) pull(ctx context.Context, h *hosts.Host, ref, platform string, 
 		return "", fmt.Errorf("image %q: %w", ref, err)
 	}
 	named = reference.TagNameOnly(named)
-	e.emit(Event{Kind: KindProgress, Resource: ResImage, Name: ref, Host: h.Name, Status: "Pulling"})
-	rc, err := h.Client.ImagePull(ctx, named.String(), image.PullOptions{Platform: platform, RegistryAuth: registryAuth(reference.Domain(named))})
+	auth, err := registryAuth(reference.Domain(named))
 	if err != nil {
-		return "", fmt.Errorf("pull %s on host %q: %w", ref, h.Name, err)
+		return "", fmt.Errorf("pull %s: %w", ref, err)
+	}
+	e.emit(Event{Kind: KindProgress, Resource: ResImage, Name: ref, Host: h.Name, Status: "Pulling"})
+	rc, err := h.Client.ImagePull(ctx, named.String(), image.PullOptions{Platform: platform, RegistryAuth: auth})
+	if err != nil {
+		return "", fmt.Errorf("pull %s on host %q: %w%s", ref, h.Name, err, loginHint(auth, reference.Domain(named), err.Error()))
 	}
 	defer rc.Close()
 	dec := json.NewDecoder(rc)
@@ -270,7 +269,7 @@ func (e *Engine) pull(ctx context.Context, h *hosts.Host, ref, platform string, 
 			return "", fmt.Errorf("pull %s on host %q: %w", ref, h.Name, err)
 		}
 		if m.Error != nil {
-			return "", fmt.Errorf("pull %s on host %q: %s", ref, h.Name, m.Error.Message)
+			return "", fmt.Errorf("pull %s on host %q: %s%s", ref, h.Name, m.Error.Message, loginHint(auth, reference.Domain(named), m.Error.Message))
 		}
 		if m.ID != "" && m.Progress != nil && m.Progress.Total > 0 {
 			layers[m.ID] = m.Progress
@@ -294,48 +293,6 @@ func (e *Engine) pull(ctx context.Context, h *hosts.Host, ref, platform string, 
 	}
 	e.emit(Event{Kind: KindProgress, Resource: ResImage, Name: ref, Host: h.Name, Status: "Pulled"})
 	return insp.ID, nil
-}
-
-// registryAuth reads credentials for a registry from the Docker CLI's
-// config.json (plain "auth" entries; credential helpers are not consulted).
-func registryAuth(domain string) string {
-	dir := os.Getenv("DOCKER_CONFIG")
-	if dir == "" {
-		home, _ := os.UserHomeDir()
-		dir = filepath.Join(home, ".docker")
-	}
-	b, err := os.ReadFile(filepath.Join(dir, "config.json"))
-	if err != nil {
-		return ""
-	}
-	var cfg struct {
-		Auths map[string]struct {
-			Auth string `json:"auth"`
-		} `json:"auths"`
-	}
-	if json.Unmarshal(b, &cfg) != nil {
-		return ""
-	}
-	keys := []string{domain}
-	if domain == "docker.io" {
-		keys = append(keys, "https://index.docker.io/v1/", "index.docker.io")
-	}
-	for _, k := range keys {
-		a, ok := cfg.Auths[k]
-		if !ok || a.Auth == "" {
-			continue
-		}
-		raw, err := base64.StdEncoding.DecodeString(a.Auth)
-		if err != nil {
-			continue
-		}
-		user, pass, _ := strings.Cut(string(raw), ":")
-		enc, err := registry.EncodeAuthConfig(registry.AuthConfig{Username: user, Password: pass, ServerAddress: k})
-		if err == nil {
-			return enc
-		}
-	}
-	return ""
 }
 
 // copyImage streams an image from one host to another (docker save |

@@ -8,8 +8,9 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
+
+	"github.com/gofrs/flock"
 )
 
 // ErrLockTimeout is returned when another devorch kept the project's lock
@@ -24,22 +25,29 @@ func (e *Engine) lockDir() string {
 	if d := os.Getenv("XDG_RUNTIME_DIR"); d != "" {
 		return filepath.Join(d, "devorch")
 	}
-	return filepath.Join(os.TempDir(), fmt.Sprintf("devorch-%d", os.Getuid()))
+	// os.Getuid is -1 on Windows, where the temp dir is per user anyway.
+	if uid := os.Getuid(); uid >= 0 {
+		return filepath.Join(os.TempDir(), fmt.Sprintf("devorch-%d", uid))
+	}
+	return filepath.Join(os.TempDir(), "devorch")
 }
 
 // Lock takes the project's lock, so that two devorch processes never both
 // converge one project. When another process holds it, Lock reports that
 // once and waits, up to timeout (0: wait as long as ctx allows).
+//
+// The lock is gofrs/flock's (flock(2) on Unix, LockFileEx on Windows): the
+// kernel drops it when the process dies, so a killed devorch never leaves a
+// stale lock. The holder's pid goes to a separate file because Windows
+// forbids other handles to read or write a locked range of the lock file.
 func (e *Engine) Lock(ctx context.Context, project string, timeout time.Duration) (unlock func(), err error) {
 	dir := e.lockDir()
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create lock directory %s: %w", dir, err)
 	}
 	path := filepath.Join(dir, project+".lock")
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("open lock %s: %w", path, err)
-	}
+	pidPath := filepath.Join(dir, project+".pid")
+	fl := flock.New(path, flock.SetPermissions(0o600))
 	var deadline <-chan time.Time
 	if timeout > 0 {
 		t := time.NewTimer(timeout)
@@ -48,17 +56,16 @@ func (e *Engine) Lock(ctx context.Context, project string, timeout time.Duration
 	}
 	told := false
 	for {
-		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-		if err == nil {
-			break
-		}
-		if !errors.Is(err, syscall.EWOULDBLOCK) {
-			f.Close()
+		ok, err := fl.TryLock()
+		if err != nil {
 			return nil, fmt.Errorf("lock %s: %w", path, err)
+		}
+		if ok {
+			break
 		}
 		if !told {
 			holder := "another devorch"
-			if b, err := os.ReadFile(path); err == nil {
+			if b, err := os.ReadFile(pidPath); err == nil {
 				if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
 					holder = fmt.Sprintf("another devorch (pid %d)", pid)
 				}
@@ -68,19 +75,17 @@ func (e *Engine) Lock(ctx context.Context, project string, timeout time.Duration
 		}
 		select {
 		case <-ctx.Done():
-			f.Close()
 			return nil, ctx.Err()
 		case <-deadline:
-			f.Close()
 			return nil, fmt.Errorf("project %q: %w after %s", project, ErrLockTimeout, timeout)
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
-	_ = f.Truncate(0)
-	_, _ = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+	_ = os.WriteFile(pidPath, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o600)
 	return func() {
-		_ = f.Truncate(0)
-		_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
-		f.Close()
+		// The pid goes first, while the lock still keeps the next holder
+		// from writing its own.
+		_ = os.Remove(pidPath)
+		_ = fl.Unlock()
 	}, nil
 }

@@ -510,6 +510,11 @@ func (m *Monitor) follow(h *hosts.Host, st *ContainerState, initial bool) {
 	} else {
 		opts.Since = fmt.Sprintf("%d.%09d", st.StartedAt.Unix(), st.StartedAt.Nanosecond())
 	}
+	// Lines Docker stamped before now are the container's backlog. The
+	// stamps are the daemon's clock: on another host with a skewed clock
+	// a few lines around the start may be classed wrongly, which only
+	// moves them by that skew.
+	since := time.Now()
 	go func() {
 		defer func() {
 			m.mu.Lock()
@@ -523,7 +528,7 @@ func (m *Monitor) follow(h *hosts.Host, st *ContainerState, initial bool) {
 			ts, text := splitTimestamp(ev.Line)
 			line := LogLine{Time: ts, Container: c.Name, Service: c.Service, Replica: c.Replica, Stream: ev.Stream, Text: text}
 			r.add(line)
-			m.publish(Event{Kind: KindLog, Resource: ResContainer, Name: c.Name, Host: c.HostName(), Service: c.Service, Replica: c.Replica, ID: c.ID, Stream: ev.Stream, Line: text, Time: ts})
+			m.publish(Event{Kind: KindLog, Resource: ResContainer, Name: c.Name, Host: c.HostName(), Service: c.Service, Replica: c.Replica, ID: c.ID, Stream: ev.Stream, Line: text, Time: ts, Backlog: ts.Before(since)})
 		}
 		sub := &Engine{Pool: m.e.Pool, Sink: sink}
 		_ = sub.streamLogs(ctx, c, opts)

@@ -361,9 +361,14 @@ func hasBinding(bs []nat.PortBinding, ip, hostPort string) bool {
 	return false
 }
 
+// endpoint is the container's settings on one of its networks. Its aliases
+// are compose v2's: the container's own name (<project>-<service>-<n>, or
+// container_name, or the one-off's name) on every network, then the service
+// name, then the network's aliases. The name is the final one even while a
+// recreate creates the container under a temporary name.
 func endpoint(s types.ServiceConfig, key, containerName string, oneOff bool) *network.EndpointSettings {
 	cfg := s.Networks[key]
-	es := &network.EndpointSettings{}
+	es := &network.EndpointSettings{Aliases: []string{containerName}}
 	if !oneOff && cfg.ServiceNameAliasEnabled() {
 		es.Aliases = append(es.Aliases, s.Name)
 	}

@@ -49,16 +49,34 @@ func (r *logRing) push(l logLine) *logLine {
 	if r.buf == nil {
 		r.buf = make([]logLine, 0, r.size)
 	}
-	if len(r.buf) < r.size {
+	if len(r.buf) < r.size { // still growing: start is 0
 		r.buf = append(r.buf, l)
 		r.n++
 		return &r.buf[len(r.buf)-1]
 	}
-	r.buf[r.start] = l
-	p := &r.buf[r.start]
-	r.start = (r.start + 1) % r.size
-	r.first++
-	return p
+	i := (r.start + r.n) % r.size
+	if r.n == r.size {
+		i = r.start
+		r.start = (r.start + 1) % r.size
+		r.first++
+	} else {
+		r.n++
+	}
+	r.buf[i] = l
+	return &r.buf[i]
+}
+
+// truncate drops the lines from seq on; the next push gets seq again.
+func (r *logRing) truncate(seq uint64) {
+	seq = max(seq, r.first)
+	if seq >= r.next {
+		return
+	}
+	r.n -= int(r.next - seq)
+	r.next = seq
+	if len(r.buf) < r.size {
+		r.buf = r.buf[:r.n]
+	}
 }
 
 func (r *logRing) at(seq uint64) *logLine {
@@ -99,6 +117,8 @@ type logsView struct {
 	loading bool
 	loadGen int
 	pending []engine.Event // lines that arrived while loading
+
+	backlog []logLine // this batch's backlog lines, merged at its end
 }
 
 func newLogsView(th Theme, window int) logsView {
@@ -183,12 +203,15 @@ func (v *logsView) loaded(msg logsLoadedMsg) {
 		v.ingest(ev)
 	}
 	v.pending = nil
+	v.mergeBacklog()
 	v.rematch()
 	v.follow = true
 	v.gen++
 }
 
-// ingest adds one log event from the subscription.
+// ingest adds one log event from the subscription. A live line goes at
+// the end, in arrival order; a backlog line (written before devorch followed
+// its container) waits for mergeBacklog at the end of the batch.
 func (v *logsView) ingest(ev *engine.Event) {
 	if v.loading {
 		if len(v.pending) < v.ring.size {
@@ -199,7 +222,84 @@ func (v *logsView) ingest(ev *engine.Event) {
 	if v.service != "" && ev.Service != v.service {
 		return
 	}
-	v.push(logLine{time: ev.Time, container: ev.Name, service: ev.Service, replica: ev.Replica, stream: ev.Stream, text: sanitize(ev.Line)})
+	l := logLine{time: ev.Time, container: ev.Name, service: ev.Service, replica: ev.Replica, stream: ev.Stream, text: sanitize(ev.Line)}
+	if ev.Backlog {
+		if len(v.backlog) < v.ring.size {
+			v.backlog = append(v.backlog, l)
+		}
+		return
+	}
+	v.push(l)
+}
+
+// mergeBacklog places the batch's backlog lines among the window's lines
+// by Docker's timestamps. Each container's backlog arrives in one burst
+// when devorch starts following it; appended as they come, a stack's first
+// lines would show container after container, later lines of one above
+// earlier lines of another. The lines from the first one a backlog line
+// goes before are taken out and pushed back merged (both sequences keep
+// their own order), so the cost is the part of the window that moves.
+func (v *logsView) mergeBacklog() {
+	if len(v.backlog) == 0 {
+		return
+	}
+	bl := v.backlog
+	v.backlog = nil
+	sort.SliceStable(bl, func(i, j int) bool { return bl[i].time.Before(bl[j].time) })
+	at := v.ring.next
+	for at > v.ring.first && v.ring.at(at-1).time.After(bl[0].time) {
+		at--
+	}
+	tail := make([]logLine, 0, int(v.ring.next-at))
+	for seq := at; seq < v.ring.next; seq++ {
+		tail = append(tail, *v.ring.at(seq))
+	}
+	// The matches and positions that point into the moved lines follow them.
+	curSeq, hasCur := uint64(0), v.cur >= 0 && v.cur < len(v.matches) && v.matches[v.cur] >= at
+	if hasCur {
+		curSeq = v.matches[v.cur]
+	}
+	if i := sort.Search(len(v.matches), func(i int) bool { return v.matches[i] >= at }); i < len(v.matches) {
+		v.matches = v.matches[:i]
+		if v.cur >= i {
+			v.cur = -1
+		}
+	}
+	v.ring.truncate(at)
+	// Where the paused screen's top, the last frame's top and the current
+	// match went.
+	track := [3]uint64{v.top, v.shownTop, curSeq}
+	var moved [3]uint64
+	var wasMoved [3]bool
+	i, j := 0, 0
+	for i < len(tail) || j < len(bl) {
+		if j == len(bl) || i < len(tail) && !bl[j].time.Before(tail[i].time) {
+			for k, seq := range track {
+				if tail[i].seq == seq {
+					moved[k], wasMoved[k] = v.ring.next, true
+				}
+			}
+			v.push(tail[i])
+			i++
+		} else {
+			v.push(bl[j])
+			j++
+		}
+	}
+	if wasMoved[0] {
+		v.top = moved[0]
+	}
+	if wasMoved[1] {
+		v.shownTop = moved[1]
+	}
+	v.top, v.shownTop = max(v.top, v.ring.first), max(v.shownTop, v.ring.first)
+	if hasCur && wasMoved[2] {
+		v.cur = sort.Search(len(v.matches), func(i int) bool { return v.matches[i] >= moved[2] })
+		if v.cur >= len(v.matches) || v.matches[v.cur] != moved[2] {
+			v.cur = -1
+		}
+	}
+	v.gen++
 }
 
 func (v *logsView) push(l logLine) {

@@ -242,6 +242,9 @@ func (m *Model) handleEvents(evs []engine.Event) tea.Cmd {
 			states, hostsChanged, alertsChanged = true, true, true
 		}
 	}
+	if m.view == viewLogs {
+		m.logs.mergeBacklog()
+	}
 	if states {
 		m.refreshContainers()
 	}

@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"fmt"
 	"sort"
 	"strconv"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"github.com/charmbracelet/bubbles/key"
 	"github.com/charmbracelet/bubbles/textinput"
 	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/x/ansi"
 )
 
 // column is a column of the services table.
@@ -73,6 +75,7 @@ type servicesTable struct {
 	filtering bool
 	dirty     bool
 
+	need      [numCols]int // what each column's content needs (contentWidths)
 	layoutKey string
 	layout    []colSpec
 	header    string
@@ -147,6 +150,7 @@ func (t *servicesTable) ensure(m *Model) {
 	}
 	t.sortRows(rows)
 	t.rows = rows
+	t.need = t.contentWidths(m)
 	// The selection follows its row through re-sorts; when the row is
 	// gone (its container was removed), the cursor stays where it was.
 	found := false
@@ -328,74 +332,121 @@ func (t *servicesTable) updateFilter(k tea.KeyMsg, m *Model) tea.Cmd {
 	return cmd
 }
 
-// columns lays the columns out for a width: fixed ones first, then the
-// service name, then the ports take what is left.
-func (t *servicesTable) columns(m *Model, w int) []colSpec {
-	hostW := 4
-	for i := range m.hosts {
-		hostW = max(hostW, len(m.hosts[i].Name))
+// Column bounds. The numbers keep a fixed width, so that a value changing
+// (CPU 9.9% → 10.0%) never moves the table; names, images and ports are
+// sized by their longest entry, within these bounds.
+const (
+	maxServiceW = 30
+	maxHostW    = 12
+	maxImageW   = 48
+	maxPortsW   = 40
+	minServiceW = 8
+	minImageW   = 12
+	minPortsW   = 9
+)
+
+// fixedWidth is the width of a column that holds a number or a state.
+func fixedWidth(c column) int {
+	switch c {
+	case colReplica:
+		return 2
+	case colState:
+		return 11
+	case colUptime, colCPU:
+		return 6
+	case colMem:
+		return 11
+	case colRestarts:
+		return 3
 	}
-	svcW := len(columnTitles[colService]) + 1 // room for the sort arrow
-	for _, s := range m.serviceNames() {
-		svcW = max(svcW, len(s))
+	return 0
+}
+
+// contentWidths is what each column needs to show its title (with the sort
+// arrow) and its longest entry, bounded. It reads every container, not only
+// the filtered rows, so that typing a filter does not move the columns.
+func (t *servicesTable) contentWidths(m *Model) [numCols]int {
+	var w [numCols]int
+	for c := range numCols {
+		title := ansi.StringWidth(columnTitles[c])
+		// Room for the sort arrow; always for the service name, the
+		// first column, so that sorting does not shift the whole table.
+		if c == t.sortCol || c == colService {
+			title++
+		}
+		w[c] = max(fixedWidth(c), title)
 	}
-	imgW := 0
+	grow := func(c column, s string) { w[c] = max(w[c], ansi.StringWidth(s)) }
+	for _, svc := range m.serviceNames() {
+		grow(colService, svc)
+		if len(m.byService[svc]) == 0 {
+			grow(colImage, m.svcInfo[svc].Image)
+		}
+	}
 	for i := range m.containers {
-		imgW = max(imgW, len(m.containers[i].Image))
+		c := &m.containers[i]
+		grow(colHost, c.HostName())
+		grow(colImage, c.Image)
+		grow(colPorts, ports(c.Ports))
 	}
-	hostW, svcW, imgW = min(hostW, 12), min(svcW, 30), min(imgW, 40)
-	key := strconv.Itoa(w) + "/" + strconv.Itoa(hostW) + "/" + strconv.Itoa(svcW) + "/" + strconv.Itoa(imgW)
+	w[colService] = min(w[colService], maxServiceW)
+	w[colHost] = min(w[colHost], maxHostW)
+	w[colImage] = min(w[colImage], maxImageW)
+	w[colPorts] = min(w[colPorts], maxPortsW)
+	return w
+}
+
+// columns lays the columns out for a width, each as wide as its content
+// needs. When that is too wide, it gives up the least useful first:
+// uptime, then the ports' full width, restarts, the image's and the
+// service name's full width, the host, the ports, the image, memory, the
+// replica number, CPU. Room left over goes back to the service name, then
+// the image, then the ports.
+func (t *servicesTable) columns(m *Model, w int) []colSpec {
+	need := t.need
+	key := fmt.Sprint(w, need)
 	if key == t.layoutKey {
 		return t.layout
 	}
-	// Fixed columns in display order; on a narrow terminal the least
-	// important go first: uptime, restarts, host, memory, replica, CPU.
-	fixed := []colSpec{{colReplica, 2, true}, {colHost, hostW, false}, {colState, 11, false}, {colUptime, 6, true},
-		{colCPU, 6, true}, {colMem, 11, true}, {colRestarts, 3, true}}
-	dropOrder := []column{colUptime, colRestarts, colHost, colMem, colReplica, colCPU}
-	width := func() int {
-		n := 2 + 8 // cursor and the narrowest service name
-		for _, c := range fixed {
-			n += c.width + 1
+	order := []column{colService, colReplica, colHost, colState, colUptime, colImage, colPorts, colCPU, colMem, colRestarts}
+	width := need
+	var hidden [numCols]bool
+	total := func() int {
+		n := 2 - 1 // the cursor, less the separator before the first column
+		for _, c := range order {
+			if !hidden[c] {
+				n += width[c] + 1
+			}
 		}
 		return n
 	}
-	for _, d := range dropOrder {
-		if width() <= w {
+	cut := func(c column, to int) func() { return func() { width[c] = min(width[c], to) } }
+	hide := func(c column) func() { return func() { hidden[c] = true } }
+	for _, step := range []func(){
+		hide(colUptime), cut(colPorts, minPortsW), hide(colRestarts), cut(colImage, minImageW),
+		cut(colService, minServiceW), hide(colHost), hide(colPorts), hide(colImage),
+		hide(colMem), hide(colReplica), hide(colCPU),
+	} {
+		if total() <= w {
 			break
 		}
-		for i, c := range fixed {
-			if c.col == d {
-				fixed = append(fixed[:i], fixed[i+1:]...)
-				break
-			}
+		step()
+	}
+	for _, c := range []column{colService, colImage, colPorts} {
+		if room := w - total(); room > 0 && !hidden[c] {
+			width[c] += min(room, need[c]-width[c])
 		}
 	}
-	rest := w - width() + 8 - 1 // for the service name, ports and image
-	sw := clamp(svcW, 8, max(8, rest*6/10))
-	pw := rest - sw
-	if pw < 5 {
-		// Too narrow for ports: give their room to the service name.
-		sw, pw = max(1, rest+1), 0
+	if over := total() - w; over > 0 {
+		// Narrower than the service name and the state: cut the name.
+		width[colService] = max(1, width[colService]-over)
 	}
-	out := []colSpec{{colService, sw, false}}
-	var after []colSpec
-	for _, c := range fixed {
-		if c.col == colCPU || c.col == colMem || c.col == colRestarts {
-			after = append(after, c)
-		} else {
-			out = append(out, c)
+	out := make([]colSpec, 0, len(order))
+	for _, c := range order {
+		if !hidden[c] {
+			out = append(out, colSpec{col: c, width: width[c], right: fixedWidth(c) > 0 && c != colState})
 		}
 	}
-	// A wide terminal shows the image too, in what the ports do not need.
-	if iw := min(imgW, pw-31); iw >= 12 {
-		out = append(out, colSpec{colImage, iw, false})
-		pw -= iw + 1
-	}
-	if pw > 0 {
-		out = append(out, colSpec{colPorts, pw, false})
-	}
-	out = append(out, after...)
 	t.layout, t.layoutKey = out, key
 	t.header = t.renderHeader(out)
 	return out

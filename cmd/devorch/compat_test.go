@@ -573,7 +573,15 @@ func compatViewOf(c container.InspectResponse, n compatNorm) compatView {
 	}
 	sort.Strings(v.Exposed)
 	for name, ep := range c.NetworkSettings.Networks {
-		v.Networks[n.s(name)] = n.sorted(ep.Aliases)
+		// compose v2 (and devorch) also give a container its own name as
+		// an alias; v1 does not. The rest must match.
+		var aliases []string
+		for _, a := range ep.Aliases {
+			if a != strings.TrimPrefix(c.Name, "/") {
+				aliases = append(aliases, a)
+			}
+		}
+		v.Networks[n.s(name)] = n.sorted(aliases)
 	}
 	for k, val := range hc.Sysctls {
 		v.Sysctls[k] = val

@@ -41,7 +41,11 @@ type testRegistry struct {
 
 // startRegistry runs docker-registry as a child process with its storage in
 // a temp directory and kills it when the test ends.
-func startRegistry(t *testing.T) *testRegistry {
+func startRegistry(t *testing.T) *testRegistry { return startRegistryWith(t, "") }
+
+// startRegistryWith is startRegistry with extra top-level config (e.g. an
+// auth section).
+func startRegistryWith(t *testing.T, extraConf string) *testRegistry {
 	t.Helper()
 	if _, err := os.Stat(registryBin); err != nil {
 		if os.Getenv(testenv.EnvRequireDocker) == "1" {
@@ -68,7 +72,7 @@ storage:
     rootdirectory: %s
 http:
   addr: %s
-`, filepath.Join(dir, "data"), addr)
+%s`, filepath.Join(dir, "data"), addr, extraConf)
 		if err := os.WriteFile(cfg, []byte(conf), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -105,7 +109,8 @@ func freeLoopbackAddr() (string, error) {
 	return l.Addr().String(), nil
 }
 
-// waitRegistry polls GET /v2/ until the registry answers 200.
+// waitRegistry polls GET /v2/ until the registry answers 200 (or 401, when
+// it requires credentials).
 func waitRegistry(addr string, exited <-chan error) error {
 	c := &http.Client{Timeout: time.Second}
 	deadline := time.Now().Add(waitDeadline)
@@ -118,13 +123,13 @@ func waitRegistry(addr string, exited <-chan error) error {
 		resp, err := c.Get("http://" + addr + "/v2/")
 		if err == nil {
 			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
+			if resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusUnauthorized {
 				return nil
 			}
 		}
 		time.Sleep(50 * time.Millisecond) // poll interval
 	}
-	return fmt.Errorf("GET /v2/ did not answer 200 within %s", waitDeadline)
+	return fmt.Errorf("GET /v2/ did not answer 200 or 401 within %s", waitDeadline)
 }
 
 // push tags devorch-test/testapp:latest as <registry>/dvt/testapp:<tag>,

@@ -4,9 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/moby/term"
@@ -41,24 +38,15 @@ func (a *app) terminalStreams(wantTTY, wantStdin bool) (engine.Streams, func(), 
 		return uint(ws.Height), uint(ws.Width)
 	}
 	resized := make(chan struct{}, 1)
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGWINCH)
-	go func() {
-		for range sig {
-			select {
-			case resized <- struct{}{}:
-			default:
-			}
-		}
-	}()
+	stopResize := watchResize(st.Size, resized)
 	st.Resized = resized
 	state, err := term.SetRawTerminal(inFd)
 	if err != nil {
-		signal.Stop(sig)
+		stopResize()
 		return st, restore, fmt.Errorf("set terminal to raw mode: %w", err)
 	}
 	restore = func() {
-		signal.Stop(sig)
+		stopResize()
 		_ = term.RestoreTerminal(inFd, state)
 	}
 	return st, restore, nil

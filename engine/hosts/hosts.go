@@ -21,6 +21,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/docker/cli/cli/config"
 	"github.com/docker/docker/api/types/system"
 	"github.com/docker/docker/client"
 
@@ -170,18 +171,11 @@ func Default(getenv func(string) string) (Spec, error) {
 		return sp, nil
 	}
 	ctxName := getenv("DOCKER_CONTEXT")
-	cfgDir := getenv("DOCKER_CONFIG")
-	if cfgDir == "" {
-		if home := getenv("HOME"); home != "" {
-			cfgDir = filepath.Join(home, ".docker")
-		}
-	}
-	if ctxName == "" && cfgDir != "" {
-		var cfg struct {
-			CurrentContext string `json:"currentContext"`
-		}
-		if b, err := os.ReadFile(filepath.Join(cfgDir, "config.json")); err == nil {
-			_ = json.Unmarshal(b, &cfg)
+	cfgDir := cliConfigDir(getenv)
+	if ctxName == "" {
+		// A config.json that cannot be read names no context: the CLI
+		// itself goes on with the default one then.
+		if cfg, err := config.Load(cfgDir); err == nil {
 			ctxName = cfg.CurrentContext
 		}
 	}
@@ -198,6 +192,19 @@ func Default(getenv func(string) string) (Spec, error) {
 	}
 	sp.Endpoint = client.DefaultDockerHost
 	return sp, nil
+}
+
+// cliConfigDir is the Docker CLI's config directory: DOCKER_CONFIG, else
+// .docker in HOME, else in the user's home as the CLI finds it (on Windows,
+// where HOME is usually unset, %USERPROFILE%).
+func cliConfigDir(getenv func(string) string) string {
+	if d := getenv("DOCKER_CONFIG"); d != "" {
+		return d
+	}
+	if home := getenv("HOME"); home != "" {
+		return filepath.Join(home, ".docker")
+	}
+	return config.Dir()
 }
 
 // contextEndpoint reads a Docker CLI context's docker endpoint from its
@@ -237,11 +244,7 @@ func Open(specs []Spec, getenv func(string) string) (*Pool, error) {
 	for _, sp := range specs {
 		if !strings.Contains(sp.Endpoint, "://") {
 			// A bare name is a Docker context.
-			cfgDir := getenv("DOCKER_CONFIG")
-			if cfgDir == "" {
-				cfgDir = filepath.Join(getenv("HOME"), ".docker")
-			}
-			ep, tlsDir, err := contextEndpoint(cfgDir, sp.Endpoint)
+			ep, tlsDir, err := contextEndpoint(cliConfigDir(getenv), sp.Endpoint)
 			if err != nil {
 				return nil, fmt.Errorf("host %q: %w", sp.Name, err)
 			}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -146,5 +147,26 @@ func TestCmdConnReportsTheCommandsError(t *testing.T) {
 	}
 	if err := c.Close(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A Windows named pipe is an endpoint as the Docker CLI takes it: the
+// Docker client dials it on Windows; elsewhere opening it fails naming the
+// host.
+func TestOpenNamedPipe(t *testing.T) {
+	sp, err := ParseSpec("win=npipe:////./pipe/docker_engine")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := Open([]Spec{sp}, func(string) string { return "" })
+	if runtime.GOOS == "windows" {
+		if err != nil {
+			t.Fatalf("npipe on Windows: %v", err)
+		}
+		p.Close()
+		return
+	}
+	if err == nil || !strings.Contains(err.Error(), `host "win" (npipe:////./pipe/docker_engine)`) {
+		t.Fatalf("npipe on %s: want an error naming the host, got %v", runtime.GOOS, err)
 	}
 }
