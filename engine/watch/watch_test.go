@@ -83,9 +83,35 @@ func TestSettleWindow(t *testing.T) {
 		{568, 150 * time.Millisecond},
 		{100000, 150 * time.Millisecond},
 	} {
-		if got := o.settle(c.events); got != c.want {
+		if got := o.settle(c.events, false); got != c.want {
 			t.Errorf("settle after %d events = %v, want %v", c.events, got, c.want)
 		}
+		if got := o.settle(c.events, true); got != o.MaxSettle {
+			t.Errorf("settle after %d events with a path gone = %v, want the whole %v", c.events, got, o.MaxSettle)
+		}
+	}
+}
+
+// An editor descheduled between renaming the old file away and writing
+// the new one must not split its save into a delete and a create: a batch
+// in which a path went away waits the whole MaxSettle. The pause below is
+// a minimum gap (load only makes it longer), well past Settle and well
+// within MaxSettle.
+func TestSaveInterruptedAfterTheRenameIsOneChange(t *testing.T) {
+	dir := t.TempDir()
+	real := filepath.Join(dir, "doc.txt")
+	write(t, real, "v1")
+	m, _ := NewMatcher(dir, nil, nil, "", "")
+	w := mustWatch(t, dir, m, Options{Settle: time.Millisecond, MaxSettle: 3 * time.Second})
+	if err := os.Rename(real, real+"~"); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond) // the editor is descheduled
+	write(t, real, "v2")
+	os.Remove(real + "~")
+	b := next(t, w)
+	if len(b.Changes) != 1 || b.Changes[0].Path != real || b.Changes[0].Deleted {
+		t.Fatalf("interrupted save: %+v", b.Changes)
 	}
 }
 

@@ -210,8 +210,15 @@ func (o Options) withDefaults() Options {
 }
 
 // settle is the quiet time that closes a batch of count events: it grows
-// by ¼ ms per event, so that a slow burst stays one batch.
-func (o Options) settle(count int) time.Duration {
+// by ¼ ms per event, so that a slow burst stays one batch. A batch in which
+// a path went away (removed or renamed) waits the whole MaxSettle: an
+// editor's atomic save renames the old file away and writes the new one
+// in two steps, and an editor descheduled between them on a busy machine
+// must not turn one save into a delete followed by a create.
+func (o Options) settle(count int, vanished bool) time.Duration {
+	if vanished {
+		return o.MaxSettle
+	}
 	d := o.Settle + time.Duration(count)*time.Millisecond/4
 	if d > o.MaxSettle {
 		d = o.MaxSettle
@@ -229,11 +236,12 @@ func (w *Watcher) run() {
 		first   time.Time
 		last    time.Time
 		count   int
+		gone    bool // a path of this batch was removed or renamed
 		timer   *time.Timer
 		timerC  <-chan time.Time
 	)
 	arm := func() {
-		d := w.o.settle(count)
+		d := w.o.settle(count, gone)
 		if rest := w.o.Cap - time.Since(first); rest < d {
 			d = rest
 		}
@@ -270,6 +278,7 @@ func (w *Watcher) run() {
 		}
 		touched = map[string]bool{}
 		count = 0
+		gone = false
 		timerC = nil
 		w.batches <- b
 	}
@@ -302,6 +311,9 @@ func (w *Watcher) run() {
 			last = now
 			_ = last
 			count++
+			if ev.Has(fsnotify.Remove) || ev.Has(fsnotify.Rename) {
+				gone = true
+			}
 			touched[ev.Name] = true
 			if dir {
 				// A new directory: watch it, and take the files already
