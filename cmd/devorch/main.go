@@ -8,9 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -89,9 +87,10 @@ func exitCode(err error) int {
 }
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop, caught := signalContext(context.Background())
 	defer stop()
 	app := newApp(stdin, stdout, stderr)
+	app.caught = caught
 	root := app.rootCommand()
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
@@ -107,7 +106,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return code
 	}
 	if code == exitInterrupted && ctx.Err() != nil {
-		return code
+		// Cancelled by a signal: 130 for SIGINT, 143 for SIGTERM.
+		return signalExitCode(caught.get())
 	}
 	msg := err.Error()
 	if !strings.HasSuffix(msg, "\n") {
@@ -134,6 +134,8 @@ type app struct {
 	dryRun     bool
 	// closers run when the command ends (progress drawing).
 	closers []func()
+	// caught is the stop signal the run received, if any.
+	caught *caughtSignal
 }
 
 func newApp(in io.Reader, out, errOut io.Writer) *app {
