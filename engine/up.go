@@ -189,6 +189,9 @@ func (e *Engine) Up(ctx context.Context, p *compose.Project, o UpOptions) (*UpRe
 	if err := e.validate(ctx, p, plan0, world); err != nil {
 		return nil, err
 	}
+	if err := e.checkEngines(ctx, p, plan0, views); err != nil {
+		return nil, err
+	}
 	var images map[string]map[string]string
 	if o.DryRun {
 		images = map[string]map[string]string{}
@@ -203,6 +206,9 @@ func (e *Engine) Up(ctx context.Context, p *compose.Project, o UpOptions) (*UpRe
 		return nil, err
 	}
 	if err := e.validate(ctx, p, plan, world); err != nil {
+		return nil, err
+	}
+	if err := e.checkEngines(ctx, p, plan, views); err != nil {
 		return nil, err
 	}
 	plan.Placement = pl
