@@ -216,13 +216,21 @@ func (e *Engine) Up(ctx context.Context, p *compose.Project, o UpOptions) (*UpRe
 		return &UpResult{Plan: plan}, nil
 	}
 	res := &UpResult{Plan: plan}
-	nets, vols, err := e.ensureNetworksVolumes(ctx, p, set, plan)
+	// From here on resources are created: a refused run is rolled back
+	// (rollback.go).
+	was, err := e.snapshot(ctx, p.Name, world, views)
 	if err != nil {
 		return res, err
 	}
+	led := &ledger{}
+	ctx = withLedger(ctx, led)
+	nets, vols, err := e.ensureNetworksVolumes(ctx, p, set, plan)
+	if err != nil {
+		return res, e.settle(ctx, p.Name, was, led, refusal(err))
+	}
 	cs, err := e.converge(ctx, p, set, plan, images, nets, vols, lk, o)
 	res.Containers = cs
-	if err != nil {
+	if err := e.settle(ctx, p.Name, was, led, err); err != nil {
 		return res, err
 	}
 	if len(plan.Orphans) > 0 {
@@ -430,6 +438,7 @@ type svcRun struct {
 // as its dependencies meet their conditions. Docker calls are bounded by
 // e.Parallel; waits are not.
 func (e *Engine) converge(ctx context.Context, p *compose.Project, set []string, plan *Plan, images map[string]map[string]string, nets, vols map[string]map[string]string, lk links, o UpOptions) ([]Container, error) {
+	parent := ctx
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	limit := newSem(e.Parallel)
@@ -465,7 +474,12 @@ func (e *Engine) converge(ctx context.Context, p *compose.Project, set []string,
 				}
 				close(r.started)
 			}()
-			fail := func(err error) { r.err = err }
+			fail := func(err error) {
+				r.err = err
+				if isRefusal(err) {
+					cancel() // the run is rolled back: stop the rest of it
+				}
+			}
 			s := p.Services[name]
 			// 1. Wait for namespace targets to exist.
 			targets := map[string]string{}
@@ -590,7 +604,7 @@ func (e *Engine) converge(ctx context.Context, p *compose.Project, set []string,
 		}
 	}
 	sortContainers(out)
-	return out, errors.Join(errs...)
+	return out, convergeErrors(parent, errs)
 }
 
 func isDependencyErr(err error) bool {
@@ -665,7 +679,7 @@ func (e *Engine) applyCreate(ctx context.Context, limit sem, p *compose.Project,
 			case ActCreate:
 				c, err = e.createReplica(gctx, limit, p, s, st, images, nets, vols, targets, lk, st.Name)
 				if err != nil {
-					return err
+					return refusal(err)
 				}
 			case ActRecreate:
 				c, err = e.recreateReplica(gctx, limit, p, s, st, images, nets, vols, targets, lk, o.Timeout)
@@ -787,18 +801,20 @@ func removeStaleCreate(ctx context.Context, h *hosts.Host, name string, want map
 }
 
 // recreateReplica replaces a container as compose does: create the new one
-// under a temporary name, stop and remove the old one, rename the new one.
-// An interrupted recreate leaves at most two containers for the replica;
-// the next run keeps the up-to-date one.
+// under a temporary name, stop the old one, rename the new one. The old
+// one is set aside (park) rather than removed until the run's changes
+// stand, so that a run Docker refuses puts it back. An interrupted
+// recreate leaves at most two containers for the replica; the next run
+// keeps the up-to-date one.
 func (e *Engine) recreateReplica(ctx context.Context, limit sem, p *compose.Project, s types.ServiceConfig, st Step, images map[string]string, nets, vols map[string]map[string]string, targets map[string]string, lk links, timeout *time.Duration) (*Container, error) {
 	old := st.Existing
 	e.containerProgress(old, "Recreate", st.Reason)
 	tmp := fmt.Sprintf("%s_%s", shortID(old.ID), st.Name)
 	c, err := e.createReplica(ctx, limit, p, s, Step{Service: st.Service, Replica: st.Replica, Host: st.Host, Name: st.Name, Action: ActCreate, Why: st.Why}, images, nets, vols, targets, lk, tmp)
 	if err != nil {
-		return nil, err
+		return nil, refusal(err)
 	}
-	if err := e.stopRemove(ctx, limit, old, timeout, false); err != nil {
+	if err := e.park(ctx, limit, old, timeout); err != nil {
 		return nil, err
 	}
 	if err := limit.acquire(ctx); err != nil {
@@ -861,7 +877,7 @@ func (e *Engine) applyStart(ctx context.Context, limit sem, steps []Step, cs []*
 				limit.release()
 				if err != nil {
 					e.containerProgress(c, "Error", err.Error())
-					return fmt.Errorf("start container %s: %w", c.Name, explainStartError(err))
+					return fmt.Errorf("start container %s: %w", c.Name, refusal(explainStartError(err)))
 				}
 				c.State, c.Health = "running", ""
 				e.containerProgress(c, "Started", "")
