@@ -13,6 +13,7 @@ import (
 	"github.com/docker/docker/errdefs"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/devorch/devorch/engine/hosts"
 	"github.com/devorch/devorch/netctl"
 	"github.com/devorch/devorch/volumes"
 )
@@ -40,11 +41,12 @@ type refusedError struct{ err error }
 func (e *refusedError) Error() string { return e.err.Error() }
 func (e *refusedError) Unwrap() error { return e.err }
 
-// refusal marks err as a refusal unless it is an interruption or a lost
-// connection: those say nothing about the configuration.
+// refusal marks err as a refusal unless it is an interruption, a lost
+// connection or a host that stopped answering: those say nothing about the
+// configuration.
 func refusal(err error) error {
 	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) ||
-		client.IsErrConnectionFailed(err) {
+		client.IsErrConnectionFailed(err) || errors.Is(err, hosts.ErrHostLost) {
 		return err
 	}
 	var r *refusedError

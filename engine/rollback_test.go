@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/docker/docker/errdefs"
+
+	"github.com/devorch/devorch/engine/hosts"
 )
 
 // Only what says something about the configuration is a refusal: an
@@ -24,6 +26,7 @@ func TestRefusalClassification(t *testing.T) {
 		{"wrapped twice", fmt.Errorf("service %q: %w", "a", refusal(errors.New("x"))), true},
 		{"interrupted", fmt.Errorf("create: %w", context.Canceled), false},
 		{"timed out", context.DeadlineExceeded, false},
+		{"host lost", fmt.Errorf("host %q: %w", "h", hosts.ErrHostLost), false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

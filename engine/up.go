@@ -103,6 +103,9 @@ func (e *Engine) Up(ctx context.Context, p *compose.Project, o UpOptions) (*UpRe
 	if len(down) == len(e.Pool.Hosts) {
 		return nil, fmt.Errorf("no host is reachable: %s", strings.Join(down, ", "))
 	}
+	if !o.DryRun {
+		defer e.watchHosts(ctx, views)()
+	}
 	world, err := e.observe(ctx, p.Name, views)
 	if err != nil {
 		return nil, err
@@ -877,7 +880,7 @@ func (e *Engine) applyStart(ctx context.Context, limit sem, steps []Step, cs []*
 				limit.release()
 				if err != nil {
 					e.containerProgress(c, "Error", err.Error())
-					return fmt.Errorf("start container %s: %w", c.Name, refusal(explainStartError(err)))
+					return fmt.Errorf("start container %s on host %q: %w", c.Name, c.HostName(), refusal(explainStartError(err)))
 				}
 				c.State, c.Health = "running", ""
 				e.containerProgress(c, "Started", "")
