@@ -13,6 +13,7 @@ import (
 	"github.com/docker/docker/errdefs"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/devorch/devorch/compose"
 	"github.com/devorch/devorch/engine/hosts"
 	"github.com/devorch/devorch/netctl"
 	"github.com/devorch/devorch/volumes"
@@ -192,13 +193,13 @@ func (e *Engine) park(ctx context.Context, limit sem, old *Container, timeout *t
 // settle ends a run: after a refusal it rolls the run back and returns the
 // refusal (with what the rollback could not undo); otherwise the
 // containers recreates set aside are removed and err is returned as is.
-func (e *Engine) settle(ctx context.Context, project string, b *before, l *ledger, err error) error {
+func (e *Engine) settle(ctx context.Context, p *compose.Project, b *before, l *ledger, err error) error {
 	// The run may be interrupted; what settles it must still happen.
 	ctx, cancel := context.WithTimeout(uncancelled(ctx), 2*time.Minute)
 	defer cancel()
 	if err != nil && isRefusal(err) && b != nil {
 		e.warn("Docker refused the change: removing what this run created and putting back what it replaced")
-		if rerr := e.rollback(ctx, project, b); rerr != nil {
+		if rerr := e.rollback(ctx, p, b); rerr != nil {
 			return fmt.Errorf("%w\nthe rollback was incomplete (the next up or down finishes it): %v", err, rerr)
 		}
 		return err
@@ -231,8 +232,17 @@ func (e *Engine) settle(ctx context.Context, project string, b *before, l *ledge
 // rollback removes the project's containers, networks and volumes that
 // were not there before the run, and puts the containers that were back
 // under their names and in their state (running or not).
-func (e *Engine) rollback(ctx context.Context, project string, b *before) error {
+func (e *Engine) rollback(ctx context.Context, p *compose.Project, b *before) error {
+	project := p.Name
 	limit := newSem(e.Parallel)
+	// Containers are started again in dependency order: one sharing
+	// another's namespace cannot start before it.
+	rank := map[string]int{}
+	if order, err := topoOrder(p, p.ServiceNames()); err == nil {
+		for i, n := range order {
+			rank[n] = i + 1
+		}
+	}
 	var mu sync.Mutex
 	var errs []error
 	report := func(err error) {
@@ -278,12 +288,23 @@ func (e *Engine) rollback(ctx context.Context, project string, b *before) error 
 				})
 			}
 			report(removing.Wait())
-			// 2. What was there gets its name and state back.
-			var restoring errgroup.Group
-			for _, c := range kept {
-				restoring.Go(func() error { return e.restore(ctx, limit, c, b.containers[c.ID]) })
+			// 2. What was there gets its name back, then its state, in
+			// dependency order (services no longer in the file last).
+			var renaming errgroup.Group
+			for i := range kept {
+				renaming.Go(func() error { return e.rename(ctx, limit, &kept[i], b.containers[kept[i].ID].Name) })
 			}
-			report(restoring.Wait())
+			report(renaming.Wait())
+			sort.SliceStable(kept, func(i, j int) bool {
+				ri, rj := rank[kept[i].Service], rank[kept[j].Service]
+				if ri == 0 || rj == 0 {
+					return ri != 0 && rj == 0
+				}
+				return ri < rj
+			})
+			for _, c := range kept {
+				report(e.restoreState(ctx, limit, c, b.containers[c.ID]))
+			}
 			// 3. Networks and volumes this run created, now unused.
 			nets, err := netctl.List(ctx, h.Client, project)
 			if err != nil {
@@ -322,22 +343,29 @@ func (e *Engine) rollback(ctx context.Context, project string, b *before) error 
 	return errors.Join(errs...)
 }
 
-// restore gives a container that was there before the run its name and
-// state back: a container set aside by a recreate is renamed and started
-// again; one this run started is stopped again.
-func (e *Engine) restore(ctx context.Context, limit sem, now, was Container) error {
-	h := now.Host
-	if now.Name != was.Name {
-		if err := limit.acquire(ctx); err != nil {
-			return err
-		}
-		err := h.Client.ContainerRename(ctx, now.ID, was.Name)
-		limit.release()
-		if err != nil {
-			return fmt.Errorf("rename container %s back to %s on host %q: %w", now.Name, was.Name, h.Name, err)
-		}
-		now.Name = was.Name
+// rename gives a container that was there before the run its name back
+// (a recreate set it aside under another).
+func (e *Engine) rename(ctx context.Context, limit sem, c *Container, name string) error {
+	if c.Name == name {
+		return nil
 	}
+	if err := limit.acquire(ctx); err != nil {
+		return err
+	}
+	err := c.Host.Client.ContainerRename(ctx, c.ID, name)
+	limit.release()
+	if err != nil {
+		return fmt.Errorf("rename container %s back to %s on host %q: %w", c.Name, name, c.HostName(), err)
+	}
+	c.Name = name
+	return nil
+}
+
+// restoreState gives a container that was there before the run its state
+// back: one a recreate stopped is started again, one this run started is
+// stopped again.
+func (e *Engine) restoreState(ctx context.Context, limit sem, now, was Container) error {
+	h := now.Host
 	switch {
 	case was.Running() && !now.Running():
 		e.containerProgress(&now, "Starting", "")

@@ -229,11 +229,11 @@ func (e *Engine) Up(ctx context.Context, p *compose.Project, o UpOptions) (*UpRe
 	ctx = withLedger(ctx, led)
 	nets, vols, err := e.ensureNetworksVolumes(ctx, p, set, plan)
 	if err != nil {
-		return res, e.settle(ctx, p.Name, was, led, refusal(err))
+		return res, e.settle(ctx, p, was, led, refusal(err))
 	}
 	cs, err := e.converge(ctx, p, set, plan, images, nets, vols, lk, o)
 	res.Containers = cs
-	if err := e.settle(ctx, p.Name, was, led, err); err != nil {
+	if err := e.settle(ctx, p, was, led, err); err != nil {
 		return res, err
 	}
 	if len(plan.Orphans) > 0 {

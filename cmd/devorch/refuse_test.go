@@ -146,9 +146,10 @@ networks:
 }
 
 // An up of a running stack that Docker refuses half way leaves the previous
-// containers as they were (same containers, names, states) and removes
-// what it added: a new service, its network and volume, the replacements
-// of changed services. Fixed, the next up converges.
+// containers as they were (same containers, names, states; sidecar, in
+// db's network namespace, is started again after db) and removes what it
+// added: a new service, its network and volume, the replacements of
+// changed services. Fixed, the next up converges.
 func TestRefusedUpKeepsThePreviousStack(t *testing.T) {
 	t.Parallel()
 	for _, c := range dockerRefusals {
@@ -169,6 +170,10 @@ services:
     depends_on: [api]
   side:
     image: devorch-test/testapp:latest
+  sidecar:
+    image: devorch-test/testapp:latest
+    network_mode: service:db
+    environment: {PORT: "8081"}
 `
 			v2 := func(bad string) string {
 				return `
@@ -187,6 +192,10 @@ services:
     depends_on: [api]
   side:
     image: devorch-test/testapp:latest
+  sidecar:
+    image: devorch-test/testapp:latest
+    network_mode: service:db
+    environment: {PORT: "8081"}
   extra:
     image: devorch-test/testapp:latest
     volumes: ["more:/more"]
@@ -214,7 +223,7 @@ networks:
 				return out
 			}
 			was, wasLeft := snap(), s.leftovers()
-			if len(was) != 4 || was[s.name("side", 1)].state != "exited" {
+			if len(was) != 5 || was[s.name("side", 1)].state != "exited" {
 				t.Fatalf("setup: %v", was)
 			}
 			s.write("compose.yaml", v2(c.field))
@@ -238,7 +247,7 @@ networks:
 			s.write("compose.yaml", v2(""))
 			s.must("up", "-d", "--wait")
 			now := snap()
-			if len(now) != 5 || now[s.name("db", 1)].id == was[s.name("db", 1)].id || now[s.name("extra", 1)].state != "running" {
+			if len(now) != 6 || now[s.name("db", 1)].id == was[s.name("db", 1)].id || now[s.name("extra", 1)].state != "running" {
 				t.Errorf("after the fixed up: %v", now)
 			}
 			s.must("down", "-v")
