@@ -17,7 +17,9 @@ func (e *Engine) watchHosts(ctx context.Context, views map[string]*hostView) fun
 			hs = append(hs, h)
 		}
 	}
-	return hosts.Watch(ctx, hs, hosts.HostTimeout(os.Getenv), func(h *hosts.Host, err error) {
+	// Not cancelled with the run: an interrupted run still waits for the
+	// calls it sent, and those must not wait for a lost host forever.
+	return hosts.Watch(context.WithoutCancel(ctx), hs, hosts.HostTimeout(os.Getenv), func(h *hosts.Host, err error) {
 		e.warn("%v; what this run was doing there is abandoned", err)
 	})
 }
