@@ -311,3 +311,37 @@ func sorted(list []string) []string {
 	sort.Strings(out)
 	return out
 }
+
+// A refused up across hosts is rolled back on every host.
+func TestMultiHostRefusedUpLeavesNothing(t *testing.T) {
+	t.Parallel()
+	m := newMultiStack(t, 2, map[string]string{"compose.yaml": `
+services:
+  ok:
+    image: devorch-test/testapp:latest
+    deploy: {replicas: 2}
+    volumes: ["data:/data"]
+  bad:
+    image: devorch-test/testapp:latest
+    depends_on: [ok]
+    deploy: {replicas: 2}
+    entrypoint: ["/devorch-nosuch"]
+volumes:
+  data:
+`})
+	r := m.run("up", "-d")
+	if r.code != 1 || !strings.Contains(r.stderr, "/devorch-nosuch") {
+		t.Fatalf("want a refusal: %s", r)
+	}
+	if !strings.Contains(r.stderr, "  Started") || !strings.Contains(r.stderr, "(h1)  Created") || !strings.Contains(r.stderr, "(h2)  Created") {
+		t.Errorf("nothing started, or not both hosts had containers, before the refusal: the test does not test a rollback:\n%s", r.stderr)
+	}
+	if l := m.leftoversEverywhere(); len(l) > 0 {
+		t.Errorf("left behind: %v", l)
+	}
+	for _, h := range m.hosts {
+		if l := m.leftoversOn(h.Client); len(l) > 0 {
+			t.Errorf("left on %s: %v", h.Name, l)
+		}
+	}
+}
