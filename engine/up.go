@@ -382,7 +382,10 @@ func (e *Engine) ensureNetworksVolumes(ctx context.Context, p *compose.Project, 
 				if name == "" {
 					name = p.Name + "_" + key
 				}
-				res, err := netctl.Ensure(gctx, h.Client, netctl.Request{Project: p.Name, Key: key, Config: cfg, Host: hostName, Subnet: subnets[hostName][key]})
+				// Uncancelled, as container creates: a create cut short
+				// when a sibling fails may still happen in the daemon,
+				// after the rollback has looked.
+				res, err := netctl.Ensure(uncancelled(gctx), h.Client, netctl.Request{Project: p.Name, Key: key, Config: cfg, Host: hostName, Subnet: subnets[hostName][key]})
 				if err != nil {
 					return err
 				}
@@ -404,7 +407,7 @@ func (e *Engine) ensureNetworksVolumes(ctx context.Context, p *compose.Project, 
 				return nil, nil, fmt.Errorf("volume %q is used but not declared", key)
 			}
 			g.Go(func() error {
-				res, err := volumes.Ensure(gctx, h.Client, volumes.Request{Project: p.Name, Key: key, Config: cfg, Host: hostName})
+				res, err := volumes.Ensure(uncancelled(gctx), h.Client, volumes.Request{Project: p.Name, Key: key, Config: cfg, Host: hostName})
 				if err != nil {
 					return err
 				}

@@ -50,6 +50,8 @@ type Host struct {
 	infoTime time.Time
 	// live says whether a run declared the host lost (liveness.go).
 	live *liveness
+	// sshArgs are DEVORCH_SSH_ARGS, for the watch's own client.
+	sshArgs []string
 }
 
 // Pool is the set of hosts a project may use, sorted by name.
@@ -240,13 +242,13 @@ func Open(specs []Spec, getenv func(string) string) (*Pool, error) {
 		if strings.HasPrefix(sp.Endpoint, "tcp://") && !sp.TLSVerify && getenv("DOCKER_TLS_VERIFY") != "" {
 			sp.TLSVerify, sp.CertPath = true, getenv("DOCKER_CERT_PATH")
 		}
-		live := newLiveness()
-		c, err := newClient(sp, strings.Fields(getenv(EnvSSHArgs)), withLiveness(live))
+		live, sshArgs := newLiveness(), strings.Fields(getenv(EnvSSHArgs))
+		c, err := newClient(sp, sshArgs, withLiveness(live))
 		if err != nil {
 			p.Close()
 			return nil, fmt.Errorf("host %q (%s): %w", sp.Name, sp.Endpoint, err)
 		}
-		p.Hosts = append(p.Hosts, &Host{Spec: sp, Client: c, live: live})
+		p.Hosts = append(p.Hosts, &Host{Spec: sp, Client: c, live: live, sshArgs: sshArgs})
 	}
 	sort.Slice(p.Hosts, func(i, j int) bool { return p.Hosts[i].Name < p.Hosts[j].Name })
 	return p, nil

@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
+	"net"
 	"net/http"
 	"sync"
 	"time"
@@ -17,9 +17,14 @@ import (
 // change state are not cancelled when devorch is interrupted (see the
 // engine's uncancelled), and nothing bounds them in time, so without help
 // a call to such a host waits forever, and the run with it. A watchdog
-// (Watch) pings the hosts a run uses; when one has not answered for a
-// while it is declared lost: every call to it in flight is abandoned and
-// new ones fail at once with ErrHostLost, until it answers a ping again.
+// (Watch) pings the hosts a run uses, on connections of its own; when one
+// has not answered for a while it is declared lost: the client's
+// connections to it are closed, so every call in flight ends, and new ones
+// fail at once with ErrHostLost, until it answers a ping again.
+//
+// This works on the client's connections rather than on its HTTP transport:
+// the Docker client reads TLS settings and the dialer for hijacked streams
+// (exec, attach) from its *http.Transport, which therefore stays in place.
 
 // ErrHostLost is what calls to a host declared lost fail with.
 var ErrHostLost = errors.New("host stopped answering")
@@ -31,114 +36,135 @@ const EnvHostTimeout = "DEVORCH_HOST_TIMEOUT"
 // DefaultHostTimeout is how long a host may leave pings unanswered.
 const DefaultHostTimeout = 15 * time.Second
 
-// liveness is a host's lost-or-not state, read by its transport.
+// liveness is a host's lost-or-not state and the client connections it
+// cuts when the host is lost.
 type liveness struct {
-	mu     sync.Mutex
-	lost   context.Context // cancelled when the host is declared lost
-	cancel context.CancelFunc
-	err    error
+	mu    sync.Mutex
+	err   error // non-nil while the host is declared lost
+	conns map[*liveConn]bool
 }
 
-func newLiveness() *liveness {
-	l := &liveness{}
-	l.lost, l.cancel = context.WithCancel(context.Background())
-	return l
-}
+func newLiveness() *liveness { return &liveness{conns: map[*liveConn]bool{}} }
 
-// current returns the context cancelled when the host is declared lost, and
-// the error to report then.
-func (l *liveness) current() (context.Context, error) {
+func (l *liveness) lost() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.lost, l.err
+	return l.err
 }
 
 func (l *liveness) markLost(err error) {
 	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.lost.Err() == nil {
-		l.err = err
-		l.cancel()
+	if l.err != nil {
+		l.mu.Unlock()
+		return
+	}
+	l.err = err
+	conns := l.conns
+	l.conns = map[*liveConn]bool{}
+	l.mu.Unlock()
+	for c := range conns {
+		_ = c.Conn.Close()
 	}
 }
 
 func (l *liveness) markAlive() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.lost.Err() != nil {
-		l.lost, l.cancel = context.WithCancel(context.Background())
-		l.err = nil
-	}
+	l.err = nil
 }
 
-type probeKey struct{}
+// track registers a new connection, unless the host is lost.
+func (l *liveness) track(c *liveConn) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.err != nil {
+		return l.err
+	}
+	l.conns[c] = true
+	return nil
+}
 
-// liveTransport abandons a host's requests when it is declared lost. Its
-// own liveness pings pass through (they are how it comes back).
-type liveTransport struct {
-	base http.RoundTripper
+func (l *liveness) forget(c *liveConn) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	delete(l.conns, c)
+}
+
+// liveConn is a client connection that reports ErrHostLost (naming the
+// host) once the host is declared lost.
+type liveConn struct {
+	net.Conn
 	live *liveness
 }
 
-func (t *liveTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	if req.Context().Value(probeKey{}) != nil {
-		return t.base.RoundTrip(req)
-	}
-	lost, lostErr := t.live.current()
-	if lost.Err() != nil {
-		return nil, lostErr
-	}
-	ctx, cancel := context.WithCancel(req.Context())
-	stop := context.AfterFunc(lost, cancel)
-	resp, err := t.base.RoundTrip(req.WithContext(ctx))
+func (c *liveConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
 	if err != nil {
-		stop()
-		cancel()
-		if lost.Err() != nil {
-			_, lostErr = t.live.current()
-			return nil, lostErr
+		if lerr := c.live.lost(); lerr != nil {
+			return n, lerr
 		}
-		return nil, err
-	}
-	// Streams (events, logs) are cut when the host is lost, too.
-	resp.Body = &liveBody{ReadCloser: resp.Body, lost: lost, live: t.live, done: func() { stop(); cancel() }}
-	return resp, nil
-}
-
-type liveBody struct {
-	io.ReadCloser
-	lost context.Context
-	live *liveness
-	once sync.Once
-	done func()
-}
-
-func (b *liveBody) Read(p []byte) (int, error) {
-	n, err := b.ReadCloser.Read(p)
-	if err != nil && b.lost.Err() != nil {
-		_, lostErr := b.live.current()
-		return n, lostErr
 	}
 	return n, err
 }
 
-func (b *liveBody) Close() error {
-	err := b.ReadCloser.Close()
-	b.once.Do(b.done)
-	return err
+func (c *liveConn) Write(p []byte) (int, error) {
+	n, err := c.Conn.Write(p)
+	if err != nil {
+		if lerr := c.live.lost(); lerr != nil {
+			return n, lerr
+		}
+	}
+	return n, err
 }
 
-// withLiveness is the client option that routes the client's requests
-// through the host's liveness.
+func (c *liveConn) Close() error {
+	c.live.forget(c)
+	return c.Conn.Close()
+}
+
+// CloseWrite keeps half-closing working for hijacked streams.
+func (c *liveConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}
+
+// withLiveness is the client option that routes the client's connections
+// through the host's liveness. It must come after the options that set
+// the transport's dialer (host, ssh).
 func withLiveness(l *liveness) client.Opt {
 	return func(c *client.Client) error {
-		hc := c.HTTPClient()
-		base := hc.Transport
-		if base == nil {
-			base = http.DefaultTransport
+		tr, ok := c.HTTPClient().Transport.(*http.Transport)
+		if !ok {
+			return fmt.Errorf("cannot watch the liveness of transport %T", c.HTTPClient().Transport)
 		}
-		hc.Transport = &liveTransport{base: base, live: l}
-		return client.WithHTTPClient(hc)(c)
+		dial := tr.DialContext
+		switch {
+		case dial != nil:
+		case tr.Dial != nil: //nolint:staticcheck // what go-connections sets for unix sockets
+			d := tr.Dial //nolint:staticcheck
+			dial = func(_ context.Context, network, addr string) (net.Conn, error) { return d(network, addr) }
+			tr.Dial = nil //nolint:staticcheck
+		default:
+			dial = (&net.Dialer{}).DialContext
+		}
+		tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			if err := l.lost(); err != nil {
+				return nil, err
+			}
+			conn, err := dial(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			lc := &liveConn{Conn: conn, live: l}
+			if err := l.track(lc); err != nil {
+				conn.Close()
+				return nil, err
+			}
+			return lc, nil
+		}
+		return nil
 	}
 }
 
@@ -151,11 +177,12 @@ func HostTimeout(getenv func(string) string) time.Duration {
 	return DefaultHostTimeout
 }
 
-// Watch pings the hosts every timeout/5 until the returned stop is called.
-// A host that answers no ping for timeout is declared lost (its calls fail
-// with ErrHostLost, naming it), and onLost is called once for it; a lost
-// host that answers again is usable again. The verdict lasts as long as
-// the watch: after stop, the next run asks the host afresh.
+// Watch pings the hosts every timeout/5, each on a client of its own,
+// until the returned stop is called. A host that answers no ping for
+// timeout is declared lost (its calls fail with ErrHostLost, naming it),
+// and onLost is called once for it; a lost host that answers again is
+// usable again. The verdict lasts as long as the watch: after stop, the
+// next run asks the host afresh.
 func Watch(ctx context.Context, hs []*Host, timeout time.Duration, onLost func(h *Host, err error)) (stop func()) {
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
@@ -164,9 +191,16 @@ func Watch(ctx context.Context, hs []*Host, timeout time.Duration, onLost func(h
 		if h.live == nil {
 			continue
 		}
+		// Pings go on connections of their own: the client's are the ones
+		// cut when the host is lost.
+		probe, err := newClient(h.Spec, h.sshArgs)
+		if err != nil {
+			continue
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			defer probe.Close()
 			last := time.Now()
 			lost := false
 			t := time.NewTicker(every)
@@ -177,8 +211,8 @@ func Watch(ctx context.Context, hs []*Host, timeout time.Duration, onLost func(h
 					return
 				case <-t.C:
 				}
-				pctx, pcancel := context.WithTimeout(context.WithValue(ctx, probeKey{}, true), timeout)
-				_, err := h.Client.Ping(pctx)
+				pctx, pcancel := context.WithTimeout(ctx, timeout)
+				_, err := probe.Ping(pctx)
 				pcancel()
 				if ctx.Err() != nil {
 					return
