@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/compose-spec/compose-go/v2/types"
+	"github.com/docker/docker/api/types/system"
 	"github.com/docker/docker/api/types/volume"
 	"golang.org/x/sync/errgroup"
 
@@ -28,6 +29,8 @@ type hostView struct {
 	ncpu      int
 	mem       int64
 	os, arch  string
+	// info is the host's docker info (engine version, runtimes, drivers).
+	info *system.Info
 }
 
 // probeHosts pings every host in parallel with a short timeout and reads
@@ -47,6 +50,7 @@ func (e *Engine) probeHosts(ctx context.Context) map[string]*hostView {
 			} else {
 				v.reachable = true
 				v.ncpu, v.mem, v.os, v.arch = info.NCPU, info.MemTotal, info.OSType, info.Architecture
+				v.info = info
 			}
 			mu.Lock()
 			out[h.Name] = v

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
@@ -380,6 +381,15 @@ func endpoint(s types.ServiceConfig, key, containerName string, oneOff bool) *ne
 		es.MacAddress = cfg.MacAddress
 		es.DriverOpts = cfg.DriverOpts
 		es.GwPriority = cfg.GatewayPriority
+		if cfg.InterfaceName != "" {
+			// As compose sends it (Engine 28.1+; checkEngines refuses it
+			// on older engines, which would ignore it).
+			es.DriverOpts = maps.Clone(es.DriverOpts)
+			if es.DriverOpts == nil {
+				es.DriverOpts = map[string]string{}
+			}
+			es.DriverOpts["com.docker.network.endpoint.ifname"] = cfg.InterfaceName
+		}
 	}
 	for _, l := range s.Links {
 		name, alias, ok := strings.Cut(l, ":")

@@ -108,6 +108,9 @@ func (e *Engine) Up(ctx context.Context, p *compose.Project, o UpOptions) (*UpRe
 	if len(down) == len(e.Pool.Hosts) {
 		return nil, fmt.Errorf("no host is reachable: %s", strings.Join(down, ", "))
 	}
+	if !o.DryRun {
+		defer e.watchHosts(ctx, views)()
+	}
 	world, err := e.observe(ctx, p.Name, views)
 	if err != nil {
 		return nil, err
@@ -194,6 +197,9 @@ func (e *Engine) Up(ctx context.Context, p *compose.Project, o UpOptions) (*UpRe
 	if err := e.validate(ctx, p, plan0, world); err != nil {
 		return nil, err
 	}
+	if err := e.checkEngines(ctx, p, plan0, views); err != nil {
+		return nil, err
+	}
 	var images map[string]map[string]string
 	if o.DryRun {
 		images = map[string]map[string]string{}
@@ -213,18 +219,29 @@ func (e *Engine) Up(ctx context.Context, p *compose.Project, o UpOptions) (*UpRe
 	if err := e.validate(ctx, p, plan, world); err != nil {
 		return nil, err
 	}
+	if err := e.checkEngines(ctx, p, plan, views); err != nil {
+		return nil, err
+	}
 	plan.Placement = pl
 	if o.DryRun {
 		return &UpResult{Plan: plan}, nil
 	}
 	res := &UpResult{Plan: plan}
-	nets, vols, err := e.ensureNetworksVolumes(ctx, p, set, plan)
+	// From here on resources are created: a refused run is rolled back
+	// (rollback.go).
+	was, err := e.snapshot(ctx, p.Name, world, views)
 	if err != nil {
 		return res, err
 	}
+	led := &ledger{}
+	ctx = withLedger(ctx, led)
+	nets, vols, err := e.ensureNetworksVolumes(ctx, p, set, plan)
+	if err != nil {
+		return res, e.settle(ctx, p, was, led, refusal(err))
+	}
 	cs, err := e.converge(ctx, p, set, plan, images, nets, vols, lk, o)
 	res.Containers = cs
-	if err != nil {
+	if err := e.settle(ctx, p, was, led, err); err != nil {
 		return res, err
 	}
 	if len(plan.Orphans) > 0 {
@@ -373,7 +390,10 @@ func (e *Engine) ensureNetworksVolumes(ctx context.Context, p *compose.Project, 
 				if name == "" {
 					name = p.Name + "_" + key
 				}
-				res, err := netctl.Ensure(gctx, h.Client, netctl.Request{Project: p.Name, Key: key, Config: cfg, Host: hostName, Subnet: subnets[hostName][key]})
+				// Uncancelled, as container creates: a create cut short
+				// when a sibling fails may still happen in the daemon,
+				// after the rollback has looked.
+				res, err := netctl.Ensure(uncancelled(gctx), h.Client, netctl.Request{Project: p.Name, Key: key, Config: cfg, Host: hostName, Subnet: subnets[hostName][key]})
 				if err != nil {
 					return err
 				}
@@ -395,7 +415,7 @@ func (e *Engine) ensureNetworksVolumes(ctx context.Context, p *compose.Project, 
 				return nil, nil, fmt.Errorf("volume %q is used but not declared", key)
 			}
 			g.Go(func() error {
-				res, err := volumes.Ensure(gctx, h.Client, volumes.Request{Project: p.Name, Key: key, Config: cfg, Host: hostName})
+				res, err := volumes.Ensure(uncancelled(gctx), h.Client, volumes.Request{Project: p.Name, Key: key, Config: cfg, Host: hostName})
 				if err != nil {
 					return err
 				}
@@ -432,6 +452,7 @@ type svcRun struct {
 // as its dependencies meet their conditions. Docker calls are bounded by
 // e.Parallel; waits are not.
 func (e *Engine) converge(ctx context.Context, p *compose.Project, set []string, plan *Plan, images map[string]map[string]string, nets, vols map[string]map[string]string, lk links, o UpOptions) ([]Container, error) {
+	parent := ctx
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	limit := newSem(e.Parallel)
@@ -467,7 +488,12 @@ func (e *Engine) converge(ctx context.Context, p *compose.Project, set []string,
 				}
 				close(r.started)
 			}()
-			fail := func(err error) { r.err = err }
+			fail := func(err error) {
+				r.err = err
+				if isRefusal(err) {
+					cancel() // the run is rolled back: stop the rest of it
+				}
+			}
 			s := p.Services[name]
 			// 1. Wait for namespace targets to exist.
 			targets := map[string]string{}
@@ -592,7 +618,7 @@ func (e *Engine) converge(ctx context.Context, p *compose.Project, set []string,
 		}
 	}
 	sortContainers(out)
-	return out, errors.Join(errs...)
+	return out, convergeErrors(parent, errs)
 }
 
 func isDependencyErr(err error) bool {
@@ -667,7 +693,7 @@ func (e *Engine) applyCreate(ctx context.Context, limit sem, p *compose.Project,
 			case ActCreate:
 				c, err = e.createReplica(gctx, limit, p, s, st, images, nets, vols, targets, lk, st.Name)
 				if err != nil {
-					return err
+					return refusal(err)
 				}
 			case ActRecreate:
 				c, err = e.recreateReplica(gctx, limit, p, s, st, images, nets, vols, targets, lk, o.Timeout)
@@ -789,18 +815,20 @@ func removeStaleCreate(ctx context.Context, h *hosts.Host, name string, want map
 }
 
 // recreateReplica replaces a container as compose does: create the new one
-// under a temporary name, stop and remove the old one, rename the new one.
-// An interrupted recreate leaves at most two containers for the replica;
-// the next run keeps the up-to-date one.
+// under a temporary name, stop the old one, rename the new one. The old
+// one is set aside (park) rather than removed until the run's changes
+// stand, so that a run Docker refuses puts it back. An interrupted
+// recreate leaves at most two containers for the replica; the next run
+// keeps the up-to-date one.
 func (e *Engine) recreateReplica(ctx context.Context, limit sem, p *compose.Project, s types.ServiceConfig, st Step, images map[string]string, nets, vols map[string]map[string]string, targets map[string]string, lk links, timeout *time.Duration) (*Container, error) {
 	old := st.Existing
 	e.containerProgress(old, "Recreate", st.Reason)
 	tmp := fmt.Sprintf("%s_%s", shortID(old.ID), st.Name)
 	c, err := e.createReplica(ctx, limit, p, s, Step{Service: st.Service, Replica: st.Replica, Host: st.Host, Name: st.Name, Action: ActCreate, Why: st.Why}, images, nets, vols, targets, lk, tmp)
 	if err != nil {
-		return nil, err
+		return nil, refusal(err)
 	}
-	if err := e.stopRemove(ctx, limit, old, timeout, false); err != nil {
+	if err := e.park(ctx, limit, old, timeout); err != nil {
 		return nil, err
 	}
 	if err := limit.acquire(ctx); err != nil {
@@ -863,7 +891,7 @@ func (e *Engine) applyStart(ctx context.Context, limit sem, steps []Step, cs []*
 				limit.release()
 				if err != nil {
 					e.containerProgress(c, "Error", err.Error())
-					return fmt.Errorf("start container %s: %w", c.Name, explainStartError(err))
+					return fmt.Errorf("start container %s on host %q: %w", c.Name, c.HostName(), refusal(explainStartError(err)))
 				}
 				c.State, c.Health = "running", ""
 				e.containerProgress(c, "Started", "")

@@ -189,7 +189,8 @@ const defaultProbeEvery = 200 * time.Millisecond
 // startProbe runs a starting container's own healthcheck command through
 // exec, every start_interval (default 200 ms), until it first succeeds,
 // and then closes the returned channel. Docker's first probe comes one
-// full interval after the start (Engine 20.10 ignores start_interval), so
+// full interval after the start (engines before 25.0 have no start_interval:
+// devorch refuses the field there, see checkEngines), so
 // this is what lets a dependent start as soon as its dependency's check
 // passes. Docker's events still report unhealthy and exits.
 // DEVORCH_FAST_HEALTH=0 turns it off. It returns nil when there is no

@@ -108,9 +108,22 @@ services:
 }
 
 // TestUpInterruptStopsGracefully runs the real binary: the first SIGINT
-// stops the stack gracefully and devorch exits 130.
+// stops the stack gracefully and devorch exits 130; SIGTERM (what CI
+// runners and `timeout` send) does the same and exits 143.
 func TestUpInterruptStopsGracefully(t *testing.T) {
 	t.Parallel()
+	for _, c := range []struct {
+		sig  syscall.Signal
+		code int
+	}{{syscall.SIGINT, 130}, {syscall.SIGTERM, 143}} {
+		t.Run(c.sig.String(), func(t *testing.T) {
+			t.Parallel()
+			upStopsOnSignal(t, c.sig, c.code)
+		})
+	}
+}
+
+func upStopsOnSignal(t *testing.T, sig syscall.Signal, want int) {
 	s := newStack(t, map[string]string{"compose.yaml": `
 services:
   a:
@@ -151,11 +164,11 @@ services:
 	}()
 	select {
 	case <-seen:
-	case <-time.After(waitDeadline):
+	case <-time.After(3 * time.Minute):
 		_ = cmd.Process.Kill()
-		t.Fatalf("no log line from a within %s; stderr:\n%s", waitDeadline, errb.String())
+		t.Fatalf("no log lines from a and b within 3 minutes; stderr:\n%s", errb.String())
 	}
-	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+	if err := cmd.Process.Signal(sig); err != nil {
 		t.Fatal(err)
 	}
 	err = cmd.Wait()
@@ -163,8 +176,8 @@ services:
 	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
 		t.Fatalf("devorch died of a signal: %v", err)
 	}
-	if code != 130 {
-		t.Fatalf("exit code %d, want 130; stderr:\n%s", code, errb.String())
+	if code != want {
+		t.Fatalf("exit code %d after %v, want %d; stderr:\n%s", code, sig, want, errb.String())
 	}
 	if !strings.Contains(errb.String(), "Gracefully stopping") {
 		t.Errorf("no graceful stop message:\n%s", errb.String())
@@ -172,10 +185,17 @@ services:
 	for _, svc := range []string{"a", "b"} {
 		insp := s.inspect(s.name(svc, 1))
 		if insp.State.Running {
-			t.Errorf("%s still running after Ctrl-C", svc)
+			t.Errorf("%s still running after %v", svc, sig)
 		}
 		if insp.State.ExitCode != 0 {
 			t.Errorf("%s exit code %d: it was not stopped gracefully", svc, insp.State.ExitCode)
+		}
+	}
+	// The next up converges (starts both again) and down leaves nothing.
+	s.must("up", "-d", "--wait")
+	for _, svc := range []string{"a", "b"} {
+		if !s.inspect(s.name(svc, 1)).State.Running {
+			t.Errorf("%s not running after the next up", svc)
 		}
 	}
 	s.must("down")

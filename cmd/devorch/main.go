@@ -8,10 +8,8 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"runtime/debug"
 	"strings"
-	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -92,9 +90,10 @@ func exitCode(err error) int {
 }
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop, caught := signalContext(context.Background())
 	defer stop()
 	app := newApp(stdin, stdout, stderr)
+	app.caught = caught
 	return app.execute(ctx, app.rootCommand(), args)
 }
 
@@ -136,7 +135,8 @@ func (a *app) execute(ctx context.Context, root *cobra.Command, args []string) (
 		return code
 	}
 	if code == exitInterrupted && ctx.Err() != nil {
-		return code
+		// Cancelled by a signal: 130 for SIGINT, 143 for SIGTERM.
+		return signalExitCode(a.caught.get())
 	}
 	msg := errtext.Clip(err.Error())
 	if !strings.HasSuffix(msg, "\n") {
@@ -163,6 +163,8 @@ type app struct {
 	dryRun     bool
 	// closers run when the command ends (progress drawing).
 	closers []func()
+	// caught is the stop signal the run received, if any.
+	caught *caughtSignal
 }
 
 func newApp(in io.Reader, out, errOut io.Writer) *app {

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/signal"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -117,8 +119,19 @@ func (a *app) upTUI(parent context.Context, p *compose.Project, opts engine.UpOp
 			}
 		}
 	}()
+	// Bubble Tea ends on SIGTERM as if asked to quit; devorch treats it as
+	// Ctrl-C: the stack stops and the exit code is 143.
+	term := make(chan os.Signal, 1)
+	signal.Notify(term, syscall.SIGTERM)
+	defer signal.Stop(term)
 	res, err := tui.Run(ctx, b, tui.Options{Mode: tui.ModeUp, Stdin: a.in, Stdout: a.out, UpDone: upDone})
 	_, _ = b.SetWatch(false)
+	interruptCode := exitInterrupted
+	select {
+	case sig := <-term:
+		res.StopStack, res.Interrupted, interruptCode = true, true, signalExitCode(sig)
+	default:
+	}
 	if err != nil && !errors.Is(err, context.Canceled) {
 		return err
 	}
@@ -139,7 +152,7 @@ func (a *app) upTUI(parent context.Context, p *compose.Project, opts engine.UpOp
 		return err
 	}
 	if res.Interrupted {
-		return &exitError{code: exitInterrupted}
+		return &exitError{code: interruptCode}
 	}
 	return nil
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -157,15 +156,19 @@ func (a *app) runUp(cmd *cobra.Command, args []string, f upFlags) error {
 func (a *app) upAttached(parent context.Context, e *engine.Engine, p *compose.Project, pr *printer, opts engine.UpOptions, f upFlags) error {
 	// Our own signal handling: the first interrupt must not cancel the
 	// graceful stop that follows it.
+	// SIGTERM (CI runners, timeout) is handled as the first Ctrl-C; the
+	// exit code says which one it was (130, 143).
 	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	signal.Notify(sigs, stopSignals()...)
 	defer signal.Stop(sigs)
 	ctx, cancel := context.WithCancel(context.WithoutCancel(parent))
 	defer cancel()
 	interrupted := make(chan struct{})
+	interruptCode := exitInterrupted
 	go func() {
 		select {
-		case <-sigs:
+		case sig := <-sigs:
+			interruptCode = signalExitCode(sig)
 			close(interrupted)
 			cancel()
 		case <-ctx.Done():
@@ -226,7 +229,7 @@ func (a *app) upAttached(parent context.Context, e *engine.Engine, p *compose.Pr
 			defer kc()
 			_ = e.Kill(killCtx, p.Name, set, "SIGKILL")
 		}
-		return &exitError{code: exitInterrupted}
+		return &exitError{code: interruptCode}
 	case res.First != nil:
 		fmt.Fprintln(a.errOut, "Aborting on container exit...")
 		if err := stopSet(); err != nil {

@@ -52,6 +52,10 @@ type Host struct {
 	info     *system.Info
 	infoErr  error
 	infoTime time.Time
+	// live says whether a run declared the host lost (liveness.go).
+	live *liveness
+	// sshArgs are DEVORCH_SSH_ARGS, for the watch's own client.
+	sshArgs []string
 }
 
 // Pool is the set of hosts a project may use, sorted by name.
@@ -261,18 +265,19 @@ func Open(specs []Spec, getenv func(string) string) (*Pool, error) {
 		if strings.HasPrefix(sp.Endpoint, "tcp://") && !sp.TLSVerify && getenv("DOCKER_TLS_VERIFY") != "" {
 			sp.TLSVerify, sp.CertPath = true, getenv("DOCKER_CERT_PATH")
 		}
-		c, err := newClient(sp, strings.Fields(getenv(EnvSSHArgs)))
+		live, sshArgs := newLiveness(), strings.Fields(getenv(EnvSSHArgs))
+		c, err := newClient(sp, sshArgs, withLiveness(live))
 		if err != nil {
 			p.Close()
 			return nil, fmt.Errorf("host %q (%s): %w", sp.Name, sp.Endpoint, err)
 		}
-		p.Hosts = append(p.Hosts, &Host{Spec: sp, Client: c})
+		p.Hosts = append(p.Hosts, &Host{Spec: sp, Client: c, live: live, sshArgs: sshArgs})
 	}
 	sort.Slice(p.Hosts, func(i, j int) bool { return p.Hosts[i].Name < p.Hosts[j].Name })
 	return p, nil
 }
 
-func newClient(sp Spec, sshArgs []string) (*client.Client, error) {
+func newClient(sp Spec, sshArgs []string, extra ...client.Opt) (*client.Client, error) {
 	opts := []client.Opt{client.WithAPIVersionNegotiation()}
 	if strings.HasPrefix(sp.Endpoint, "ssh://") {
 		dialer, err := sshDialer(sp.Endpoint, sshArgs)
@@ -291,7 +296,7 @@ func newClient(sp Spec, sshArgs []string) (*client.Client, error) {
 			filepath.Join(sp.CertPath, "cert.pem"),
 			filepath.Join(sp.CertPath, "key.pem")))
 	}
-	return client.NewClientWithOpts(opts...)
+	return client.NewClientWithOpts(append(opts, extra...)...)
 }
 
 // Close closes every client.
