@@ -345,7 +345,7 @@ func (e *Engine) observe(ctx context.Context, project string, views map[string]*
 
 // ensureNetworksVolumes creates the networks and volumes the services use,
 // on every host that runs one of them.
-func (e *Engine) ensureNetworksVolumes(ctx context.Context, p *compose.Project, set []string, plan *Plan) (map[string]map[string]string, map[string]map[string]string, error) {
+func (e *Engine) ensureNetworksVolumes(ctx context.Context, p *compose.Project, set []string, plan *Plan) (map[string]map[string]networkRef, map[string]map[string]string, error) {
 	netsOn := map[string]map[string]bool{} // host → network keys
 	volsOn := map[string]map[string]bool{}
 	for _, st := range plan.Steps {
@@ -368,7 +368,7 @@ func (e *Engine) ensureNetworksVolumes(ctx context.Context, p *compose.Project, 
 			}
 		}
 	}
-	nets := map[string]map[string]string{} // host → key → docker name
+	nets := map[string]map[string]networkRef{} // host → key → network
 	vols := map[string]map[string]string{}
 	subnets, err := e.allocateSubnets(ctx, p, netsOn)
 	if err != nil {
@@ -378,7 +378,7 @@ func (e *Engine) ensureNetworksVolumes(ctx context.Context, p *compose.Project, 
 	g, gctx := errgroup.WithContext(ctx)
 	for _, hostName := range sortedKeys(netsOn) {
 		h := e.Pool.Get(hostName)
-		nets[hostName] = map[string]string{}
+		nets[hostName] = map[string]networkRef{}
 		vols[hostName] = map[string]string{}
 		for _, key := range sortedKeys(netsOn[hostName]) {
 			cfg, ok := p.Networks[key]
@@ -404,7 +404,7 @@ func (e *Engine) ensureNetworksVolumes(ctx context.Context, p *compose.Project, 
 					e.progress(ResNetwork, res.Name, hostName, "Created")
 				}
 				mu.Lock()
-				nets[hostName][key] = res.Name
+				nets[hostName][key] = networkRef{name: res.Name, id: res.ID}
 				mu.Unlock()
 				return nil
 			})
@@ -451,7 +451,7 @@ type svcRun struct {
 // as soon as the services whose namespaces it joins exist, starting as soon
 // as its dependencies meet their conditions. Docker calls are bounded by
 // e.Parallel; waits are not.
-func (e *Engine) converge(ctx context.Context, p *compose.Project, set []string, plan *Plan, images map[string]map[string]string, nets, vols map[string]map[string]string, lk links, o UpOptions) ([]Container, error) {
+func (e *Engine) converge(ctx context.Context, p *compose.Project, set []string, plan *Plan, images map[string]map[string]string, nets map[string]map[string]networkRef, vols map[string]map[string]string, lk links, o UpOptions) ([]Container, error) {
 	parent := ctx
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -650,7 +650,7 @@ func (e *Engine) fillTargets(ctx context.Context, p *compose.Project, s types.Se
 
 // applyCreate creates, recreates and removes a service's replicas. It
 // returns the service's containers after the change.
-func (e *Engine) applyCreate(ctx context.Context, limit sem, p *compose.Project, s types.ServiceConfig, steps []Step, images map[string]string, nets, vols map[string]map[string]string, targets map[string]string, lk links, o UpOptions) ([]*Container, bool, error) {
+func (e *Engine) applyCreate(ctx context.Context, limit sem, p *compose.Project, s types.ServiceConfig, steps []Step, images map[string]string, nets map[string]map[string]networkRef, vols map[string]map[string]string, targets map[string]string, lk links, o UpOptions) ([]*Container, bool, error) {
 	var mu sync.Mutex
 	var out []*Container
 	changed := false
@@ -715,7 +715,7 @@ func (e *Engine) applyCreate(ctx context.Context, limit sem, p *compose.Project,
 	return out, changed, err
 }
 
-func (e *Engine) createReplica(ctx context.Context, limit sem, p *compose.Project, s types.ServiceConfig, st Step, images map[string]string, nets, vols map[string]map[string]string, targets map[string]string, lk links, name string) (*Container, error) {
+func (e *Engine) createReplica(ctx context.Context, limit sem, p *compose.Project, s types.ServiceConfig, st Step, images map[string]string, nets map[string]map[string]networkRef, vols map[string]map[string]string, targets map[string]string, lk links, name string) (*Container, error) {
 	h, err := e.hostByName(st.Host)
 	if err != nil {
 		return nil, err
@@ -776,8 +776,8 @@ func (e *Engine) createContainer(ctx context.Context, limit sem, h *hosts.Host, 
 		return "", fmt.Errorf("create container %s on host %q: %w", name, h.Name, err)
 	}
 	for _, ln := range spec.later {
-		if err := h.Client.NetworkConnect(uncancelled(ctx), ln.name, resp.ID, ln.settings); err != nil {
-			return resp.ID, fmt.Errorf("connect container %s to network %s on host %q: %w", name, ln.name, h.Name, err)
+		if err := h.Client.NetworkConnect(uncancelled(ctx), ln.id, resp.ID, ln.settings); err != nil {
+			return resp.ID, fmt.Errorf("connect container %s to network %q on host %q: %w", name, ln.key, h.Name, err)
 		}
 	}
 	return resp.ID, nil
@@ -820,7 +820,7 @@ func removeStaleCreate(ctx context.Context, h *hosts.Host, name string, want map
 // stand, so that a run Docker refuses puts it back. An interrupted
 // recreate leaves at most two containers for the replica; the next run
 // keeps the up-to-date one.
-func (e *Engine) recreateReplica(ctx context.Context, limit sem, p *compose.Project, s types.ServiceConfig, st Step, images map[string]string, nets, vols map[string]map[string]string, targets map[string]string, lk links, timeout *time.Duration) (*Container, error) {
+func (e *Engine) recreateReplica(ctx context.Context, limit sem, p *compose.Project, s types.ServiceConfig, st Step, images map[string]string, nets map[string]map[string]networkRef, vols map[string]map[string]string, targets map[string]string, lk links, timeout *time.Duration) (*Container, error) {
 	old := st.Existing
 	e.containerProgress(old, "Recreate", st.Reason)
 	tmp := fmt.Sprintf("%s_%s", shortID(old.ID), st.Name)
