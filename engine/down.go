@@ -148,25 +148,47 @@ func (e *Engine) stopInOrder(ctx context.Context, cs []Container, timeout *time.
 	return errors.Join(errs...)
 }
 
+// stop stops a container gracefully. Its networks' lanes (see
+// netctl.Lanes) are held until the daemon has cleaned the container up,
+// which an inspect waits for.
 func (e *Engine) stop(ctx context.Context, limit sem, c *Container, timeout *time.Duration) error {
 	if !c.Running() && c.State != "paused" {
 		return nil
 	}
+	leave, err := e.leaving(ctx, c)
+	if err != nil {
+		return err
+	}
+	defer leave()
 	e.containerProgress(c, "Stopping", "")
 	if err := limit.acquire(ctx); err != nil {
 		return err
 	}
-	err := c.Host.Client.ContainerStop(uncancelled(ctx), c.ID, container.StopOptions{Timeout: seconds(timeout)})
+	err = c.Host.Client.ContainerStop(uncancelled(ctx), c.ID, container.StopOptions{Timeout: seconds(timeout)})
 	limit.release()
 	if err != nil && !errdefs.IsNotFound(err) {
 		return fmt.Errorf("stop container %s: %w", c.Name, err)
 	}
+	_, _ = c.Host.Client.ContainerInspect(uncancelled(ctx), c.ID)
 	c.State = "exited"
 	e.containerProgress(c, "Stopped", "")
 	return nil
 }
 
-// stopRemove stops a container gracefully, then removes it.
+// leaving waits for the lanes of the networks c is about to leave.
+func (e *Engine) leaving(ctx context.Context, c *Container) (func(), error) {
+	nets := make([]string, 0, len(c.Networks))
+	for n := range c.Networks {
+		nets = append(nets, n)
+	}
+	if e.lanes == nil {
+		return func() {}, nil
+	}
+	return e.lanes.Enter(ctx, c.HostName(), nets)
+}
+
+// stopRemove stops a container gracefully, then removes it. The removal
+// is outside the lanes: the container left its networks when it stopped.
 func (e *Engine) stopRemove(ctx context.Context, limit sem, c *Container, timeout *time.Duration, removeVolumes bool) error {
 	if err := e.stop(ctx, limit, c, timeout); err != nil {
 		return err
@@ -204,7 +226,15 @@ func (e *Engine) removeNetworks(ctx context.Context, project string, hs []*hosts
 			}
 			for _, n := range nets {
 				e.progress(ResNetwork, n.Name, h.Name, "Removing")
-				if err := netctl.Remove(gctx, h.Client, n.ID); err != nil {
+				err := netctl.Remove(gctx, h.Client, n.ID)
+				if errors.Is(err, netctl.ErrStaleEndpoint) {
+					// Nothing devorch can do removes it; the project is
+					// down all the same, and the next up reuses it.
+					e.warn("network %s on host %q is left behind: %v; the next up reuses it, and restarting that Docker daemon removes it", n.Name, h.Name, err)
+					e.progress(ResNetwork, n.Name, h.Name, "Left")
+					continue
+				}
+				if err != nil {
 					return fmt.Errorf("remove network %s on host %q: %w", n.Name, h.Name, err)
 				}
 				e.progress(ResNetwork, n.Name, h.Name, "Removed")

@@ -12,8 +12,10 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/devorch/devorch/engine/hosts"
 	"golang.org/x/sync/semaphore"
+
+	"github.com/devorch/devorch/engine/hosts"
+	"github.com/devorch/devorch/netctl"
 )
 
 // DefaultParallel bounds concurrent create/start/stop calls per run when
@@ -29,11 +31,14 @@ type Engine struct {
 	Parallel int
 	// LockDir holds per-project lock files.
 	LockDir string
+	// lanes keeps containers from leaving one network together (shared by
+	// copies of the engine; nil in engines that stop nothing).
+	lanes *netctl.Lanes
 }
 
 // New returns an engine for pool reporting to sink.
 func New(pool *hosts.Pool, sink Sink) *Engine {
-	e := &Engine{Pool: pool, Sink: sink, Parallel: DefaultParallel}
+	e := &Engine{Pool: pool, Sink: sink, Parallel: DefaultParallel, lanes: &netctl.Lanes{}}
 	if v, err := strconv.Atoi(os.Getenv("DEVORCH_PARALLEL")); err == nil && v > 0 {
 		e.Parallel = v
 	}

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/devorch/devorch/compose"
+	"github.com/devorch/devorch/netctl"
 )
 
 // selectContainers lists the service containers of the named services (all
@@ -160,6 +161,11 @@ func (e *Engine) Restart(ctx context.Context, project string, services []string,
 	}
 	return e.forEach(ctx, cs, func(ctx context.Context, c *Container) error {
 		e.containerProgress(c, "Restarting", "")
+		leave, err := e.leaving(ctx, c)
+		if err != nil {
+			return err
+		}
+		defer leave()
 		if err := c.Host.Client.ContainerRestart(ctx, c.ID, container.StopOptions{Timeout: seconds(timeout)}); err != nil {
 			return fmt.Errorf("restart container %s: %w", c.Name, err)
 		}
@@ -179,8 +185,23 @@ func (e *Engine) Kill(ctx context.Context, project string, services []string, si
 	}
 	return e.forEach(ctx, cs, func(ctx context.Context, c *Container) error {
 		e.containerProgress(c, "Killing", "")
+		leave, err := e.leaving(ctx, c)
+		if err != nil {
+			return err
+		}
+		defer leave()
 		if err := c.Host.Client.ContainerKill(ctx, c.ID, signal); err != nil {
 			return fmt.Errorf("kill container %s: %w", c.Name, err)
+		}
+		// Hold its networks' lanes while it exits and is cleaned up (an
+		// inspect waits for the cleanup), at most netctl.LaneGrace.
+		wctx, cancel := context.WithTimeout(ctx, netctl.LaneGrace)
+		defer cancel()
+		waitc, errc := c.Host.Client.ContainerWait(wctx, c.ID, container.WaitConditionNotRunning)
+		select {
+		case <-waitc:
+			_, _ = c.Host.Client.ContainerInspect(ctx, c.ID)
+		case <-errc:
 		}
 		e.containerProgress(c, "Killed", "")
 		return nil

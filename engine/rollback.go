@@ -275,6 +275,15 @@ func (e *Engine) rollback(ctx context.Context, p *compose.Project, b *before) er
 				}
 				removing.Go(func() error {
 					e.containerProgress(&c, "Removing", "")
+					if c.Running() {
+						// A forced removal stops it: one network leave
+						// at a time (netctl.Lanes).
+						leave, err := e.leaving(ctx, &c)
+						if err != nil {
+							return err
+						}
+						defer leave()
+					}
 					if err := limit.acquire(ctx); err != nil {
 						return err
 					}

@@ -872,11 +872,17 @@ func (e *Engine) applyStart(ctx context.Context, limit sem, steps []Step, cs []*
 				return nil
 			case ActRestart:
 				e.containerProgress(c, "Restarting", st.Reason)
-				if err := limit.acquire(gctx); err != nil {
+				leave, err := e.leaving(gctx, c)
+				if err != nil {
 					return err
 				}
-				err := c.Host.Client.ContainerRestart(uncancelled(gctx), c.ID, container.StopOptions{Timeout: seconds(o.Timeout)})
+				if err := limit.acquire(gctx); err != nil {
+					leave()
+					return err
+				}
+				err = c.Host.Client.ContainerRestart(uncancelled(gctx), c.ID, container.StopOptions{Timeout: seconds(o.Timeout)})
 				limit.release()
+				leave()
 				if err != nil {
 					return fmt.Errorf("restart container %s: %w", c.Name, err)
 				}

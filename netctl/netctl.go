@@ -7,6 +7,7 @@ package netctl
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"net"
 	"sort"
@@ -256,6 +257,11 @@ func List(ctx context.Context, api API, project string) ([]network.Summary, erro
 	return list, nil
 }
 
+// ErrStaleEndpoint is what Remove fails with when Docker refuses to remove
+// a network for an endpoint no container holds (see Lanes): nothing but a
+// daemon restart removes it; the next up reuses the network.
+var ErrStaleEndpoint = errors.New("Docker counts an endpoint on it that no container holds (a Docker 20.10 bookkeeping fault)")
+
 // Remove removes one network; a network that is already gone is not an
 // error. Docker can still count the endpoint of a container it has just
 // removed for a moment ("has active endpoints"): that is retried briefly.
@@ -275,8 +281,8 @@ func Remove(ctx context.Context, api API, id string) error {
 		case <-time.After(300 * time.Millisecond):
 		}
 	}
-	if used, _ := InUse(ctx, api, id); !used {
-		return fmt.Errorf("%w (no container is attached: the daemon still counts a stale endpoint; restarting the Docker daemon clears it)", err)
+	if used, ierr := InUse(ctx, api, id); ierr == nil && !used {
+		return ErrStaleEndpoint
 	}
 	return err
 }
