@@ -29,6 +29,10 @@ type Engine struct {
 	Parallel int
 	// LockDir holds per-project lock files.
 	LockDir string
+	// planned, when set (by tests), is called with up's plan just before
+	// it is applied: a test changes the world there, between plan and
+	// action, as another process or the daemon may.
+	planned func(*Plan)
 }
 
 // New returns an engine for pool reporting to sink.
