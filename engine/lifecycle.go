@@ -38,6 +38,7 @@ func (e *Engine) selectContainers(ctx context.Context, project string, services 
 // Stop stops the project's containers (of the services, or all),
 // dependents first, without removing them.
 func (e *Engine) Stop(ctx context.Context, project string, services []string, timeout *time.Duration) error {
+	defer e.watchPool(ctx)()
 	cs, err := e.selectContainers(ctx, project, services, false)
 	if err != nil {
 		return err
@@ -154,6 +155,7 @@ func (e *Engine) Start(ctx context.Context, project string, p *compose.Project, 
 
 // Restart restarts the project's containers (running or not).
 func (e *Engine) Restart(ctx context.Context, project string, services []string, timeout *time.Duration) error {
+	defer e.watchPool(ctx)()
 	cs, err := e.selectContainers(ctx, project, services, true)
 	if err != nil {
 		return err

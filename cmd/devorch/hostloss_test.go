@@ -304,3 +304,63 @@ services:
 		})
 	}
 }
+
+// A host that stops answering during down does not make down wait for it
+// forever: once it has answered no ping for DEVORCH_HOST_TIMEOUT, down
+// abandons what it was doing there and fails naming it, and the other
+// host is cleaned all the same; when the host is back, the next down
+// removes what was left there.
+func TestMultiHostHostLostMidDown(t *testing.T) {
+	t.Parallel()
+	hs := testenv.Hosts(t, 2)
+	s := newStack(t, map[string]string{"compose.yaml": `
+services:
+  a:
+    image: devorch-test/testapp:latest
+    deploy: {placement: {constraints: ["node.hostname==` + hs[0].Name + `"]}}
+  b:
+    image: devorch-test/busybox:latest
+    # PID 1 without a handler ignores SIGTERM: its stop lasts the whole
+    # grace period, so the host cannot answer it before it goes.
+    command: ["/bin/sleep", "100000"]
+    stop_grace_period: 10m
+    deploy: {placement: {constraints: ["node.hostname==hp"]}}
+`})
+	proxy := newHostProxy(t, hs[1].Endpoint)
+	flags := []string{"--host", hs[0].Spec(), "--host", "hp=" + proxy.endpoint() + ";address=" + hs[1].Address}
+	run := func(args ...string) result { return s.devorch(append(append([]string{}, flags...), args...)...) }
+	if r := run("up", "-d"); r.code != 0 {
+		t.Fatalf("up: %s", r)
+	}
+	t.Cleanup(func() {
+		proxy.resume(t)
+		run("down", "-t", "0")
+	})
+
+	cmd := s.command(append(append([]string{}, flags...), "down")...)
+	cmd.Env = append(os.Environ(), "DEVORCH_HOST_TIMEOUT=6s")
+	p := startProc(t, cmd)
+	p.waitLine("(hp)  Stopping")
+	proxy.hang()
+	r := p.wait()
+	if r.code != 1 {
+		t.Fatalf("down with hp lost: exit %d, want 1: %s", r.code, r)
+	}
+	if !strings.Contains(r.stderr, `host "hp"`) || !strings.Contains(r.stderr, "stopped answering") {
+		t.Errorf("the error does not say hp stopped answering: %s", r)
+	}
+	if l := s.leftoversOn(hs[0].Client); len(l) > 0 {
+		t.Errorf("down left on %s, which answered: %v", hs[0].Name, l)
+	}
+
+	// hp is back: the next down removes what was left there.
+	proxy.resume(t)
+	if r := run("down", "-t", "0"); r.code != 0 {
+		t.Fatalf("down after hp came back: %s", r)
+	}
+	for _, h := range hs[:2] {
+		if l := s.leftoversOn(h.Client); len(l) > 0 {
+			t.Errorf("left on %s: %v", h.Name, l)
+		}
+	}
+}
