@@ -50,7 +50,7 @@ func (e *Engine) Hosts(ctx context.Context, project string) []HostEntry {
 				return
 			}
 			he.Reachable, he.Version, he.CPUs, he.Memory = true, info.ServerVersion, info.NCPU, info.MemTotal
-			hctx, cancel := context.WithTimeout(ctx, hostTimeout)
+			hctx, cancel := context.WithTimeout(ctx, hostTimeout())
 			defer cancel()
 			cs, err := listHost(hctx, h, "", listOptions{all: true})
 			if err != nil {

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"os"
 	"regexp"
 	"sort"
 	"strconv"
@@ -96,8 +97,11 @@ func fromSummary(h *hosts.Host, s container.Summary) Container {
 }
 
 // hostTimeout bounds a read from one host, so that a host that stops
-// answering shows as unreachable within a few seconds.
-const hostTimeout = 5 * time.Second
+// answering shows as unreachable: the time a run gives a host before it
+// declares it lost (DEVORCH_HOST_TIMEOUT, 15 s). A few seconds is not
+// enough for an ssh host on a busy machine, whose first call starts ssh and
+// a docker CLI on the far side.
+func hostTimeout() time.Duration { return hosts.HostTimeout(os.Getenv) }
 
 // listOptions selects containers.
 type listOptions struct {
@@ -120,7 +124,7 @@ func (e *Engine) list(ctx context.Context, project string, o listOptions) ([]Con
 	single := e.Pool.Single()
 	for _, h := range e.Pool.Hosts {
 		g.Go(func() error {
-			hctx, cancel := context.WithTimeout(gctx, hostTimeout)
+			hctx, cancel := context.WithTimeout(gctx, hostTimeout())
 			defer cancel()
 			cs, err := listHost(hctx, h, project, o)
 			if err != nil {

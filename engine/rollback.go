@@ -261,7 +261,7 @@ func (e *Engine) rollback(ctx context.Context, p *compose.Project, b *before) er
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			hctx, cancel := context.WithTimeout(ctx, hostTimeout)
+			hctx, cancel := context.WithTimeout(ctx, hostTimeout())
 			now, err := listHost(hctx, h, project, listOptions{all: true, oneOff: &no})
 			cancel()
 			if err != nil {

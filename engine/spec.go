@@ -34,8 +34,8 @@ type specInput struct {
 	host    string
 	image   string
 	imageID string
-	// networks maps compose network keys to Docker network names.
-	networks map[string]string
+	// networks maps compose network keys to Docker networks.
+	networks map[string]networkRef
 	// volumes maps compose volume keys to Docker volume names.
 	volumes map[string]string
 	// targets maps a service name to the container (replica 1) that
@@ -63,8 +63,15 @@ type containerSpec struct {
 	later []laterNetwork
 }
 
+// networkRef is a network by name and ID. A container is created on the
+// network's name, as compose does, with the ID in its endpoint settings:
+// Docker then never resolves the name, which a duplicate network (see
+// netctl.Ensure) would make ambiguous at start.
+type networkRef struct{ name, id string }
+
 type laterNetwork struct {
-	name     string
+	key      string // the compose key, for messages
+	id       string
 	settings *network.EndpointSettings
 }
 
@@ -337,16 +344,17 @@ func buildSpec(in specInput) (*containerSpec, error) {
 	default:
 		keys := s.NetworksByPriority()
 		for i, key := range keys {
-			name, ok := in.networks[key]
+			ref, ok := in.networks[key]
 			if !ok {
 				return nil, fmt.Errorf("service %q: network %q is not declared in the top-level networks", s.Name, key)
 			}
 			es := endpoint(s, key, in.name, in.oneOff)
+			es.NetworkID = ref.id
 			if i == 0 {
-				hc.NetworkMode = container.NetworkMode(name)
-				spec.networking = &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{name: es}}
+				hc.NetworkMode = container.NetworkMode(ref.name)
+				spec.networking = &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{ref.name: es}}
 			} else {
-				spec.later = append(spec.later, laterNetwork{name: name, settings: es})
+				spec.later = append(spec.later, laterNetwork{key: key, id: ref.id, settings: es})
 			}
 		}
 	}

@@ -348,7 +348,7 @@ func (e *Engine) observe(ctx context.Context, project string, views map[string]*
 
 // ensureNetworksVolumes creates the networks and volumes the services use,
 // on every host that runs one of them.
-func (e *Engine) ensureNetworksVolumes(ctx context.Context, p *compose.Project, set []string, plan *Plan) (map[string]map[string]string, map[string]map[string]string, error) {
+func (e *Engine) ensureNetworksVolumes(ctx context.Context, p *compose.Project, set []string, plan *Plan) (map[string]map[string]networkRef, map[string]map[string]string, error) {
 	netsOn := map[string]map[string]bool{} // host → network keys
 	volsOn := map[string]map[string]bool{}
 	for _, st := range plan.Steps {
@@ -371,7 +371,7 @@ func (e *Engine) ensureNetworksVolumes(ctx context.Context, p *compose.Project, 
 			}
 		}
 	}
-	nets := map[string]map[string]string{} // host → key → docker name
+	nets := map[string]map[string]networkRef{} // host → key → network
 	vols := map[string]map[string]string{}
 	subnets, err := e.allocateSubnets(ctx, p, netsOn)
 	if err != nil {
@@ -381,7 +381,7 @@ func (e *Engine) ensureNetworksVolumes(ctx context.Context, p *compose.Project, 
 	g, gctx := errgroup.WithContext(ctx)
 	for _, hostName := range sortedKeys(netsOn) {
 		h := e.Pool.Get(hostName)
-		nets[hostName] = map[string]string{}
+		nets[hostName] = map[string]networkRef{}
 		vols[hostName] = map[string]string{}
 		for _, key := range sortedKeys(netsOn[hostName]) {
 			cfg, ok := p.Networks[key]
@@ -407,7 +407,7 @@ func (e *Engine) ensureNetworksVolumes(ctx context.Context, p *compose.Project, 
 					e.progress(ResNetwork, res.Name, hostName, "Created")
 				}
 				mu.Lock()
-				nets[hostName][key] = res.Name
+				nets[hostName][key] = networkRef{name: res.Name, id: res.ID}
 				mu.Unlock()
 				return nil
 			})
@@ -454,7 +454,7 @@ type svcRun struct {
 // as soon as the services whose namespaces it joins exist, starting as soon
 // as its dependencies meet their conditions. Docker calls are bounded by
 // e.Parallel; waits are not.
-func (e *Engine) converge(ctx context.Context, p *compose.Project, set []string, plan *Plan, images map[string]map[string]string, nets, vols map[string]map[string]string, lk links, o UpOptions) ([]Container, error) {
+func (e *Engine) converge(ctx context.Context, p *compose.Project, set []string, plan *Plan, images map[string]map[string]string, nets map[string]map[string]networkRef, vols map[string]map[string]string, lk links, o UpOptions) ([]Container, error) {
 	parent := ctx
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -656,7 +656,7 @@ func (e *Engine) fillTargets(ctx context.Context, p *compose.Project, s types.Se
 
 // applyCreate creates, recreates and removes a service's replicas. It
 // returns the service's containers after the change.
-func (e *Engine) applyCreate(ctx context.Context, limit sem, p *compose.Project, s types.ServiceConfig, steps []Step, images map[string]string, nets, vols map[string]map[string]string, targets map[string]string, lk links, o UpOptions) ([]*Container, bool, error) {
+func (e *Engine) applyCreate(ctx context.Context, limit sem, p *compose.Project, s types.ServiceConfig, steps []Step, images map[string]string, nets map[string]map[string]networkRef, vols map[string]map[string]string, targets map[string]string, lk links, o UpOptions) ([]*Container, bool, error) {
 	var mu sync.Mutex
 	var out []*Container
 	changed := false
@@ -730,7 +730,7 @@ func (e *Engine) applyCreate(ctx context.Context, limit sem, p *compose.Project,
 	return out, changed, err
 }
 
-func (e *Engine) createReplica(ctx context.Context, limit sem, p *compose.Project, s types.ServiceConfig, st Step, images map[string]string, nets, vols map[string]map[string]string, targets map[string]string, lk links, name string) (*Container, error) {
+func (e *Engine) createReplica(ctx context.Context, limit sem, p *compose.Project, s types.ServiceConfig, st Step, images map[string]string, nets map[string]map[string]networkRef, vols map[string]map[string]string, targets map[string]string, lk links, name string) (*Container, error) {
 	h, err := e.hostByName(st.Host)
 	if err != nil {
 		return nil, err
@@ -791,8 +791,8 @@ func (e *Engine) createContainer(ctx context.Context, limit sem, h *hosts.Host, 
 		return "", fmt.Errorf("create container %s on host %q: %w", name, h.Name, err)
 	}
 	for _, ln := range spec.later {
-		if err := h.Client.NetworkConnect(uncancelled(ctx), ln.name, resp.ID, ln.settings); err != nil {
-			return resp.ID, fmt.Errorf("connect container %s to network %s on host %q: %w", name, ln.name, h.Name, err)
+		if err := h.Client.NetworkConnect(uncancelled(ctx), ln.id, resp.ID, ln.settings); err != nil {
+			return resp.ID, fmt.Errorf("connect container %s to network %q on host %q: %w", name, ln.key, h.Name, err)
 		}
 	}
 	return resp.ID, nil
@@ -835,7 +835,7 @@ func removeStaleCreate(ctx context.Context, h *hosts.Host, name string, want map
 // stand, so that a run Docker refuses puts it back. An interrupted
 // recreate leaves at most two containers for the replica; the next run
 // keeps the up-to-date one.
-func (e *Engine) recreateReplica(ctx context.Context, limit sem, p *compose.Project, s types.ServiceConfig, st Step, images map[string]string, nets, vols map[string]map[string]string, targets map[string]string, lk links, timeout *time.Duration) (*Container, error) {
+func (e *Engine) recreateReplica(ctx context.Context, limit sem, p *compose.Project, s types.ServiceConfig, st Step, images map[string]string, nets map[string]map[string]networkRef, vols map[string]map[string]string, targets map[string]string, lk links, timeout *time.Duration) (*Container, error) {
 	old := st.Existing
 	e.containerProgress(old, "Recreate", st.Reason)
 	tmp := fmt.Sprintf("%s_%s", shortID(old.ID), st.Name)
@@ -863,7 +863,7 @@ func (e *Engine) recreateReplica(ctx context.Context, limit sem, p *compose.Proj
 // the create of a devorch killed meanwhile failed): the run converges to
 // the replica, as a new plan would, instead of failing on "No such
 // container".
-func (e *Engine) createGone(ctx context.Context, limit sem, p *compose.Project, s types.ServiceConfig, st Step, images map[string]string, nets, vols map[string]map[string]string, targets map[string]string, lk links) (*Container, error) {
+func (e *Engine) createGone(ctx context.Context, limit sem, p *compose.Project, s types.ServiceConfig, st Step, images map[string]string, nets map[string]map[string]networkRef, vols map[string]map[string]string, targets map[string]string, lk links) (*Container, error) {
 	if st.Existing != nil {
 		e.warn("container %s on host %q went away after this run planned to %s it: creating it again", st.Existing.Name, st.Host, st.Action)
 	}

@@ -38,7 +38,7 @@ type VolumeEntry struct {
 func (e *Engine) VolumeList(ctx context.Context, project string) ([]VolumeEntry, error) {
 	var out []VolumeEntry
 	for _, h := range e.Pool.Hosts {
-		hctx, cancel := context.WithTimeout(ctx, 30*hostTimeout)
+		hctx, cancel := context.WithTimeout(ctx, 30*hostTimeout())
 		du, err := h.Client.DiskUsage(hctx, types.DiskUsageOptions{Types: []types.DiskUsageObject{types.VolumeObject}})
 		cancel()
 		if err != nil {

@@ -50,7 +50,17 @@ type Request struct {
 	Subnet string
 }
 
-// Ensure creates the network if it does not exist, or reuses it.
+// Ensure creates the network if it does not exist, or reuses it. Its
+// result names the network by ID too: callers refer to it by ID, so that a
+// second network of the same name (below) can never make a container
+// create fail as "ambiguous".
+//
+// Docker 20.10 checks a new network's name against the existing ones, but
+// not atomically: a create still in flight in the daemon (sent by a run
+// that was then killed) and this run's create can both succeed, leaving two
+// networks with one name. Ensure therefore looks again after creating, and
+// whenever it finds several networks of the project under one name it keeps
+// one (see pick) and removes the others that nothing is attached to.
 func Ensure(ctx context.Context, api API, r Request) (Result, error) {
 	name := r.Config.Name
 	if name == "" {
@@ -61,20 +71,58 @@ func Ensure(ctx context.Context, api API, r Request) (Result, error) {
 		return Result{}, fmt.Errorf("look up network %q on host %q: %w", name, r.Host, err)
 	}
 	if bool(r.Config.External) {
-		if existing == nil {
+		if len(existing) == 0 {
 			return Result{}, fmt.Errorf("network %q is declared as external, but could not be found on host %q; create it with `docker network create %s`", name, r.Host, name)
 		}
-		return Result{Name: name, ID: existing.ID}, nil
+		if len(existing) > 1 {
+			return Result{}, fmt.Errorf("external network %q is ambiguous on host %q: %d networks have that name (%s); remove all but one", name, r.Host, len(existing), ids(existing))
+		}
+		return Result{Name: name, ID: existing[0].ID}, nil
 	}
-	if existing != nil {
-		switch p, ok := existing.Labels[labels.Project]; {
+	if len(existing) > 0 {
+		keep, warning, err := settle(ctx, api, r, name, existing)
+		if err != nil {
+			return Result{}, err
+		}
+		switch p, ok := keep.Labels[labels.Project]; {
 		case !ok:
-			return Result{Name: name, ID: existing.ID, Warning: fmt.Sprintf("network %q exists on host %q but was not created by devorch; it is used as is (declare it external: true to silence this)", name, r.Host)}, nil
+			return Result{Name: name, ID: keep.ID, Warning: fmt.Sprintf("network %q exists on host %q but was not created by devorch; it is used as is (declare it external: true to silence this)", name, r.Host)}, nil
 		case p != r.Project:
 			return Result{}, fmt.Errorf("network %q on host %q belongs to devorch project %q, not %q", name, r.Host, p, r.Project)
 		}
-		return Result{Name: name, ID: existing.ID}, nil
+		return Result{Name: name, ID: keep.ID, Warning: warning}, nil
 	}
+	resp, err := api.NetworkCreate(ctx, name, createOptions(r))
+	if err != nil {
+		if errdefs.IsConflict(err) {
+			// Someone else (a parallel run) created it first.
+			if again, ferr := find(ctx, api, name); ferr == nil && len(again) > 0 {
+				keep, warning, err := settle(ctx, api, r, name, again)
+				if err != nil {
+					return Result{}, err
+				}
+				return Result{Name: name, ID: keep.ID, Warning: warning}, nil
+			}
+		}
+		return Result{}, fmt.Errorf("create network %q on host %q: %w", name, r.Host, err)
+	}
+	// Look again: a create of the same name still in flight when this run
+	// looked may have completed meanwhile.
+	again, err := find(ctx, api, name)
+	if err != nil {
+		return Result{}, fmt.Errorf("look up network %q on host %q: %w", name, r.Host, err)
+	}
+	if len(again) > 1 {
+		keep, warning, err := settle(ctx, api, r, name, again)
+		if err != nil {
+			return Result{}, err
+		}
+		return Result{Name: name, ID: keep.ID, Created: keep.ID == resp.ID, Warning: warning}, nil
+	}
+	return Result{Name: name, ID: resp.ID, Created: true}, nil
+}
+
+func createOptions(r Request) network.CreateOptions {
 	l := map[string]string{}
 	for k, v := range r.Config.Labels {
 		l[k] = v
@@ -105,30 +153,97 @@ func Ensure(ctx context.Context, api API, r Request) (Result, error) {
 	if len(ipam.Config) > 0 || ipam.Driver != "" || len(ipam.Options) > 0 {
 		opts.IPAM = ipam
 	}
-	resp, err := api.NetworkCreate(ctx, name, opts)
-	if err != nil {
-		if errdefs.IsConflict(err) {
-			// Someone else (a parallel run) created it first.
-			if n, ferr := find(ctx, api, name); ferr == nil && n != nil {
-				return Result{Name: name, ID: n.ID}, nil
-			}
-		}
-		return Result{}, fmt.Errorf("create network %q on host %q: %w", name, r.Host, err)
-	}
-	return Result{Name: name, ID: resp.ID, Created: true}, nil
+	return opts
 }
 
-func find(ctx context.Context, api API, name string) (*network.Summary, error) {
+// settle returns the network to use among those named name. With several,
+// it keeps the one pick chooses and removes the others that belong to the
+// project and have nothing attached; what it cannot remove is said in the
+// warning (down removes it with the rest of the project).
+func settle(ctx context.Context, api API, r Request, name string, list []network.Summary) (network.Summary, string, error) {
+	if len(list) == 1 {
+		return list[0], "", nil
+	}
+	attached := make([]int, len(list))
+	for i, n := range list {
+		insp, err := api.NetworkInspect(ctx, n.ID, network.InspectOptions{})
+		if err != nil && !errdefs.IsNotFound(err) {
+			return network.Summary{}, "", fmt.Errorf("inspect network %q (%s) on host %q: %w", name, short(n.ID), r.Host, err)
+		}
+		attached[i] = len(insp.Containers)
+	}
+	k := pick(list, attached)
+	var kept []string
+	for i, n := range list {
+		if i == k {
+			continue
+		}
+		if n.Labels[labels.Project] != r.Project || attached[i] > 0 {
+			kept = append(kept, fmt.Sprintf("%s (%d containers attached)", short(n.ID), attached[i]))
+			continue
+		}
+		if err := api.NetworkRemove(ctx, n.ID); err != nil && !errdefs.IsNotFound(err) {
+			kept = append(kept, fmt.Sprintf("%s (%v)", short(n.ID), err))
+		}
+	}
+	if len(kept) == 0 {
+		return list[k], "", nil
+	}
+	return list[k], fmt.Sprintf("network %q exists %d times on host %q (a run killed while creating it): using %s, left %s", name, len(list), r.Host, short(list[k].ID), strings.Join(kept, ", ")), nil
+}
+
+// pick chooses, among networks of one name, the one to keep: the one with
+// the most containers attached (they stay connected), else the oldest,
+// else the smallest ID, so that every run picks the same.
+func pick(list []network.Summary, attached []int) int {
+	best := 0
+	for i := 1; i < len(list); i++ {
+		a, b := list[i], list[best]
+		switch {
+		case attached[i] != attached[best]:
+			if attached[i] > attached[best] {
+				best = i
+			}
+		case !a.Created.Equal(b.Created):
+			if a.Created.Before(b.Created) {
+				best = i
+			}
+		case a.ID < b.ID:
+			best = i
+		}
+	}
+	return best
+}
+
+func short(id string) string {
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
+}
+
+func ids(list []network.Summary) string {
+	out := make([]string, len(list))
+	for i, n := range list {
+		out[i] = short(n.ID)
+	}
+	return strings.Join(out, ", ")
+}
+
+// find returns the networks named exactly name (Docker's name filter also
+// matches parts of names).
+func find(ctx context.Context, api API, name string) ([]network.Summary, error) {
 	list, err := api.NetworkList(ctx, network.ListOptions{Filters: filters.NewArgs(filters.Arg("name", name))})
 	if err != nil {
 		return nil, err
 	}
-	for i := range list {
-		if list[i].Name == name {
-			return &list[i], nil
+	var out []network.Summary
+	for _, n := range list {
+		if n.Name == name {
+			out = append(out, n)
 		}
 	}
-	return nil, nil
+	return out, nil
 }
 
 // List returns the project's networks on a host, sorted by name.

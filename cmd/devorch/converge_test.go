@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"strings"
@@ -312,4 +313,85 @@ func (s *stack) read(name string) string {
 		s.t.Fatal(err)
 	}
 	return string(b)
+}
+
+// TestDuplicateNetworksAreHealed: Docker 20.10 lets a network create still
+// in flight (from a run killed while creating it) and the next run's create
+// both succeed, leaving two networks of one name; every start then failed
+// as "ambiguous". Such duplicates are made here directly, with the API's
+// own CheckDuplicate off, as the race makes them.
+func TestDuplicateNetworksAreHealed(t *testing.T) {
+	t.Parallel()
+	s := newStack(t, map[string]string{"compose.yaml": `
+services:
+  a:
+    image: devorch-test/testapp:latest
+  b:
+    image: devorch-test/testapp:latest
+    networks: [default, back]
+networks:
+  back: {}
+`})
+	netName := s.project + "_default"
+	dup := func(key string) string {
+		t.Helper()
+		body := fmt.Sprintf(`{"Name":%q,"CheckDuplicate":false,"Labels":{"dev.devorch.project":%q,"dev.devorch.network":%q,"dev.devorch.host":"local"}}`,
+			s.project+"_"+key, s.project, key)
+		resp, err := s.cli.HTTPClient().Post("http://docker/v1.41/networks/create", "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out struct{ Id, Message string }
+		if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || out.Id == "" {
+			t.Fatalf("create a duplicate network: %d %v %s", resp.StatusCode, err, out.Message)
+		}
+		return out.Id
+	}
+	named := func(name string) []network.Summary {
+		t.Helper()
+		list, err := s.cli.NetworkList(context.Background(), network.ListOptions{Filters: filters.NewArgs(filters.Arg("name", name))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []network.Summary
+		for _, n := range list {
+			if n.Name == name {
+				out = append(out, n)
+			}
+		}
+		return out
+	}
+
+	// A cold up finds two empty networks of each name: it keeps one of
+	// each and starts everything.
+	dup("default")
+	dup("default")
+	dup("back")
+	dup("back")
+	s.must("up", "-d", "--wait")
+	for _, name := range []string{netName, s.project + "_back"} {
+		if n := named(name); len(n) != 1 {
+			t.Errorf("after up: %d networks named %s, want 1", len(n), name)
+		}
+	}
+	// A duplicate that appears beside a running stack (the killed run's
+	// create completing late) is removed by the next up, which changes
+	// nothing else; a recreate starts on the network in use.
+	ids := s.ids()
+	extra := dup("default")
+	s.must("up", "-d")
+	if !sameMap(ids, s.ids()) {
+		t.Errorf("up beside a duplicate network changed containers")
+	}
+	if n := named(netName); len(n) != 1 || n[0].ID == extra {
+		t.Errorf("after up: want the network in use kept and the empty duplicate removed: %v", n)
+	}
+	dup("default")
+	s.must("up", "-d", "--force-recreate", "--wait")
+	if n := named(netName); len(n) != 1 {
+		t.Errorf("after a recreating up: %d networks named %s", len(n), netName)
+	}
+	s.must("down")
+	s.assertNothingLeft()
 }

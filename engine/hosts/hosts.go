@@ -331,14 +331,14 @@ func (p *Pool) Names() []string {
 func (p *Pool) Single() bool { return len(p.Hosts) == 1 }
 
 // Info returns the host's engine information, cached for maxAge. A host that
-// does not answer within a few seconds is reported unreachable.
+// does not answer within HostTimeout is reported unreachable.
 func (h *Host) Info(ctx context.Context, maxAge time.Duration) (*system.Info, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if !h.infoTime.IsZero() && time.Since(h.infoTime) < maxAge {
 		return h.info, h.infoErr
 	}
-	cctx, cancel := context.WithTimeout(ctx, 4*time.Second)
+	cctx, cancel := context.WithTimeout(ctx, HostTimeout(os.Getenv))
 	defer cancel()
 	info, err := h.Client.Info(cctx)
 	if err != nil {
@@ -350,9 +350,9 @@ func (h *Host) Info(ctx context.Context, maxAge time.Duration) (*system.Info, er
 	return h.info, h.infoErr
 }
 
-// Ping checks the host answers, within a few seconds.
+// Ping checks the host answers, within HostTimeout.
 func (h *Host) Ping(ctx context.Context) error {
-	cctx, cancel := context.WithTimeout(ctx, 4*time.Second)
+	cctx, cancel := context.WithTimeout(ctx, HostTimeout(os.Getenv))
 	defer cancel()
 	if _, err := h.Client.Ping(cctx); err != nil {
 		return fmt.Errorf("host %q (%s) is unreachable: %w", h.Name, h.Endpoint, err)
