@@ -83,7 +83,7 @@ services:
 			p = load(c.prepare(t, e, name))
 
 			removed := ""
-			e.planned = func(pl *Plan) {
+			e.hooks.planned = func(pl *Plan) {
 				for _, st := range pl.Steps {
 					if st.Service != "web" {
 						continue

@@ -227,8 +227,8 @@ func (e *Engine) Up(ctx context.Context, p *compose.Project, o UpOptions) (*UpRe
 		return &UpResult{Plan: plan}, nil
 	}
 	res := &UpResult{Plan: plan}
-	if e.planned != nil {
-		e.planned(plan)
+	if e.hooks.planned != nil {
+		e.hooks.planned(plan)
 	}
 	// From here on resources are created: a refused run is rolled back
 	// (rollback.go).
@@ -396,7 +396,7 @@ func (e *Engine) ensureNetworksVolumes(ctx context.Context, p *compose.Project, 
 				// Uncancelled, as container creates: a create cut short
 				// when a sibling fails may still happen in the daemon,
 				// after the rollback has looked.
-				res, err := netctl.Ensure(uncancelled(gctx), h.Client, netctl.Request{Project: p.Name, Key: key, Config: cfg, Host: hostName, Subnet: subnets[hostName][key]})
+				res, err := e.ensureNetwork(uncancelled(gctx), h, netctl.Request{Project: p.Name, Key: key, Config: cfg, Host: hostName, Subnet: subnets[hostName][key]}, subnets)
 				if err != nil {
 					return err
 				}
