@@ -150,6 +150,22 @@ func (e *Engine) Up(ctx context.Context, p *compose.Project, o UpOptions) (*UpRe
 				}
 			}
 			return hs
+		}, func(service, host string) int {
+			if _, ok := p.Services[service]; ok && containsStr(set, service) {
+				for r := 1; r <= desiredScale(p.Services[service], o.Scale); r++ {
+					if placement(service, r) == host {
+						return r
+					}
+				}
+				return 0
+			}
+			lowest := 0
+			for _, c := range world.project {
+				if c.Service == service && c.Running() && !c.OneOff && c.HostName() == host && (lowest == 0 || c.Replica < lowest) {
+					lowest = c.Replica
+				}
+			}
+			return lowest
 		})
 		if err != nil {
 			return nil, err
@@ -183,7 +199,7 @@ func (e *Engine) Up(ctx context.Context, p *compose.Project, o UpOptions) (*UpRe
 		return makePlan(planInput{
 			project: p, services: set, existing: world.serviceContainers(), images: images,
 			scale: o.Scale, force: force, noRecreate: o.NoRecreate, place: placement,
-			linkSig: func(service, host string) string { return lk.get(service, host).signature() },
+			linkSig: func(service, host string, replica int) string { return lk.get(service, host, replica).signature() },
 			why: func(service string, replica int) string {
 				return pl.why[schedule.ReplicaKey{Service: service, Replica: replica}]
 			},
@@ -737,7 +753,7 @@ func (e *Engine) createReplica(ctx context.Context, limit sem, p *compose.Projec
 	}
 	c := &Container{Host: h, Name: st.Name, Service: s.Name, Replica: st.Replica, Hash: p.Hashes[s.Name]}
 	e.containerProgress(c, "Creating", "")
-	link := lk.get(s.Name, h.Name)
+	link := lk.get(s.Name, h.Name, st.Replica)
 	spec, err := buildSpec(specInput{
 		project: p, svc: s, replica: st.Replica, name: st.Name, host: h.Name,
 		image: ImageRef(p, s), imageID: images[h.Name],
