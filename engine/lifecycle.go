@@ -241,23 +241,34 @@ func (e *Engine) Pause(ctx context.Context, project string, services []string, p
 	})
 }
 
-// forEach runs fn on every container in parallel, bounded.
+// forEach runs fn on every container in parallel, bounded. One failure
+// (a host lost, a container refusing) does not call off the others: every
+// container is tried and the failures are joined.
 func (e *Engine) forEach(ctx context.Context, cs []Container, fn func(context.Context, *Container) error) error {
 	limit := newSem(e.Parallel)
-	g, gctx := errgroup.WithContext(ctx)
+	var mu sync.Mutex
+	var errs []error
+	var wg sync.WaitGroup
 	for i := range cs {
 		c := &cs[i]
-		g.Go(func() error {
-			if err := limit.acquire(gctx); err != nil {
-				return err
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := limit.acquire(ctx)
+			if err == nil {
+				err = fn(ctx, c)
+				limit.release()
 			}
-			defer limit.release()
-			err := fn(gctx, c)
-			if errdefs.IsNotFound(err) {
-				return nil
+			if err != nil && !errdefs.IsNotFound(err) {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
 			}
-			return err
-		})
+		}()
 	}
-	return g.Wait()
+	wg.Wait()
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return errors.Join(errs...)
 }
