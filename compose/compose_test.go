@@ -192,6 +192,25 @@ func TestUnsupportedFieldsWarn(t *testing.T) {
 	}
 }
 
+// A network driver devorch does not know is passed to Docker, as compose
+// does: the warning must say so, not that bridge replaces it.
+func TestNetworkDriverWarningIsTrue(t *testing.T) {
+	p, err := load(t, map[string]string{"compose.yaml": "services:\n  a:\n    image: x\n    networks: [n]\nnetworks:\n  n:\n    driver: macvlan\n"}, Options{Name: "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := p.Networks["n"].Driver; got != "macvlan" {
+		t.Errorf("network driver loaded as %q, want macvlan", got)
+	}
+	joined := strings.Join(p.Warnings, "\n")
+	if !strings.Contains(joined, `network "n": driver "macvlan" is passed to Docker as is`) {
+		t.Errorf("warnings %q do not say the driver is passed to Docker", joined)
+	}
+	if strings.Contains(joined, "uses bridge") {
+		t.Errorf("warnings %q claim bridge replaces the driver", joined)
+	}
+}
+
 func TestDependenciesIncludeNamespaces(t *testing.T) {
 	p, err := load(t, map[string]string{"compose.yaml": `
 services:

@@ -79,7 +79,10 @@ func unsupportedTopLevel(p *types.Project) []string {
 		if n.External || n.Driver == "" || n.Driver == "bridge" || n.Driver == "default" {
 			continue
 		}
-		out = append(out, fmt.Sprintf("network %q: driver %q is not supported by devorch; it uses bridge", name, n.Driver))
+		// The driver is passed to Docker as compose passes it (a host
+		// without it is refused before anything is created); what devorch
+		// adds for bridge networks does not apply to it.
+		out = append(out, fmt.Sprintf("network %q: driver %q is passed to Docker as is; devorch allocates cross-host subnets only for bridge networks", name, n.Driver))
 	}
 	if len(p.Models) > 0 {
 		out = append(out, "top level: field \"models\" is not supported by devorch and is ignored")

@@ -41,6 +41,7 @@ func (e *Engine) Down(ctx context.Context, project string, p *compose.Project, o
 		return err
 	}
 	defer unlock()
+	defer e.watchPool(ctx)()
 	cs, err := e.list(ctx, project, listOptions{all: true})
 	if err != nil {
 		return err
@@ -64,13 +65,15 @@ func (e *Engine) Down(ctx context.Context, project string, p *compose.Project, o
 		}
 		e.warn("Found orphan containers (%s) for this project. If you removed or renamed this service in your compose file, you can run this command with the --remove-orphans flag to clean it up.", strings.Join(names, ", "))
 	}
-	if err := e.stopInOrder(ctx, remove, o.Timeout, true, o.Volumes); err != nil {
-		return err
+	// A host lost on the way keeps what was on it; the others are cleaned.
+	stopErr := e.stopInOrder(ctx, remove, o.Timeout, true, o.Volumes)
+	if stopErr != nil && !errors.Is(stopErr, hosts.ErrHostLost) {
+		return stopErr
 	}
 	// With several hosts, one that does not answer is left as it is (its
 	// containers were not listed either); the rest is cleaned.
 	hs := e.answering(ctx)
-	var errs []error
+	errs := []error{stopErr}
 	if len(orphans) == 0 {
 		errs = append(errs, e.removeNetworks(ctx, project, hs))
 	}
@@ -167,7 +170,7 @@ func (e *Engine) stop(ctx context.Context, limit sem, c *Container, timeout *tim
 	err = c.Host.Client.ContainerStop(uncancelled(ctx), c.ID, container.StopOptions{Timeout: seconds(timeout)})
 	limit.release()
 	if err != nil && !errdefs.IsNotFound(err) {
-		return fmt.Errorf("stop container %s: %w", c.Name, err)
+		return fmt.Errorf("stop container %s on host %q: %w", c.Name, c.HostName(), err)
 	}
 	_, _ = c.Host.Client.ContainerInspect(uncancelled(ctx), c.ID)
 	c.State = "exited"
@@ -200,7 +203,7 @@ func (e *Engine) stopRemove(ctx context.Context, limit sem, c *Container, timeou
 	err := c.Host.Client.ContainerRemove(uncancelled(ctx), c.ID, container.RemoveOptions{Force: true, RemoveVolumes: removeVolumes})
 	limit.release()
 	if err != nil && !errdefs.IsNotFound(err) && !isRemovalInProgress(err) {
-		return fmt.Errorf("remove container %s: %w", c.Name, err)
+		return fmt.Errorf("remove container %s on host %q: %w", c.Name, c.HostName(), err)
 	}
 	e.containerProgress(c, "Removed", "")
 	return nil

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"sync"
 	"time"
 
 	"golang.org/x/sync/semaphore"
@@ -34,11 +35,27 @@ type Engine struct {
 	// lanes keeps containers from leaving one network together (shared by
 	// copies of the engine; nil in engines that stop nothing).
 	lanes *netctl.Lanes
+	// subnetMu serialises giving a network another subnet (subnets.go);
+	// shared by copies of the engine, nil in engines that create no
+	// networks.
+	subnetMu *sync.Mutex
+	hooks    testHooks
+}
+
+// testHooks are set by tests only: each is called at a point where another
+// process or the daemon may change the world, so that a test can change it
+// there.
+type testHooks struct {
+	// planned is called with up's plan just before it is applied.
+	planned func(*Plan)
+	// subnetGiven is called when a network is about to be created on host
+	// with the subnet this run allocated it.
+	subnetGiven func(host, key, subnet string)
 }
 
 // New returns an engine for pool reporting to sink.
 func New(pool *hosts.Pool, sink Sink) *Engine {
-	e := &Engine{Pool: pool, Sink: sink, Parallel: DefaultParallel, lanes: &netctl.Lanes{}}
+	e := &Engine{Pool: pool, Sink: sink, Parallel: DefaultParallel, lanes: &netctl.Lanes{}, subnetMu: &sync.Mutex{}}
 	if v, err := strconv.Atoi(os.Getenv("DEVORCH_PARALLEL")); err == nil && v > 0 {
 		e.Parallel = v
 	}

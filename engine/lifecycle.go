@@ -39,6 +39,7 @@ func (e *Engine) selectContainers(ctx context.Context, project string, services 
 // Stop stops the project's containers (of the services, or all),
 // dependents first, without removing them.
 func (e *Engine) Stop(ctx context.Context, project string, services []string, timeout *time.Duration) error {
+	defer e.watchPool(ctx)()
 	cs, err := e.selectContainers(ctx, project, services, false)
 	if err != nil {
 		return err
@@ -155,6 +156,7 @@ func (e *Engine) Start(ctx context.Context, project string, p *compose.Project, 
 
 // Restart restarts the project's containers (running or not).
 func (e *Engine) Restart(ctx context.Context, project string, services []string, timeout *time.Duration) error {
+	defer e.watchPool(ctx)()
 	cs, err := e.selectContainers(ctx, project, services, true)
 	if err != nil {
 		return err
@@ -260,23 +262,34 @@ func (e *Engine) Pause(ctx context.Context, project string, services []string, p
 	})
 }
 
-// forEach runs fn on every container in parallel, bounded.
+// forEach runs fn on every container in parallel, bounded. One failure
+// (a host lost, a container refusing) does not call off the others: every
+// container is tried and the failures are joined.
 func (e *Engine) forEach(ctx context.Context, cs []Container, fn func(context.Context, *Container) error) error {
 	limit := newSem(e.Parallel)
-	g, gctx := errgroup.WithContext(ctx)
+	var mu sync.Mutex
+	var errs []error
+	var wg sync.WaitGroup
 	for i := range cs {
 		c := &cs[i]
-		g.Go(func() error {
-			if err := limit.acquire(gctx); err != nil {
-				return err
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := limit.acquire(ctx)
+			if err == nil {
+				err = fn(ctx, c)
+				limit.release()
 			}
-			defer limit.release()
-			err := fn(gctx, c)
-			if errdefs.IsNotFound(err) {
-				return nil
+			if err != nil && !errdefs.IsNotFound(err) {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
 			}
-			return err
-		})
+		}()
 	}
-	return g.Wait()
+	wg.Wait()
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return errors.Join(errs...)
 }

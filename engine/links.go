@@ -21,10 +21,13 @@ const labelLinks = labels.Prefix + "links"
 
 // linkSpec is what cross-host links add to a service's containers on one
 // host: names of dependencies elsewhere mapped to their host's address, and
-// ports published on this host's address for dependents elsewhere.
+// ports published on this host's address for dependents elsewhere. One
+// address and port can be bound once: only one replica on the host (the
+// publisher) publishes, and the name leads to it.
 type linkSpec struct {
 	extraHosts []string
 	publish    []portPublish
+	publisher  int // the replica that publishes
 }
 
 func (l linkSpec) signature() string {
@@ -44,11 +47,16 @@ func (l linkSpec) signature() string {
 // links maps service → host → what its replicas there get.
 type links map[string]map[string]*linkSpec
 
-func (l links) get(service, host string) linkSpec {
+// get returns what a replica of service on host gets.
+func (l links) get(service, host string, replica int) linkSpec {
 	if l == nil || l[service] == nil || l[service][host] == nil {
 		return linkSpec{}
 	}
-	return *l[service][host]
+	ls := *l[service][host]
+	if replica != ls.publisher {
+		ls.publish = nil
+	}
+	return ls
 }
 
 func (l links) at(service, host string) *linkSpec {
@@ -92,9 +100,10 @@ func linkPorts(s types.ServiceConfig) []string {
 // crossHostLinks computes, for dependencies that run on another host than
 // their dependent, the name mapping (extra_hosts to the dependency host's
 // address) and the publishing (the dependency's declared ports, bound to
-// that address only). hostsOf gives the hosts each service runs on, its
-// replica 1's host first.
-func (e *Engine) crossHostLinks(p *compose.Project, set []string, hostsOf func(service string) []string) (links, error) {
+// that address only, by one replica). hostsOf gives the hosts each service
+// runs on, its replica 1's host first; publisherOn the replica of a service
+// on a host that publishes (its lowest there).
+func (e *Engine) crossHostLinks(p *compose.Project, set []string, hostsOf func(service string) []string, publisherOn func(service, host string) int) (links, error) {
 	out := links{}
 	claimed := map[string]string{} // host/ip:port → service
 	for _, name := range set {
@@ -134,6 +143,7 @@ func (e *Engine) crossHostLinks(p *compose.Project, set []string, hostsOf func(s
 					ls.extraHosts = append(ls.extraHosts, entry)
 				}
 				pub := out.at(d, target)
+				pub.publisher = publisherOn(d, target)
 				for _, port := range ports {
 					key := target + "/" + addr + ":" + port
 					if other, ok := claimed[key]; ok && other != d {

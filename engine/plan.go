@@ -76,7 +76,7 @@ type planInput struct {
 	place func(service string, replica int) string
 	// linkSig returns the cross-host link signature a replica on a host
 	// must have (nil: none).
-	linkSig func(service, host string) string
+	linkSig func(service, host string, replica int) string
 	// why returns the scheduler's reason for a replica's host (nil: none).
 	why func(service string, replica int) string
 }
@@ -166,7 +166,7 @@ func makePlan(in planInput) (*Plan, error) {
 				reason = "image changed"
 			case followsChanged != "":
 				reason = fmt.Sprintf("shares a namespace with %s, which is replaced", followsChanged)
-			case in.linkSig != nil && in.linkSig(name, st.Host) != best.Labels[labelLinks]:
+			case in.linkSig != nil && in.linkSig(name, st.Host, r) != best.Labels[labelLinks]:
 				reason = "cross-host links changed"
 			}
 			switch {

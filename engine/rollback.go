@@ -181,6 +181,9 @@ func (e *Engine) park(ctx context.Context, limit sem, old *Container, timeout *t
 	}
 	err := old.Host.Client.ContainerRename(uncancelled(ctx), old.ID, name)
 	limit.release()
+	if errdefs.IsNotFound(err) {
+		return nil // gone since the plan: nothing to set aside
+	}
 	if err != nil {
 		return fmt.Errorf("rename container %s to %s: %w", old.Name, name, err)
 	}

@@ -45,29 +45,6 @@ func (e *Engine) Run(ctx context.Context, p *compose.Project, o RunOptions, st S
 	if !ok {
 		return 1, compose.CheckServices(p.Project, []string{o.Service})
 	}
-	deps := compose.WithDependencies(p.Project, []string{o.Service})
-	var depSet []string
-	for _, d := range deps {
-		if d != o.Service {
-			depSet = append(depSet, d)
-		}
-	}
-	if !o.NoDeps && len(depSet) > 0 {
-		if _, err := e.Up(ctx, p, UpOptions{Services: depSet, Images: o.Images, LockTimeout: o.LockTimeout}); err != nil {
-			return 1, err
-		}
-	}
-	if err := e.pingAll(ctx); err != nil {
-		return 1, err
-	}
-	h := e.Pool.Hosts[0]
-	if existing, err := e.list(ctx, p.Name, listOptions{all: true, oneOff: &no, services: []string{o.Service}}); err == nil && len(existing) > 0 {
-		h = existing[0].Host
-	}
-	images, err := e.ensureImages(ctx, p, map[string][]*hosts.Host{o.Service: {h}}, o.Images)
-	if err != nil {
-		return 1, err
-	}
 	// The one-off container's own overrides.
 	if len(o.Cmd) > 0 {
 		s.Command = o.Cmd
@@ -122,6 +99,10 @@ func (e *Engine) Run(ctx context.Context, p *compose.Project, o RunOptions, st S
 		}
 		s.Labels[k] = v
 	}
+	h := e.Pool.Hosts[0]
+	if existing, err := e.list(ctx, p.Name, listOptions{all: true, oneOff: &no, services: []string{o.Service}}); err == nil && len(existing) > 0 {
+		h = existing[0].Host
+	}
 	plan := &Plan{Steps: []Step{{Service: o.Service, Replica: 1, Host: h.Name, Action: ActCreate}}}
 	tp := *p.Project
 	tp.Services = types.Services{}
@@ -131,6 +112,30 @@ func (e *Engine) Run(ctx context.Context, p *compose.Project, o RunOptions, st S
 	tp.Services[o.Service] = s
 	runProject := *p
 	runProject.Project = &tp
+	// What the engine cannot do is refused before anything, dependencies
+	// included, is created, as up refuses it.
+	if err := e.checkEngines(ctx, &runProject, plan, e.probeHosts(ctx)); err != nil {
+		return 1, err
+	}
+	deps := compose.WithDependencies(p.Project, []string{o.Service})
+	var depSet []string
+	for _, d := range deps {
+		if d != o.Service {
+			depSet = append(depSet, d)
+		}
+	}
+	if !o.NoDeps && len(depSet) > 0 {
+		if _, err := e.Up(ctx, p, UpOptions{Services: depSet, Images: o.Images, LockTimeout: o.LockTimeout}); err != nil {
+			return 1, err
+		}
+	}
+	if err := e.pingAll(ctx); err != nil {
+		return 1, err
+	}
+	images, err := e.ensureImages(ctx, p, map[string][]*hosts.Host{o.Service: {h}}, o.Images)
+	if err != nil {
+		return 1, err
+	}
 	nets, vols, err := e.ensureNetworksVolumes(ctx, &runProject, []string{o.Service}, plan)
 	if err != nil {
 		return 1, err

@@ -150,6 +150,22 @@ func (e *Engine) Up(ctx context.Context, p *compose.Project, o UpOptions) (*UpRe
 				}
 			}
 			return hs
+		}, func(service, host string) int {
+			if _, ok := p.Services[service]; ok && containsStr(set, service) {
+				for r := 1; r <= desiredScale(p.Services[service], o.Scale); r++ {
+					if placement(service, r) == host {
+						return r
+					}
+				}
+				return 0
+			}
+			lowest := 0
+			for _, c := range world.project {
+				if c.Service == service && c.Running() && !c.OneOff && c.HostName() == host && (lowest == 0 || c.Replica < lowest) {
+					lowest = c.Replica
+				}
+			}
+			return lowest
 		})
 		if err != nil {
 			return nil, err
@@ -183,7 +199,7 @@ func (e *Engine) Up(ctx context.Context, p *compose.Project, o UpOptions) (*UpRe
 		return makePlan(planInput{
 			project: p, services: set, existing: world.serviceContainers(), images: images,
 			scale: o.Scale, force: force, noRecreate: o.NoRecreate, place: placement,
-			linkSig: func(service, host string) string { return lk.get(service, host).signature() },
+			linkSig: func(service, host string, replica int) string { return lk.get(service, host, replica).signature() },
 			why: func(service string, replica int) string {
 				return pl.why[schedule.ReplicaKey{Service: service, Replica: replica}]
 			},
@@ -227,6 +243,9 @@ func (e *Engine) Up(ctx context.Context, p *compose.Project, o UpOptions) (*UpRe
 		return &UpResult{Plan: plan}, nil
 	}
 	res := &UpResult{Plan: plan}
+	if e.hooks.planned != nil {
+		e.hooks.planned(plan)
+	}
 	// From here on resources are created: a refused run is rolled back
 	// (rollback.go).
 	was, err := e.snapshot(ctx, p.Name, world, views)
@@ -393,7 +412,7 @@ func (e *Engine) ensureNetworksVolumes(ctx context.Context, p *compose.Project, 
 				// Uncancelled, as container creates: a create cut short
 				// when a sibling fails may still happen in the daemon,
 				// after the rollback has looked.
-				res, err := netctl.Ensure(uncancelled(gctx), h.Client, netctl.Request{Project: p.Name, Key: key, Config: cfg, Host: hostName, Subnet: subnets[hostName][key]})
+				res, err := e.ensureNetwork(uncancelled(gctx), h, netctl.Request{Project: p.Name, Key: key, Config: cfg, Host: hostName, Subnet: subnets[hostName][key]}, subnets)
 				if err != nil {
 					return err
 				}
@@ -591,7 +610,10 @@ func (e *Engine) converge(ctx context.Context, p *compose.Project, set []string,
 				}
 			}
 			// 4. Start.
-			if err := e.applyStart(ctx, limit, steps, r.containers, o); err != nil {
+			again := func(ctx context.Context, st Step) (*Container, error) {
+				return e.createGone(ctx, limit, p, s, st, images[name], nets, vols, targets, lk)
+			}
+			if err := e.applyStart(ctx, limit, steps, r.containers, again, o); err != nil {
 				fail(err)
 				return
 			}
@@ -685,10 +707,19 @@ func (e *Engine) applyCreate(ctx context.Context, limit sem, p *compose.Project,
 					}
 					err = c.Host.Client.ContainerRename(uncancelled(gctx), c.ID, st.Name)
 					limit.release()
-					if err != nil {
+					switch {
+					case errdefs.IsNotFound(err):
+						if c, err = e.createGone(gctx, limit, p, s, st, images, nets, vols, targets, lk); err != nil {
+							return err
+						}
+						mu.Lock()
+						changed = true
+						mu.Unlock()
+					case err != nil:
 						return fmt.Errorf("rename container %s to %s: %w", c.Name, st.Name, err)
+					default:
+						c.Name = st.Name
 					}
-					c.Name = st.Name
 				}
 			case ActCreate:
 				c, err = e.createReplica(gctx, limit, p, s, st, images, nets, vols, targets, lk, st.Name)
@@ -722,7 +753,7 @@ func (e *Engine) createReplica(ctx context.Context, limit sem, p *compose.Projec
 	}
 	c := &Container{Host: h, Name: st.Name, Service: s.Name, Replica: st.Replica, Hash: p.Hashes[s.Name]}
 	e.containerProgress(c, "Creating", "")
-	link := lk.get(s.Name, h.Name)
+	link := lk.get(s.Name, h.Name, st.Replica)
 	spec, err := buildSpec(specInput{
 		project: p, svc: s, replica: st.Replica, name: st.Name, host: h.Name,
 		image: ImageRef(p, s), imageID: images[h.Name],
@@ -843,6 +874,23 @@ func (e *Engine) recreateReplica(ctx context.Context, limit sem, p *compose.Proj
 	return c, nil
 }
 
+// createGone creates again the replica of a step whose existing container
+// went away after the run listed it (removed by hand, or by the daemon when
+// the create of a devorch killed meanwhile failed): the run converges to
+// the replica, as a new plan would, instead of failing on "No such
+// container".
+func (e *Engine) createGone(ctx context.Context, limit sem, p *compose.Project, s types.ServiceConfig, st Step, images map[string]string, nets map[string]map[string]networkRef, vols map[string]map[string]string, targets map[string]string, lk links) (*Container, error) {
+	if st.Existing != nil {
+		e.warn("container %s on host %q went away after this run planned to %s it: creating it again", st.Existing.Name, st.Host, st.Action)
+	}
+	st.Action, st.Existing, st.Rename = ActCreate, nil, false
+	c, err := e.createReplica(ctx, limit, p, s, st, images, nets, vols, targets, lk, st.Name)
+	if err != nil {
+		return nil, refusal(err)
+	}
+	return c, nil
+}
+
 func shortID(id string) string {
 	if len(id) > 12 {
 		return id[:12]
@@ -850,27 +898,26 @@ func shortID(id string) string {
 	return id
 }
 
-// applyStart starts what the plan says must run.
-func (e *Engine) applyStart(ctx context.Context, limit sem, steps []Step, cs []*Container, o UpOptions) error {
-	byReplica := map[int]*Container{}
-	for _, c := range cs {
-		byReplica[c.Replica] = c
+// applyStart starts what the plan says must run. A container gone since
+// the plan is created again (again) and started.
+func (e *Engine) applyStart(ctx context.Context, limit sem, steps []Step, cs []*Container, again func(context.Context, Step) (*Container, error), o UpOptions) error {
+	byReplica := map[int]int{} // replica → index in cs
+	for i, c := range cs {
+		byReplica[c.Replica] = i
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	for _, st := range steps {
-		c := byReplica[st.Replica]
-		if c == nil || st.Action == ActRemove {
+		i, ok := byReplica[st.Replica]
+		if !ok || st.Action == ActRemove {
 			continue
 		}
+		c := cs[i]
 		g.Go(func() error {
-			switch st.Action {
-			case ActKeep:
-				e.containerProgress(c, "Running", "")
-				if o.OnStart != nil {
-					o.OnStart(*c, false)
-				}
-				return nil
-			case ActRestart:
+			act := st.Action
+			if st.Existing != nil && c.ID != st.Existing.ID && (act == ActKeep || act == ActRestart) {
+				act = ActStart // applyCreate created it again: it was gone
+			}
+			if act == ActRestart {
 				e.containerProgress(c, "Restarting", st.Reason)
 				leave, err := e.leaving(gctx, c)
 				if err != nil {
@@ -883,30 +930,52 @@ func (e *Engine) applyStart(ctx context.Context, limit sem, steps []Step, cs []*
 				err = c.Host.Client.ContainerRestart(uncancelled(gctx), c.ID, container.StopOptions{Timeout: seconds(o.Timeout)})
 				limit.release()
 				leave()
-				if err != nil {
-					return fmt.Errorf("restart container %s: %w", c.Name, err)
+				if !errdefs.IsNotFound(err) {
+					if err != nil {
+						return fmt.Errorf("restart container %s: %w", c.Name, err)
+					}
+					c.State, c.Health = "running", ""
+					e.containerProgress(c, "Restarted", "")
+					return nil
 				}
-				c.State, c.Health = "running", ""
-				e.containerProgress(c, "Restarted", "")
-			default:
-				e.containerProgress(c, "Starting", "")
+				// Gone since the plan: created again and started below.
+			}
+			if act == ActKeep {
+				e.containerProgress(c, "Running", "")
+				if o.OnStart != nil {
+					o.OnStart(*c, false)
+				}
+				return nil
+			}
+			e.containerProgress(c, "Starting", "")
+			if err := limit.acquire(gctx); err != nil {
+				return err
+			}
+			err := c.Host.Client.ContainerStart(uncancelled(gctx), c.ID, container.StartOptions{})
+			limit.release()
+			if errdefs.IsNotFound(err) {
+				nc, cerr := again(gctx, Step{Service: st.Service, Replica: st.Replica, Host: st.Host, Name: st.Name, Action: act, Why: st.Why, Existing: c})
+				if cerr != nil {
+					return cerr
+				}
+				cs[i], c = nc, nc
 				if err := limit.acquire(gctx); err != nil {
 					return err
 				}
-				err := c.Host.Client.ContainerStart(uncancelled(gctx), c.ID, container.StartOptions{})
+				err = c.Host.Client.ContainerStart(uncancelled(gctx), c.ID, container.StartOptions{})
 				limit.release()
-				if err != nil {
-					e.containerProgress(c, "Error", err.Error())
-					return fmt.Errorf("start container %s on host %q: %w", c.Name, c.HostName(), refusal(explainStartError(err)))
-				}
-				c.State, c.Health = "running", ""
-				e.containerProgress(c, "Started", "")
-				if o.OnStart != nil {
-					// After the start: logs asked for before it, of a
-					// created container, come back empty. From the
-					// container's beginning, so no line is lost.
-					o.OnStart(*c, true)
-				}
+			}
+			if err != nil {
+				e.containerProgress(c, "Error", err.Error())
+				return fmt.Errorf("start container %s on host %q: %w", c.Name, c.HostName(), refusal(explainStartError(err)))
+			}
+			c.State, c.Health = "running", ""
+			e.containerProgress(c, "Started", "")
+			if o.OnStart != nil {
+				// After the start: logs asked for before it, of a
+				// created container, come back empty. From the
+				// container's beginning, so no line is lost.
+				o.OnStart(*c, true)
 			}
 			return nil
 		})

@@ -304,3 +304,97 @@ services:
 		})
 	}
 }
+
+// A host that stops answering during down, stop or restart does not make
+// the command wait for it forever: once it has answered no ping for
+// DEVORCH_HOST_TIMEOUT, the command abandons what it was doing there and
+// fails naming it, and does its work on the other host all the same; when
+// the host is back, down removes what was left there.
+func TestMultiHostHostLostMidDown(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		verb string
+		// done checks a (on the host that answered) after the command.
+		done func(t *testing.T, s *stack, h testenv.TestHost, before time.Time)
+	}{
+		{"down", func(t *testing.T, s *stack, h testenv.TestHost, _ time.Time) {
+			if l := s.leftoversOn(h.Client); len(l) > 0 {
+				t.Errorf("down left on %s, which answered: %v", h.Name, l)
+			}
+		}},
+		{"stop", func(t *testing.T, s *stack, h testenv.TestHost, _ time.Time) {
+			insp, err := h.Client.ContainerInspect(context.Background(), s.name("a", 1))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if insp.State.Running {
+				t.Errorf("stop left %s running on %s, which answered", insp.Name, h.Name)
+			}
+		}},
+		{"restart", func(t *testing.T, s *stack, h testenv.TestHost, before time.Time) {
+			insp, err := h.Client.ContainerInspect(context.Background(), s.name("a", 1))
+			if err != nil {
+				t.Fatal(err)
+			}
+			started, _ := time.Parse(time.RFC3339Nano, insp.State.StartedAt)
+			if !insp.State.Running || !started.After(before) {
+				t.Errorf("restart did not restart %s on %s, which answered: running %v, started %s, before %s", insp.Name, h.Name, insp.State.Running, started, before)
+			}
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.verb, func(t *testing.T) {
+			t.Parallel()
+			hs := testenv.Hosts(t, 2)
+			s := newStack(t, map[string]string{"compose.yaml": `
+services:
+  a:
+    image: devorch-test/testapp:latest
+    deploy: {placement: {constraints: ["node.hostname==` + hs[0].Name + `"]}}
+  b:
+    image: devorch-test/busybox:latest
+    # PID 1 without a handler ignores SIGTERM: its stop lasts the whole
+    # grace period, so the host cannot answer it before it goes.
+    command: ["/bin/sleep", "100000"]
+    stop_grace_period: 10m
+    deploy: {placement: {constraints: ["node.hostname==hp"]}}
+`})
+			proxy := newHostProxy(t, hs[1].Endpoint)
+			flags := []string{"--host", hs[0].Spec(), "--host", "hp=" + proxy.endpoint() + ";address=" + hs[1].Address}
+			run := func(args ...string) result { return s.devorch(append(append([]string{}, flags...), args...)...) }
+			if r := run("up", "-d"); r.code != 0 {
+				t.Fatalf("up: %s", r)
+			}
+			t.Cleanup(func() {
+				proxy.resume(t)
+				run("down", "-t", "0")
+			})
+			before := time.Now()
+
+			cmd := s.command(append(append([]string{}, flags...), c.verb)...)
+			cmd.Env = append(os.Environ(), "DEVORCH_HOST_TIMEOUT=6s")
+			p := startProc(t, cmd)
+			p.waitLine("(hp)  " + map[string]string{"down": "Stopping", "stop": "Stopping", "restart": "Restarting"}[c.verb])
+			proxy.hang()
+			r := p.wait()
+			if r.code != 1 {
+				t.Fatalf("%s with hp lost: exit %d, want 1: %s", c.verb, r.code, r)
+			}
+			if !strings.Contains(r.stderr, `host "hp"`) || !strings.Contains(r.stderr, "stopped answering") {
+				t.Errorf("the error does not say hp stopped answering: %s", r)
+			}
+			c.done(t, s, hs[0], before)
+
+			// hp is back: down removes what was left there.
+			proxy.resume(t)
+			if r := run("down", "-t", "0"); r.code != 0 {
+				t.Fatalf("down after hp came back: %s", r)
+			}
+			for _, h := range hs[:2] {
+				if l := s.leftoversOn(h.Client); len(l) > 0 {
+					t.Errorf("left on %s: %v", h.Name, l)
+				}
+			}
+		})
+	}
+}

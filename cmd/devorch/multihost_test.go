@@ -629,3 +629,54 @@ func waitAnswers(t *testing.T, h testenv.TestHost) {
 		time.Sleep(100 * time.Millisecond) // poll interval
 	}
 }
+
+// A dependency with several replicas on one host, reached from a service
+// on another host, has its declared port published on that host's address
+// by one replica only (every replica binding it would collide), and the
+// dependent reaches it by its service name.
+func TestMultiHostReplicatedLinkPublishesOnce(t *testing.T) {
+	t.Parallel()
+	m := newMultiStack(t, 2, map[string]string{"compose.yaml": `
+services:
+  db:
+    image: devorch-test/testapp:latest
+    environment: {NAME: db, PORT: "8193"}
+    expose: ["8193"]
+    deploy: {replicas: 2, placement: {constraints: ["node.hostname==h1"]}}
+  front:
+    image: devorch-test/testapp:latest
+    depends_on: [db]
+    deploy: {placement: {constraints: ["node.hostname==h2"]}}
+`})
+	m.mustRun("up", "-d")
+	t.Cleanup(func() { m.run("down", "-t", "0") })
+	publishing := 0
+	for r := 1; r <= 2; r++ {
+		insp, err := m.host("h1").Client.ContainerInspect(context.Background(), m.name("db", r))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if insp.State == nil || !insp.State.Running {
+			t.Errorf("%s is not running", insp.Name)
+		}
+		if len(insp.HostConfig.PortBindings) > 0 {
+			publishing++
+		}
+	}
+	if publishing != 1 {
+		t.Errorf("%d db replicas publish the linked port, want 1", publishing)
+	}
+	r := m.mustRun("exec", "-T", "front", "/testapp", "get", "http://db:8193/")
+	if strings.TrimSpace(r.stdout) != "db" {
+		t.Errorf("front → db across hosts: %q", r.stdout)
+	}
+	// Stable: a second up keeps every replica as it is.
+	r = m.mustRun("up", "-d")
+	if strings.Contains(r.stderr, "Creating") || strings.Contains(r.stderr, "Recreate") {
+		t.Errorf("second up changed something:\n%s", r.stderr)
+	}
+	m.mustRun("down")
+	if l := m.leftoversEverywhere(); len(l) > 0 {
+		t.Errorf("left behind: %v", l)
+	}
+}

@@ -87,6 +87,50 @@ networks:
 	}
 }
 
+// run refuses what the host's engine cannot do as up does, before its
+// dependencies or anything else are created.
+func TestRunEngineRefusalsLeaveNothing(t *testing.T) {
+	t.Parallel()
+	cli := newStack(t, nil).cli
+	sv, err := cli.ServerVersion(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	const dep = "services:\n  dep:\n    image: devorch-test/testapp:latest\n"
+	cases := []struct {
+		name   string
+		bad    string
+		minAPI string
+		wants  []string
+	}{
+		{"start_interval", `    healthcheck: {test: ["CMD", "/testapp", "health"], interval: 1s, start_interval: 1s}`,
+			"1.44", []string{`service "bad"`, "healthcheck.start_interval", "Docker Engine 25.0 or later", `host "local"`}},
+		{"runtime", `    runtime: devorch-nosuch`, "", []string{`service "bad"`, `runtime "devorch-nosuch"`, `host "local"`}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			if c.minAPI != "" && !versions.LessThan(sv.APIVersion, c.minAPI) {
+				t.Skipf("the daemon has API %s: it supports the field", sv.APIVersion)
+			}
+			s := newStack(t, map[string]string{"compose.yaml": dep + "  bad:\n    image: devorch-test/testapp:latest\n    depends_on: [dep]\n" + c.bad + "\n"})
+			r := s.devorch("run", "--rm", "bad", "/testapp", "version")
+			if r.code != 1 {
+				t.Errorf("exit %d, want 1: %s", r.code, r)
+			}
+			for _, w := range c.wants {
+				if !strings.Contains(r.stderr, w) {
+					t.Errorf("stderr lacks %q: %s", w, r)
+				}
+			}
+			if strings.Contains(r.stderr, "Created") {
+				t.Errorf("something was created before the refusal:\n%s", r.stderr)
+			}
+			s.assertNothingLeft()
+		})
+	}
+}
+
 // dockerRefusals are configurations only Docker can refuse, at create (no
 // such log driver) or at start (the kernel has no such sysctl, the image
 // no such binary): nothing before Docker can know.
