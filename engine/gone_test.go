@@ -12,7 +12,6 @@ import (
 	"github.com/docker/docker/api/types/filters"
 
 	"github.com/devorch/devorch/compose"
-	"github.com/devorch/devorch/engine/hosts"
 	"github.com/devorch/devorch/internal/labels"
 	"github.com/devorch/devorch/internal/testenv"
 )
@@ -65,16 +64,7 @@ services:
 				}
 				return p
 			}
-			def, err := hosts.Default(os.Getenv)
-			if err != nil {
-				t.Fatal(err)
-			}
-			pool, err := hosts.Open([]hosts.Spec{def}, os.Getenv)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(pool.Close)
-			e := New(pool, nil)
+			e := localEngine(t)
 			p := load("1", "1")
 			t.Cleanup(func() { _ = e.Down(context.Background(), name, nil, DownOptions{Volumes: true}) })
 			if _, err := e.Up(context.Background(), p, UpOptions{}); err != nil {

@@ -30,6 +30,17 @@ func upProject(t *testing.T, yaml string) (*Engine, *compose.Project) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	e := localEngine(t)
+	if _, err := e.Up(context.Background(), p, UpOptions{Wait: true, WaitTimeout: eventDeadline}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = e.Down(context.Background(), p.Name, p, DownOptions{Volumes: true}) })
+	return e, p
+}
+
+// localEngine is an engine on the default host alone.
+func localEngine(t *testing.T) *Engine {
+	t.Helper()
 	def, err := hosts.Default(os.Getenv)
 	if err != nil {
 		t.Fatal(err)
@@ -39,12 +50,7 @@ func upProject(t *testing.T, yaml string) (*Engine, *compose.Project) {
 		t.Fatal(err)
 	}
 	t.Cleanup(pool.Close)
-	e := New(pool, nil)
-	if _, err := e.Up(context.Background(), p, UpOptions{Wait: true, WaitTimeout: eventDeadline}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = e.Down(context.Background(), p.Name, p, DownOptions{Volumes: true}) })
-	return e, p
+	return New(pool, nil)
 }
 
 // eventDeadline bounds a wait for an event: generous, since a busy machine
