@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"sync"
 	"time"
 
@@ -119,17 +120,19 @@ func (a *Attacher) onEvent(hb *hub, m events.Message) {
 		a.mu.Unlock()
 		a.f.start(a.ctx, a.g, c, fmt.Sprintf("%d.%09d", m.TimeNano/1e9, m.TimeNano%1e9))
 	case events.ActionDie:
+		// The code is the event's: by the time of the inspect, a restart
+		// policy may have started the container again (running, code 0).
+		code, codeErr := strconv.Atoi(m.Actor.Attributes["exitCode"])
 		insp, err := c.Host.Client.ContainerInspect(a.ctx, c.ID)
 		if err != nil {
 			return
 		}
-		if insp.State != nil && insp.State.Restarting {
-			a.e.emit(Event{Kind: KindExit, Resource: ResContainer, Name: c.Name, Host: c.HostName(), Service: c.Service, Replica: c.Replica, ID: c.ID, ExitCode: insp.State.ExitCode, Status: "restarting"})
-			return
-		}
-		code := 0
-		if insp.State != nil {
+		if codeErr != nil && insp.State != nil {
 			code = insp.State.ExitCode
+		}
+		if insp.State != nil && (insp.State.Restarting || insp.State.Running) {
+			a.e.emit(Event{Kind: KindExit, Resource: ResContainer, Name: c.Name, Host: c.HostName(), Service: c.Service, Replica: c.Replica, ID: c.ID, ExitCode: code, Status: "restarting"})
+			return
 		}
 		a.markExited(c, code)
 	case events.ActionDestroy:
