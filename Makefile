@@ -6,7 +6,7 @@ BIN := bin/devorch
 DEBIAN_PKGS := busybox-static docker-registry docker-compose tmux iproute2 iptables openssl openssh-client openssh-server
 TEST_TIMEOUT ?= 20m
 
-.PHONY: all build cross test test-under-load deps check-docker test-images unit vet demo bench clean hosts-up hosts-down
+.PHONY: all build cross test test-down test-under-load deps check-docker test-images unit vet demo bench clean hosts-up hosts-down
 
 all: build
 
@@ -54,6 +54,11 @@ test: deps check-docker vet build cross test-images
 	echo "test hosts: $$DEVORCH_TEST_HOSTS"; \
 	echo "tls: $${DEVORCH_TEST_TLS:-none}  ssh: $${DEVORCH_TEST_SSH:-none}"; \
 	DEVORCH_REQUIRE_DOCKER=1 $(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
+
+# test-down runs the down test's twenty rounds of up, no-op up and down of a
+# 20-service stack (make test runs four).
+test-down: deps check-docker test-images
+	DEVORCH_REQUIRE_DOCKER=1 DEVORCH_DOWN_ROUNDS=20 $(GO) test -count=1 -timeout 40m -run TestDownLeavesNothingRoundAfterRound -v ./engine
 
 # test-under-load runs make test LOAD_RUNS times in a row (default 3) while
 # scripts/under-load.sh keeps the machine busy as a shared CI machine is
