@@ -1,7 +1,9 @@
 // Package netctl owns the project's bridge networks on each host: it
 // creates them (or reuses what an earlier run created, found by label),
-// checks external ones exist, and removes them when nothing of the project
-// is left on them.
+// checks external ones exist, heals two networks of one name, and removes
+// them when nothing of the project is left on them; and it keeps
+// containers from leaving one network together (Lanes), which Docker 20.10
+// miscounts.
 package netctl
 
 import (
