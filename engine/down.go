@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -180,14 +182,10 @@ func (e *Engine) stop(ctx context.Context, limit sem, c *Container, timeout *tim
 
 // leaving waits for the lanes of the networks c is about to leave.
 func (e *Engine) leaving(ctx context.Context, c *Container) (func(), error) {
-	nets := make([]string, 0, len(c.Networks))
-	for n := range c.Networks {
-		nets = append(nets, n)
-	}
 	if e.lanes == nil {
 		return func() {}, nil
 	}
-	return e.lanes.Enter(ctx, c.HostName(), nets)
+	return e.lanes.Enter(ctx, c.HostName(), slices.Collect(maps.Keys(c.Networks)))
 }
 
 // stopRemove stops a container gracefully, then removes it. The removal
