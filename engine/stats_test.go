@@ -28,13 +28,15 @@ func loadStats(t *testing.T, name string) *container.StatsResponse {
 func TestComputeSample(t *testing.T) {
 	v1 := loadStats(t, "stats_v1.json")
 	s := computeSample(v1, nil)
-	cpu := float64(v1.CPUStats.CPUUsage.TotalUsage-v1.PreCPUStats.CPUUsage.TotalUsage) /
-		float64(v1.CPUStats.SystemUsage-v1.PreCPUStats.SystemUsage) * float64(v1.CPUStats.OnlineCPUs) * 100
-	if math.Abs(s.CPUPercent-cpu) > 1e-9 || s.CPUPercent <= 0 {
-		t.Errorf("v1 cpu %v, want %v", s.CPUPercent, cpu)
+	// Numbers written out from testdata/stats_v1.json (a cgroup v1 reading):
+	// (676622327-438128076) / (3316160000000-3314070000000) × 2 CPUs × 100.
+	if math.Abs(s.CPUPercent-22.822416363636364) > 1e-9 {
+		t.Errorf("v1 cpu %v, want 22.8224", s.CPUPercent)
 	}
-	if want := v1.MemoryStats.Usage - v1.MemoryStats.Stats["total_inactive_file"]; s.MemUsage != want {
-		t.Errorf("v1 mem %d, want usage-total_inactive_file = %d", s.MemUsage, want)
+	// usage 7729152 minus total_inactive_file 5853184 (cgroup v1's key;
+	// v2 calls it inactive_file).
+	if s.MemUsage != 7729152-5853184 || s.MemLimit != 25325268992 {
+		t.Errorf("v1 mem %d/%d, want 1875968/25325268992", s.MemUsage, s.MemLimit)
 	}
 	v2 := loadStats(t, "stats_v2.json")
 	s = computeSample(v2, nil)
@@ -84,5 +86,26 @@ func TestRingIsBounded(t *testing.T) {
 	got := r.snapshot()
 	if len(got) != 3 || got[0].Text != "h" || got[2].Text != "j" {
 		t.Errorf("%v", got)
+	}
+}
+
+// TestMemUsage: cgroup v1 readings carry both keys (inactive_file for the
+// cgroup alone, total_inactive_file with its children); the total wins, as
+// in the docker CLI.
+func TestMemUsage(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		usage uint64
+		stats map[string]uint64
+		want  uint64
+	}{
+		{"v1 with children", 1000, map[string]uint64{"inactive_file": 100, "total_inactive_file": 300}, 700},
+		{"v2", 1000, map[string]uint64{"inactive_file": 100}, 900},
+		{"no cache figures", 1000, nil, 1000},
+		{"cache above usage is ignored", 1000, map[string]uint64{"inactive_file": 2000}, 1000},
+	} {
+		if got := memUsage(container.MemoryStats{Usage: c.usage, Stats: c.stats}); got != c.want {
+			t.Errorf("%s: %d, want %d", c.name, got, c.want)
+		}
 	}
 }

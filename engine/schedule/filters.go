@@ -21,7 +21,10 @@ func pipeline() []filter {
 
 // feasible is the pipeline's checks written out so the compiler can inline
 // them: it runs once per replica and host, the hot loop of a placement. It
-// must list the same filters in the same order as pipeline (a test checks).
+// must accept exactly what pipeline accepts (TestFeasibleMatchesPipeline
+// checks that over random requests); the order of its checks cannot change
+// the answer, only the time to reach it, but keeping pipeline's order makes
+// a missing filter easy to see.
 func feasible(n *node, t *task, st *state) bool {
 	return reachable{}.Check(n, t, st) &&
 		affinity{}.Check(n, t, st) &&

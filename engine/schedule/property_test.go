@@ -270,11 +270,17 @@ func checkPlacement(t *testing.T, label string, req Request, res Result) {
 // feasible is the pipeline written out for speed; it must agree with it.
 func TestFeasibleMatchesPipeline(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
+	// Counted so the test cannot pass having compared nothing: random
+	// requests must build, and both answers must occur, each refusal by
+	// more than one filter.
+	var built, accepted, refused int
+	refusedBy := map[string]int{}
 	for range 300 {
 		st, err := newState(randomRequest(r))
 		if err != nil {
 			continue
 		}
+		built++
 		for _, s := range st.svcs {
 			tasks := []task{{svc: s, replica: 1}}
 			if s.group != nil {
@@ -284,13 +290,27 @@ func TestFeasibleMatchesPipeline(t *testing.T) {
 				for _, n := range st.nodes {
 					want := true
 					for _, f := range pipeline() {
-						want = want && f.Check(n, &tasks[i], st)
+						if !f.Check(n, &tasks[i], st) {
+							if want {
+								refusedBy[fmt.Sprintf("%T", f)]++
+							}
+							want = false
+						}
 					}
 					if got := feasible(n, &tasks[i], st); got != want {
 						t.Fatalf("%s on %s: feasible=%v, pipeline=%v", s.name, n.name, got, want)
+					}
+					if want {
+						accepted++
+					} else {
+						refused++
 					}
 				}
 			}
 		}
 	}
+	if built < 100 || accepted == 0 || refused == 0 || len(refusedBy) < 3 {
+		t.Fatalf("compared too little: %d requests built of 300, %d accepted, %d refused (first refusal by %v)", built, accepted, refused, refusedBy)
+	}
+	t.Logf("%d requests, %d accepted, %d refused, first refusal by %v", built, accepted, refused, refusedBy)
 }
