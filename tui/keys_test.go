@@ -526,8 +526,17 @@ func TestHostsAndContainersChanging(t *testing.T) {
 func TestResizeEveryView(t *testing.T) {
 	m := newTestModel(t, newFake(), 80, 24)
 	sizes := [][2]int{{80, 24}, {160, 48}, {100, 30}, {60, 15}, {40, 10}, {200, 60}, {19, 5}}
-	for _, v := range []string{"1", "2", "3", "4", "5", "6", "enter", "?"} {
-		press(t, m, "1", v)
+	for _, c := range []struct {
+		key  string
+		want view
+	}{
+		{"1", viewServices}, {"2", viewLogs}, {"3", viewResources}, {"4", viewAlerts},
+		{"5", viewImages}, {"6", viewHosts}, {"enter", viewDetail}, {"?", viewHelp},
+	} {
+		press(t, m, "1", c.key)
+		if m.view != c.want {
+			t.Fatalf("key %q shows %s, want %s", c.key, m.view, c.want)
+		}
 		for _, sz := range sizes {
 			send(t, m, tea.WindowSizeMsg{Width: sz[0], Height: sz[1]})
 			checkScreen(t, m.View(), sz[0], sz[1])

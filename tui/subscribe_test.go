@@ -2,6 +2,7 @@ package tui
 
 import (
 	"fmt"
+	"runtime"
 	"testing"
 	"time"
 
@@ -82,18 +83,72 @@ func TestBatchCoalescesAStream(t *testing.T) {
 	t.Logf("%d events in %d messages over %s", events, msgs, elapsed)
 }
 
-func TestBatchWaitsNoLongerThanTheWindow(t *testing.T) {
-	ch := make(chan engine.Event, 10)
-	ch <- engine.Event{Kind: engine.KindState}
-	start := time.Now()
-	msg := waitEvents(ch, batchMax, batchWindow)().(eventsMsg)
-	if len(msg.events) != 1 {
-		t.Fatalf("%d events", len(msg.events))
+// TestBatchEndsAtTheWindow drives the window by hand: a batch ends when
+// its window does (not when more events come), gathers what arrives
+// before, ends at max without the window, and the window is one frame.
+func TestBatchEndsAtTheWindow(t *testing.T) {
+	ev := func(i int) engine.Event { return engine.Event{Kind: engine.KindState, Replica: i} }
+	run := func(cmd tea.Cmd) <-chan eventsMsg {
+		out := make(chan eventsMsg, 1)
+		go func() { out <- cmd().(eventsMsg) }()
+		return out
 	}
-	// The window is 16 ms; the bound only leaves room for a busy machine's
-	// scheduling (a batch that waited for more events would never end).
-	if d := time.Since(start); d > 2*time.Second {
-		t.Fatalf("a lone event waited %s", d)
+	wait := func(out <-chan eventsMsg) eventsMsg {
+		t.Helper()
+		select {
+		case m := <-out:
+			return m
+		case <-time.After(30 * time.Second):
+			t.Fatal("the batch never ended")
+			return eventsMsg{}
+		}
+	}
+
+	// A lone event: the window opens after it, and its end ends the batch.
+	ch := make(chan engine.Event, 10)
+	opened, end := make(chan struct{}), make(chan time.Time)
+	out := run(gather(ch, batchMax, func() <-chan time.Time { close(opened); return end }))
+	ch <- ev(1)
+	<-opened
+	ch <- ev(2) // within the window: gathered
+	ch <- ev(3)
+	// The window ends only once both were read (the channel is then empty).
+	for deadline := time.Now().Add(30 * time.Second); len(ch) > 0; runtime.Gosched() {
+		if time.Now().After(deadline) {
+			t.Fatal("events sent within the window were never read")
+		}
+	}
+	select {
+	case end <- time.Time{}:
+	case m := <-out:
+		t.Fatalf("the batch ended before its window: %+v", m)
+	}
+	if m := wait(out); len(m.events) != 3 || m.events[2].Replica != 3 || m.closed {
+		t.Fatalf("batch %+v, want events 1-3", m)
+	}
+
+	// max ends a batch whose window never ends.
+	ch = make(chan engine.Event, 10)
+	out = run(gather(ch, 4, func() <-chan time.Time { return nil }))
+	for i := range 6 {
+		ch <- ev(i)
+	}
+	if m := wait(out); len(m.events) != 4 {
+		t.Fatalf("%d events, want max 4", len(m.events))
+	}
+
+	// A closed stream ends the batch with what it has.
+	ch = make(chan engine.Event, 10)
+	ch <- ev(1)
+	close(ch)
+	if m := wait(run(gather(ch, batchMax, func() <-chan time.Time { return nil }))); len(m.events) != 1 || !m.closed {
+		t.Fatalf("closed stream: %+v", m)
+	}
+
+	// One frame at 60 Hz at most: the TUI must not look slower than the
+	// events it shows.
+	if batchWindow > time.Second/60 {
+		t.Fatalf("batchWindow %s is longer than a frame", batchWindow)
 	}
 }
 
