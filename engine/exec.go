@@ -8,7 +8,6 @@ import (
 	"sort"
 
 	"github.com/docker/docker/api/types"
-	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/pkg/stdcopy"
 )
 
@@ -73,43 +72,16 @@ func (e *Engine) Exec(ctx context.Context, project string, o ExecOptions, st Str
 	if len(o.Cmd) == 0 {
 		return 1, errors.New("exec needs a command")
 	}
-	cfg := container.ExecOptions{
-		User: o.User, Privileged: o.Privileged, Tty: st.TTY, Env: o.Env, WorkingDir: o.WorkDir, Cmd: o.Cmd,
-		AttachStdin: st.In != nil && !o.Detach, AttachStdout: !o.Detach, AttachStderr: !o.Detach,
+	code, err := runExec(ctx, c.Host.Client, c.ID, execRequest{
+		cmd: o.Cmd, user: o.User, workDir: o.WorkDir, env: o.Env, privileged: o.Privileged,
+		streams: st, detach: o.Detach,
+	})
+	// A refused Docker call names the container; a broken stream is
+	// reported as it is.
+	if errors.As(err, new(execCallError)) {
+		err = fmt.Errorf("exec in %s: %w", c.Name, err)
 	}
-	if st.TTY && st.Size != nil {
-		h, w := st.Size()
-		cfg.ConsoleSize = &[2]uint{h, w}
-	}
-	cli := c.Host.Client
-	created, err := cli.ContainerExecCreate(ctx, c.ID, cfg)
-	if err != nil {
-		return 126, fmt.Errorf("exec in %s: %w", c.Name, err)
-	}
-	if o.Detach {
-		if err := cli.ContainerExecStart(ctx, created.ID, container.ExecStartOptions{Detach: true}); err != nil {
-			return 126, fmt.Errorf("exec in %s: %w", c.Name, err)
-		}
-		return 0, nil
-	}
-	resp, err := cli.ContainerExecAttach(ctx, created.ID, container.ExecAttachOptions{Tty: st.TTY, ConsoleSize: cfg.ConsoleSize})
-	if err != nil {
-		return 126, fmt.Errorf("exec in %s: %w", c.Name, err)
-	}
-	defer resp.Close()
-	if st.TTY && st.Resized != nil && st.Size != nil {
-		go forwardResize(ctx, st, func(h, w uint) {
-			_ = cli.ContainerExecResize(ctx, created.ID, container.ResizeOptions{Height: h, Width: w})
-		})
-	}
-	if err := pipe(ctx, resp, st, cfg.AttachStdin); err != nil {
-		return 1, err
-	}
-	insp, err := cli.ContainerExecInspect(ctx, created.ID)
-	if err != nil {
-		return 1, fmt.Errorf("exec in %s: %w", c.Name, err)
-	}
-	return insp.ExitCode, nil
+	return code, err
 }
 
 func forwardResize(ctx context.Context, st Streams, resize func(h, w uint)) {

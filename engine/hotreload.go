@@ -411,7 +411,7 @@ func addToTar(tw *tar.Writer, c watch.Change, name string) error {
 // removeIn deletes paths in a container with its rm, as compose does; an
 // image without rm gets one clear warning.
 func (e *Engine) removeIn(ctx context.Context, c Container, paths []string, warned *sync.Map) error {
-	code, err := e.execCapture(ctx, c, append([]string{"rm", "-rf"}, paths...), "", false, nil)
+	code, err := runExec(ctx, c.Host.Client, c.ID, execRequest{cmd: append([]string{"rm", "-rf"}, paths...)})
 	if err != nil || code == 126 || code == 127 {
 		if _, seen := warned.LoadOrStore(c.Service, true); !seen {
 			e.warn("service %q: cannot delete synced files: the image has no rm (%v); deleted files stay in the container until it is recreated", c.Service, errOrCode(err, code))
@@ -431,34 +431,6 @@ func errOrCode(err error, code int) string {
 	return fmt.Sprintf("exit %d", code)
 }
 
-// execCapture runs a command in a container and returns its exit code;
-// output is discarded unless out is given.
-func (e *Engine) execCapture(ctx context.Context, c Container, cmd []string, user string, privileged bool, env []string, out ...io.Writer) (int, error) {
-	cli := c.Host.Client
-	ex, err := cli.ContainerExecCreate(ctx, c.ID, container.ExecOptions{Cmd: cmd, User: user, Privileged: privileged, Env: env, AttachStdout: true, AttachStderr: true})
-	if err != nil {
-		return 126, err
-	}
-	resp, err := cli.ContainerExecAttach(ctx, ex.ID, container.ExecAttachOptions{})
-	if err != nil {
-		return 126, err
-	}
-	w := io.Discard
-	if len(out) > 0 && out[0] != nil {
-		w = out[0]
-	}
-	err = pipe(ctx, resp, Streams{Out: w, Err: w}, false)
-	resp.Close()
-	if err != nil {
-		return 1, err
-	}
-	insp, err := cli.ContainerExecInspect(ctx, ex.ID)
-	if err != nil {
-		return 1, err
-	}
-	return insp.ExitCode, nil
-}
-
 // execHook runs a sync+exec rule's command in every running replica.
 func (e *Engine) execHook(ctx context.Context, p *compose.Project, service string, h types.ServiceHook) error {
 	cs, err := e.list(ctx, p.Name, listOptions{oneOff: &no, services: []string{service}})
@@ -471,7 +443,10 @@ func (e *Engine) execHook(ctx context.Context, p *compose.Project, service strin
 			continue
 		}
 		var out bytes.Buffer
-		code, err := e.execCapture(ctx, c, h.Command, h.User, h.Privileged, envList(h.Environment), &out)
+		code, err := runExec(ctx, c.Host.Client, c.ID, execRequest{
+			cmd: h.Command, user: h.User, privileged: h.Privileged, env: envList(h.Environment),
+			streams: Streams{Out: &out, Err: &out},
+		})
 		switch {
 		case err != nil:
 			errs = append(errs, fmt.Errorf("exec in %s: %w", c.Name, err))

@@ -3,22 +3,16 @@ package engine
 import (
 	"fmt"
 	"maps"
-	"math"
-	"os"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/compose-spec/compose-go/v2/types"
-	"github.com/docker/docker/api/types/blkiodev"
 	"github.com/docker/docker/api/types/container"
-	"github.com/docker/docker/api/types/mount"
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/api/types/strslice"
 	"github.com/docker/go-connections/nat"
-	"github.com/docker/go-units"
 
 	"github.com/devorch/devorch/compose"
 	"github.com/devorch/devorch/internal/labels"
@@ -104,9 +98,42 @@ func serviceLabels(p *compose.Project, svc types.ServiceConfig, replica int, hos
 	return l
 }
 
+// buildSpec turns one replica of a service into a create request. Each
+// concern is its own function; the order of the failing steps is the order
+// in which a service's errors are reported.
 func buildSpec(in specInput) (*containerSpec, error) {
 	s := in.svc
-	p := in.project
+	cfg := containerConfig(in)
+	hc := hostConfig(s, in.extraHosts)
+	// compose.Validate refuses a bad restart policy, expose, bind or volume
+	// type before anything is created; the errors below are a last guard.
+	var err error
+	if hc.RestartPolicy, err = restartPolicy(s); err != nil {
+		return nil, err
+	}
+	if hc.IpcMode, hc.PidMode, err = namespaces(s, in.targets); err != nil {
+		return nil, err
+	}
+	if hc.VolumesFrom, err = volumesFrom(s, in.targets); err != nil {
+		return nil, err
+	}
+	if cfg.ExposedPorts, hc.PortBindings, err = ports(s, in.publish); err != nil {
+		return nil, err
+	}
+	if hc.Binds, hc.Mounts, err = mounts(in.project, s, in.volumes); err != nil {
+		return nil, err
+	}
+	spec := &containerSpec{config: cfg, host: hc}
+	if err := setNetworks(spec, in); err != nil {
+		return nil, err
+	}
+	return spec, nil
+}
+
+// containerConfig is what the container runs and as whom: process,
+// identity, environment, labels and healthcheck.
+func containerConfig(in specInput) *container.Config {
+	s := in.svc
 	cfg := &container.Config{
 		Hostname:   s.Hostname,
 		Domainname: s.DomainName,
@@ -117,7 +144,7 @@ func buildSpec(in specInput) (*containerSpec, error) {
 		WorkingDir: s.WorkingDir,
 		StopSignal: s.StopSignal,
 		MacAddress: s.MacAddress,
-		Labels:     serviceLabels(p, s, in.replica, in.host, in.imageID, in.oneOff),
+		Labels:     serviceLabels(in.project, s, in.replica, in.host, in.imageID, in.oneOff),
 		Env:        envList(s.Environment),
 	}
 	if s.Command != nil {
@@ -133,116 +160,84 @@ func buildSpec(in specInput) (*containerSpec, error) {
 	if s.HealthCheck != nil {
 		cfg.Healthcheck = healthConfig(s.HealthCheck)
 	}
+	return cfg
+}
 
-	hc := &container.HostConfig{
-		CapAdd:         s.CapAdd,
-		CapDrop:        s.CapDrop,
-		DNS:            s.DNS,
-		DNSSearch:      s.DNSSearch,
-		DNSOptions:     s.DNSOpts,
-		GroupAdd:       s.GroupAdd,
-		Privileged:     s.Privileged,
-		ReadonlyRootfs: s.ReadOnly,
-		SecurityOpt:    s.SecurityOpt,
-		StorageOpt:     s.StorageOpt,
-		Sysctls:        map[string]string(s.Sysctls),
-		ShmSize:        int64(s.ShmSize),
-		Runtime:        s.Runtime,
-		OomScoreAdj:    int(s.OomScoreAdj),
-		UTSMode:        container.UTSMode(s.Uts),
-		UsernsMode:     container.UsernsMode(s.UserNSMode),
-		Cgroup:         container.CgroupSpec(s.Cgroup),
-		CgroupnsMode:   container.CgroupnsMode(s.Cgroup),
-		Init:           s.Init,
-		ExtraHosts:     append(s.ExtraHosts.AsList(":"), in.extraHosts...),
-		Tmpfs:          map[string]string{},
-		VolumeDriver:   s.VolumeDriver,
-	}
-	if s.Cgroup != "" {
-		hc.Cgroup = ""
-	}
-	if s.Logging != nil {
-		hc.LogConfig = container.LogConfig{Type: s.Logging.Driver, Config: s.Logging.Options}
-	} else if s.LogDriver != "" {
-		hc.LogConfig = container.LogConfig{Type: s.LogDriver, Config: s.LogOpt}
-	}
-	// compose.Validate refuses a bad restart policy, expose, bind or volume
-	// type before anything is created; the errors below are a last guard.
-	rp, err := restartPolicy(s)
-	if err != nil {
-		return nil, err
-	}
-	hc.RestartPolicy = rp
-	if err := resources(s, &hc.Resources); err != nil {
-		return nil, err
-	}
-	for _, t := range s.Tmpfs {
-		path, opts, _ := strings.Cut(t, ":")
-		hc.Tmpfs[path] = opts
-	}
-	// Namespaces shared with other services.
-	ref := func(field, v string) (string, error) {
-		if !strings.HasPrefix(v, types.ServicePrefix) {
-			return v, nil
+// setNetworks puts the container in the network namespace network_mode
+// names, or on its networks: the first at create, the others in spec.later.
+func setNetworks(spec *containerSpec, in specInput) error {
+	s, cfg, hc := in.svc, spec.config, spec.host
+	switch {
+	case strings.HasPrefix(s.NetworkMode, types.ServicePrefix):
+		mode, err := serviceRef(s.Name, in.targets, "network_mode", s.NetworkMode)
+		if err != nil {
+			return err
 		}
-		svc := strings.TrimPrefix(v, types.ServicePrefix)
-		id, ok := in.targets[svc]
-		if !ok {
-			return "", fmt.Errorf("service %q: %s refers to service %q, which has no container yet", s.Name, field, svc)
-		}
-		return "container:" + id, nil
-	}
-	ipc, err := ref("ipc", s.Ipc)
-	if err != nil {
-		return nil, err
-	}
-	hc.IpcMode = container.IpcMode(ipc)
-	pid, err := ref("pid", s.Pid)
-	if err != nil {
-		return nil, err
-	}
-	hc.PidMode = container.PidMode(pid)
-	for _, vf := range s.VolumesFrom {
-		src, mode, _ := strings.Cut(vf, ":")
-		if strings.HasPrefix(vf, types.ContainerPrefix) {
-			rest := strings.TrimPrefix(vf, types.ContainerPrefix)
-			src, mode, _ = strings.Cut(rest, ":")
-		} else {
-			id, ok := in.targets[src]
+		hc.NetworkMode = container.NetworkMode(mode)
+		// A container joining another's network namespace cannot set these.
+		cfg.Hostname, cfg.Domainname, cfg.ExposedPorts, hc.PortBindings = "", "", nil, nil
+		hc.DNS, hc.DNSSearch, hc.DNSOptions, hc.ExtraHosts = nil, nil, nil, nil
+	case s.NetworkMode != "":
+		hc.NetworkMode = container.NetworkMode(s.NetworkMode)
+	default:
+		keys := s.NetworksByPriority()
+		for i, key := range keys {
+			ref, ok := in.networks[key]
 			if !ok {
-				return nil, fmt.Errorf("service %q: volumes_from refers to service %q, which has no container yet", s.Name, src)
+				return fmt.Errorf("service %q: network %q is not declared in the top-level networks", s.Name, key)
 			}
-			src = id
+			es := endpoint(s, key, in.name, in.oneOff)
+			es.NetworkID = ref.id
+			if i == 0 {
+				hc.NetworkMode = container.NetworkMode(ref.name)
+				spec.networking = &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{ref.name: es}}
+			} else {
+				spec.later = append(spec.later, laterNetwork{key: key, id: ref.id, settings: es})
+			}
 		}
-		if mode != "" {
-			src += ":" + mode
-		}
-		hc.VolumesFrom = append(hc.VolumesFrom, src)
 	}
-	for _, u := range sortedKeys(s.Ulimits) {
-		l := s.Ulimits[u]
-		soft, hard := int64(l.Soft), int64(l.Hard)
-		if l.Single != 0 {
-			soft, hard = int64(l.Single), int64(l.Single)
-		}
-		hc.Ulimits = append(hc.Ulimits, &units.Ulimit{Name: u, Soft: soft, Hard: hard})
-	}
-	for _, d := range s.Devices {
-		perm := d.Permissions
-		if perm == "" {
-			perm = "rwm"
-		}
-		target := d.Target
-		if target == "" {
-			target = d.Source
-		}
-		hc.Devices = append(hc.Devices, container.DeviceMapping{PathOnHost: d.Source, PathInContainer: target, CgroupPermissions: perm})
-	}
-	hc.DeviceCgroupRules = s.DeviceCgroupRules
+	return nil
+}
 
-	// Ports: exposed and published.
-	exposed := nat.PortSet{}
+// ports are the exposed ports and their host bindings, nil when there are
+// none: expose, ports, then what cross-host links publish.
+func ports(s types.ServiceConfig, publish []portPublish) (nat.PortSet, nat.PortMap, error) {
+	exposed, err := exposedPorts(s)
+	if err != nil {
+		return nil, nil, err
+	}
 	bindings := nat.PortMap{}
+	for _, pc := range s.Ports {
+		proto := pc.Protocol
+		if proto == "" {
+			proto = "tcp"
+		}
+		port := nat.Port(fmt.Sprintf("%d/%s", pc.Target, proto))
+		exposed[port] = struct{}{}
+		bindings[port] = append(bindings[port], nat.PortBinding{HostIP: pc.HostIP, HostPort: pc.Published})
+	}
+	// Cross-host links publish a declared port on the same port number,
+	// bound to the address other hosts reach this one at, never to every
+	// interface.
+	for _, pp := range publish {
+		port := nat.Port(pp.port)
+		exposed[port] = struct{}{}
+		if !hasBinding(bindings[port], pp.hostIP, port.Port()) {
+			bindings[port] = append(bindings[port], nat.PortBinding{HostIP: pp.hostIP, HostPort: port.Port()})
+		}
+	}
+	if len(exposed) == 0 {
+		exposed = nil
+	}
+	if len(bindings) == 0 {
+		bindings = nil
+	}
+	return exposed, bindings, nil
+}
+
+// exposedPorts expands expose entries ("7000", "7100-7101/udp") to ports.
+func exposedPorts(s types.ServiceConfig) (nat.PortSet, error) {
+	exposed := nat.PortSet{}
 	for _, e := range s.Expose {
 		proto := "tcp"
 		port := e
@@ -257,108 +252,7 @@ func buildSpec(in specInput) (*containerSpec, error) {
 			exposed[nat.Port(fmt.Sprintf("%d/%s", i, proto))] = struct{}{}
 		}
 	}
-	for _, pc := range s.Ports {
-		proto := pc.Protocol
-		if proto == "" {
-			proto = "tcp"
-		}
-		port := nat.Port(fmt.Sprintf("%d/%s", pc.Target, proto))
-		exposed[port] = struct{}{}
-		bindings[port] = append(bindings[port], nat.PortBinding{HostIP: pc.HostIP, HostPort: pc.Published})
-	}
-	// Cross-host links publish a declared port on the same port number,
-	// bound to the address other hosts reach this one at, never to every
-	// interface.
-	for _, pp := range in.publish {
-		port := nat.Port(pp.port)
-		exposed[port] = struct{}{}
-		if !hasBinding(bindings[port], pp.hostIP, port.Port()) {
-			bindings[port] = append(bindings[port], nat.PortBinding{HostIP: pp.hostIP, HostPort: port.Port()})
-		}
-	}
-	if len(exposed) > 0 {
-		cfg.ExposedPorts = exposed
-	}
-	if len(bindings) > 0 {
-		hc.PortBindings = bindings
-	}
-
-	// Mounts.
-	var binds []string
-	for _, v := range s.Volumes {
-		switch v.Type {
-		case types.VolumeTypeBind:
-			bindSpec, m, err := bindMount(p, s, v)
-			if err != nil {
-				return nil, err
-			}
-			if bindSpec != "" {
-				binds = append(binds, bindSpec)
-			} else {
-				hc.Mounts = append(hc.Mounts, m)
-			}
-		case types.VolumeTypeVolume:
-			m := mount.Mount{Type: mount.TypeVolume, Target: v.Target, ReadOnly: v.ReadOnly}
-			if v.Source != "" {
-				name, ok := in.volumes[v.Source]
-				if !ok {
-					return nil, fmt.Errorf("service %q: volume %q is not declared in the top-level volumes", s.Name, v.Source)
-				}
-				m.Source = name
-			}
-			if v.Volume != nil {
-				m.VolumeOptions = &mount.VolumeOptions{NoCopy: v.Volume.NoCopy, Labels: v.Volume.Labels, Subpath: v.Volume.Subpath}
-			}
-			hc.Mounts = append(hc.Mounts, m)
-		case types.VolumeTypeTmpfs:
-			m := mount.Mount{Type: mount.TypeTmpfs, Target: v.Target, ReadOnly: v.ReadOnly}
-			if v.Tmpfs != nil {
-				m.TmpfsOptions = &mount.TmpfsOptions{SizeBytes: int64(v.Tmpfs.Size), Mode: os.FileMode(v.Tmpfs.Mode)}
-			}
-			hc.Mounts = append(hc.Mounts, m)
-		case types.VolumeTypeNamedPipe, types.VolumeTypeCluster, types.VolumeTypeImage:
-			return nil, fmt.Errorf("service %q: volume type %q is not supported by devorch", s.Name, v.Type)
-		}
-	}
-	hc.Binds = binds
-	secretMounts, err := fileMounts(p, s)
-	if err != nil {
-		return nil, err
-	}
-	hc.Mounts = append(hc.Mounts, secretMounts...)
-
-	// Networks.
-	spec := &containerSpec{config: cfg, host: hc}
-	switch {
-	case strings.HasPrefix(s.NetworkMode, types.ServicePrefix):
-		mode, err := ref("network_mode", s.NetworkMode)
-		if err != nil {
-			return nil, err
-		}
-		hc.NetworkMode = container.NetworkMode(mode)
-		// A container joining another's network namespace cannot set these.
-		cfg.Hostname, cfg.Domainname, cfg.ExposedPorts, hc.PortBindings = "", "", nil, nil
-		hc.DNS, hc.DNSSearch, hc.DNSOptions, hc.ExtraHosts = nil, nil, nil, nil
-	case s.NetworkMode != "":
-		hc.NetworkMode = container.NetworkMode(s.NetworkMode)
-	default:
-		keys := s.NetworksByPriority()
-		for i, key := range keys {
-			ref, ok := in.networks[key]
-			if !ok {
-				return nil, fmt.Errorf("service %q: network %q is not declared in the top-level networks", s.Name, key)
-			}
-			es := endpoint(s, key, in.name, in.oneOff)
-			es.NetworkID = ref.id
-			if i == 0 {
-				hc.NetworkMode = container.NetworkMode(ref.name)
-				spec.networking = &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{ref.name: es}}
-			} else {
-				spec.later = append(spec.later, laterNetwork{key: key, id: ref.id, settings: es})
-			}
-		}
-	}
-	return spec, nil
+	return exposed, nil
 }
 
 func hasBinding(bs []nat.PortBinding, ip, hostPort string) bool {
@@ -433,6 +327,8 @@ func envList(m types.MappingWithEquals) []string {
 	return out
 }
 
+// healthConfig is the healthcheck as Docker takes it; disable: true is
+// Docker's NONE, which also turns off one the image declares.
 func healthConfig(h *types.HealthCheckConfig) *container.HealthConfig {
 	if h.Disable {
 		return &container.HealthConfig{Test: []string{"NONE"}}
@@ -454,214 +350,6 @@ func healthConfig(h *types.HealthCheckConfig) *container.HealthConfig {
 		out.Retries = int(*h.Retries)
 	}
 	return out
-}
-
-func restartPolicy(s types.ServiceConfig) (container.RestartPolicy, error) {
-	r := s.Restart
-	if r == "" && s.Deploy != nil && s.Deploy.RestartPolicy != nil {
-		rp := s.Deploy.RestartPolicy
-		out := container.RestartPolicy{}
-		switch rp.Condition {
-		case "none", "":
-			out.Name = container.RestartPolicyDisabled
-		case "on-failure":
-			out.Name = container.RestartPolicyOnFailure
-		case "any":
-			out.Name = container.RestartPolicyAlways
-		default:
-			return out, fmt.Errorf("service %q: deploy.restart_policy.condition %q is not none, on-failure or any", s.Name, rp.Condition)
-		}
-		if rp.MaxAttempts != nil && out.Name == container.RestartPolicyOnFailure {
-			out.MaximumRetryCount = int(*rp.MaxAttempts)
-		}
-		return out, nil
-	}
-	name, count, _ := strings.Cut(r, ":")
-	out := container.RestartPolicy{}
-	switch name {
-	case "", "no":
-		out.Name = container.RestartPolicyDisabled
-	case "always":
-		out.Name = container.RestartPolicyAlways
-	case "unless-stopped":
-		out.Name = container.RestartPolicyUnlessStopped
-	case "on-failure":
-		out.Name = container.RestartPolicyOnFailure
-		if count != "" {
-			n, err := strconv.Atoi(count)
-			if err != nil {
-				return out, fmt.Errorf("service %q: restart %q: bad retry count", s.Name, r)
-			}
-			out.MaximumRetryCount = n
-		}
-	default:
-		return out, fmt.Errorf("service %q: restart %q is not no, always, on-failure or unless-stopped", s.Name, r)
-	}
-	return out, nil
-}
-
-func resources(s types.ServiceConfig, r *container.Resources) error {
-	r.CPUShares = s.CPUShares
-	r.CPUPeriod = s.CPUPeriod
-	r.CPUQuota = s.CPUQuota
-	r.CPURealtimePeriod = s.CPURTPeriod
-	r.CPURealtimeRuntime = s.CPURTRuntime
-	r.CpusetCpus = s.CPUSet
-	r.CPUCount = s.CPUCount
-	r.CPUPercent = int64(s.CPUPercent)
-	r.CgroupParent = s.CgroupParent
-	if s.CPUS > 0 {
-		r.NanoCPUs = nanoCPUs(s.CPUS)
-	}
-	r.Memory = int64(s.MemLimit)
-	r.MemoryReservation = int64(s.MemReservation)
-	if s.MemSwapLimit != 0 {
-		r.MemorySwap = int64(s.MemSwapLimit)
-	}
-	if s.MemSwappiness != 0 {
-		v := int64(s.MemSwappiness)
-		r.MemorySwappiness = &v
-	}
-	if s.OomKillDisable {
-		t := true
-		r.OomKillDisable = &t
-	}
-	if s.PidsLimit != 0 {
-		v := s.PidsLimit
-		r.PidsLimit = &v
-	}
-	if b := s.BlkioConfig; b != nil {
-		r.BlkioWeight = b.Weight
-		for _, w := range b.WeightDevice {
-			r.BlkioWeightDevice = append(r.BlkioWeightDevice, &blkiodev.WeightDevice{Path: w.Path, Weight: w.Weight})
-		}
-		th := func(in []types.ThrottleDevice) []*blkiodev.ThrottleDevice {
-			var out []*blkiodev.ThrottleDevice
-			for _, t := range in {
-				out = append(out, &blkiodev.ThrottleDevice{Path: t.Path, Rate: uint64(t.Rate)})
-			}
-			return out
-		}
-		r.BlkioDeviceReadBps = th(b.DeviceReadBps)
-		r.BlkioDeviceWriteBps = th(b.DeviceWriteBps)
-		r.BlkioDeviceReadIOps = th(b.DeviceReadIOps)
-		r.BlkioDeviceWriteIOps = th(b.DeviceWriteIOps)
-	}
-	if s.Deploy != nil {
-		if l := s.Deploy.Resources.Limits; l != nil {
-			if l.NanoCPUs > 0 {
-				r.NanoCPUs = nanoCPUs(float32(l.NanoCPUs))
-			}
-			if l.MemoryBytes > 0 {
-				r.Memory = int64(l.MemoryBytes)
-			}
-			if l.Pids > 0 {
-				v := l.Pids
-				r.PidsLimit = &v
-			}
-		}
-		if res := s.Deploy.Resources.Reservations; res != nil {
-			if res.MemoryBytes > 0 {
-				r.MemoryReservation = int64(res.MemoryBytes)
-			}
-			for _, d := range res.Devices {
-				r.DeviceRequests = append(r.DeviceRequests, container.DeviceRequest{
-					Driver: d.Driver, Count: int(d.Count), DeviceIDs: d.IDs, Capabilities: [][]string{d.Capabilities}, Options: d.Options,
-				})
-			}
-		}
-	}
-	return nil
-}
-
-// nanoCPUs converts compose's float32 CPU count to Docker's NanoCPUs as the
-// docker CLI does from the decimal text: widening float32(0.3) directly gives
-// 0.30000001192…, that is 300000011 instead of 300000000.
-func nanoCPUs(cpus float32) int64 {
-	v, err := strconv.ParseFloat(strconv.FormatFloat(float64(cpus), 'g', -1, 32), 64)
-	if err != nil {
-		v = float64(cpus)
-	}
-	return int64(math.Round(v * 1e9))
-}
-
-// bindMount returns either a legacy bind string (when the host path may be
-// created, as the docker CLI does) or a mount.
-func bindMount(p *compose.Project, s types.ServiceConfig, v types.ServiceVolumeConfig) (string, mount.Mount, error) {
-	src := v.Source
-	if !filepath.IsAbs(src) {
-		src = filepath.Join(p.WorkingDir, src)
-	}
-	// compose-go sets create_host_path for the short syntax; a long-syntax
-	// bind without it must not create a missing source (compose sends a
-	// mount, and Docker refuses a source that does not exist).
-	create := v.Bind != nil && bool(v.Bind.CreateHostPath)
-	if create && v.Bind.Recursive == "" {
-		opts := []string{}
-		if v.ReadOnly {
-			opts = append(opts, "ro")
-		}
-		// The SELinux relabel (z, Z) exists only in this form, as in
-		// compose's bind strings: "./src:/dst:ro,z".
-		if v.Bind.SELinux != "" {
-			opts = append(opts, v.Bind.SELinux)
-		}
-		if v.Bind.Propagation != "" {
-			opts = append(opts, v.Bind.Propagation)
-		}
-		spec := src + ":" + v.Target
-		if len(opts) > 0 {
-			spec += ":" + strings.Join(opts, ",")
-		}
-		return spec, mount.Mount{}, nil
-	}
-	m := mount.Mount{Type: mount.TypeBind, Source: src, Target: v.Target, ReadOnly: v.ReadOnly}
-	if v.Bind != nil {
-		m.BindOptions = &mount.BindOptions{Propagation: mount.Propagation(v.Bind.Propagation), CreateMountpoint: bool(v.Bind.CreateHostPath)}
-		if v.Bind.SELinux != "" {
-			return "", m, fmt.Errorf("service %q: bind %s: selinux %q cannot be combined with create_host_path: false or recursive", s.Name, v.Target, v.Bind.SELinux)
-		}
-	}
-	return "", m, nil
-}
-
-// fileMounts mounts file-based secrets and configs read-only.
-func fileMounts(p *compose.Project, s types.ServiceConfig) ([]mount.Mount, error) {
-	var out []mount.Mount
-	for _, sec := range s.Secrets {
-		def, ok := p.Secrets[sec.Source]
-		if !ok {
-			return nil, fmt.Errorf("service %q: secret %q is not declared in the top-level secrets", s.Name, sec.Source)
-		}
-		target := sec.Target
-		if target == "" {
-			target = "/run/secrets/" + sec.Source
-		} else if !filepath.IsAbs(target) {
-			target = "/run/secrets/" + target
-		}
-		if def.File == "" {
-			continue // content and environment secrets are copied in before start
-		}
-		out = append(out, mount.Mount{Type: mount.TypeBind, Source: def.File, Target: target, ReadOnly: true})
-	}
-	for _, c := range s.Configs {
-		def, ok := p.Configs[c.Source]
-		if !ok {
-			return nil, fmt.Errorf("service %q: config %q is not declared in the top-level configs", s.Name, c.Source)
-		}
-		target := c.Target
-		if target == "" {
-			target = "/" + c.Source
-		} else if !filepath.IsAbs(target) {
-			// As compose: a relative config target is under "/".
-			target = "/" + target
-		}
-		if def.File == "" {
-			continue
-		}
-		out = append(out, mount.Mount{Type: mount.TypeBind, Source: def.File, Target: target, ReadOnly: true})
-	}
-	return out, nil
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -611,7 +611,7 @@ func (e *Engine) converge(ctx context.Context, p *compose.Project, set []string,
 			}
 			// 4. Start.
 			again := func(ctx context.Context, st Step) (*Container, error) {
-				return e.createGone(ctx, limit, p, s, st, images[name], nets, vols, targets, lk)
+				return e.createGone(ctx, replicaInput{limit: limit, p: p, s: s, images: images[name], nets: nets, vols: vols, targets: targets, lk: lk}, st)
 			}
 			if err := e.applyStart(ctx, limit, steps, r.containers, again, o); err != nil {
 				fail(err)
@@ -673,6 +673,7 @@ func (e *Engine) fillTargets(ctx context.Context, p *compose.Project, s types.Se
 // applyCreate creates, recreates and removes a service's replicas. It
 // returns the service's containers after the change.
 func (e *Engine) applyCreate(ctx context.Context, limit sem, p *compose.Project, s types.ServiceConfig, steps []Step, images map[string]string, nets map[string]map[string]networkRef, vols map[string]map[string]string, targets map[string]string, lk links, o UpOptions) ([]*Container, bool, error) {
+	in := replicaInput{limit: limit, p: p, s: s, images: images, nets: nets, vols: vols, targets: targets, lk: lk}
 	var mu sync.Mutex
 	var out []*Container
 	changed := false
@@ -709,7 +710,7 @@ func (e *Engine) applyCreate(ctx context.Context, limit sem, p *compose.Project,
 					limit.release()
 					switch {
 					case errdefs.IsNotFound(err):
-						if c, err = e.createGone(gctx, limit, p, s, st, images, nets, vols, targets, lk); err != nil {
+						if c, err = e.createGone(gctx, in, st); err != nil {
 							return err
 						}
 						mu.Lock()
@@ -722,12 +723,12 @@ func (e *Engine) applyCreate(ctx context.Context, limit sem, p *compose.Project,
 					}
 				}
 			case ActCreate:
-				c, err = e.createReplica(gctx, limit, p, s, st, images, nets, vols, targets, lk, st.Name)
+				c, err = e.createReplica(gctx, in, st, st.Name)
 				if err != nil {
 					return refusal(err)
 				}
 			case ActRecreate:
-				c, err = e.recreateReplica(gctx, limit, p, s, st, images, nets, vols, targets, lk, o.Timeout)
+				c, err = e.recreateReplica(gctx, in, st, o.Timeout)
 				if err != nil {
 					return err
 				}
@@ -746,18 +747,35 @@ func (e *Engine) applyCreate(ctx context.Context, limit sem, p *compose.Project,
 	return out, changed, err
 }
 
-func (e *Engine) createReplica(ctx context.Context, limit sem, p *compose.Project, s types.ServiceConfig, st Step, images map[string]string, nets map[string]map[string]networkRef, vols map[string]map[string]string, targets map[string]string, lk links, name string) (*Container, error) {
+// replicaInput is what creating any replica of one service needs.
+type replicaInput struct {
+	limit sem
+	p     *compose.Project
+	s     types.ServiceConfig
+	// images, nets and vols are by host name: the image ID, and the
+	// networks and volumes by compose key.
+	images  map[string]string
+	nets    map[string]map[string]networkRef
+	vols    map[string]map[string]string
+	targets map[string]string // service:x references: service → container ID
+	lk      links
+}
+
+// createReplica creates the replica of a step under name (st.Name, or a
+// temporary name while a recreate keeps the old container).
+func (e *Engine) createReplica(ctx context.Context, in replicaInput, st Step, name string) (*Container, error) {
+	limit, p, s := in.limit, in.p, in.s
 	h, err := e.hostByName(st.Host)
 	if err != nil {
 		return nil, err
 	}
 	c := &Container{Host: h, Name: st.Name, Service: s.Name, Replica: st.Replica, Hash: p.Hashes[s.Name]}
 	e.containerProgress(c, "Creating", "")
-	link := lk.get(s.Name, h.Name, st.Replica)
+	link := in.lk.get(s.Name, h.Name, st.Replica)
 	spec, err := buildSpec(specInput{
 		project: p, svc: s, replica: st.Replica, name: st.Name, host: h.Name,
-		image: ImageRef(p, s), imageID: images[h.Name],
-		networks: nets[h.Name], volumes: vols[h.Name], targets: targets,
+		image: ImageRef(p, s), imageID: in.images[h.Name],
+		networks: in.nets[h.Name], volumes: in.vols[h.Name], targets: in.targets,
 		extraHosts: link.extraHosts, publish: link.publish,
 	})
 	if err != nil {
@@ -784,7 +802,7 @@ func (e *Engine) createReplica(ctx context.Context, limit sem, p *compose.Projec
 	if err := copyInlineFiles(uncancelled(ctx), h, id, files); err != nil {
 		return nil, fmt.Errorf("service %q: copy secrets and configs into %s: %w", s.Name, name, err)
 	}
-	c.ID, c.State, c.Labels, c.ImageID = id, "created", spec.config.Labels, images[h.Name]
+	c.ID, c.State, c.Labels, c.ImageID = id, "created", spec.config.Labels, in.images[h.Name]
 	e.containerProgress(c, "Created", "")
 	return c, nil
 }
@@ -851,11 +869,11 @@ func removeStaleCreate(ctx context.Context, h *hosts.Host, name string, want map
 // stand, so that a run Docker refuses puts it back. An interrupted
 // recreate leaves at most two containers for the replica; the next run
 // keeps the up-to-date one.
-func (e *Engine) recreateReplica(ctx context.Context, limit sem, p *compose.Project, s types.ServiceConfig, st Step, images map[string]string, nets map[string]map[string]networkRef, vols map[string]map[string]string, targets map[string]string, lk links, timeout *time.Duration) (*Container, error) {
-	old := st.Existing
+func (e *Engine) recreateReplica(ctx context.Context, in replicaInput, st Step, timeout *time.Duration) (*Container, error) {
+	limit, old := in.limit, st.Existing
 	e.containerProgress(old, "Recreate", st.Reason)
 	tmp := fmt.Sprintf("%s_%s", shortID(old.ID), st.Name)
-	c, err := e.createReplica(ctx, limit, p, s, Step{Service: st.Service, Replica: st.Replica, Host: st.Host, Name: st.Name, Action: ActCreate, Why: st.Why}, images, nets, vols, targets, lk, tmp)
+	c, err := e.createReplica(ctx, in, Step{Service: st.Service, Replica: st.Replica, Host: st.Host, Name: st.Name, Action: ActCreate, Why: st.Why}, tmp)
 	if err != nil {
 		return nil, refusal(err)
 	}
@@ -879,12 +897,12 @@ func (e *Engine) recreateReplica(ctx context.Context, limit sem, p *compose.Proj
 // the create of a devorch killed meanwhile failed): the run converges to
 // the replica, as a new plan would, instead of failing on "No such
 // container".
-func (e *Engine) createGone(ctx context.Context, limit sem, p *compose.Project, s types.ServiceConfig, st Step, images map[string]string, nets map[string]map[string]networkRef, vols map[string]map[string]string, targets map[string]string, lk links) (*Container, error) {
+func (e *Engine) createGone(ctx context.Context, in replicaInput, st Step) (*Container, error) {
 	if st.Existing != nil {
 		e.warn("container %s on host %q went away after this run planned to %s it: creating it again", st.Existing.Name, st.Host, st.Action)
 	}
 	st.Action, st.Existing, st.Rename = ActCreate, nil, false
-	c, err := e.createReplica(ctx, limit, p, s, st, images, nets, vols, targets, lk, st.Name)
+	c, err := e.createReplica(ctx, in, st, st.Name)
 	if err != nil {
 		return nil, refusal(err)
 	}

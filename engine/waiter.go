@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"strings"
 	"sync"
@@ -220,7 +219,8 @@ func startProbe(ctx context.Context, h *hosts.Host, insp container.InspectRespon
 	ok := make(chan struct{})
 	go func() {
 		for {
-			if code, err := execExit(ctx, h, insp.ID, cmd, timeout); err == nil && code == 0 {
+			code, err := runExec(ctx, h.Client, insp.ID, execRequest{cmd: cmd, timeout: timeout, mustExit: true})
+			if err == nil && code == 0 {
 				close(ok)
 				return
 			}
@@ -234,30 +234,6 @@ func startProbe(ctx context.Context, h *hosts.Host, insp container.InspectRespon
 	return ok
 }
 
-// execExit runs a command in a container and returns its exit code: the
-// attached stream ends when the command does.
-func execExit(ctx context.Context, h *hosts.Host, id string, cmd []string, timeout time.Duration) (int, error) {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	ex, err := h.Client.ContainerExecCreate(ctx, id, container.ExecOptions{Cmd: cmd, AttachStdout: true, AttachStderr: true})
-	if err != nil {
-		return -1, err
-	}
-	resp, err := h.Client.ContainerExecAttach(ctx, ex.ID, container.ExecAttachOptions{})
-	if err != nil {
-		return -1, err
-	}
-	_, _ = io.Copy(io.Discard, resp.Reader)
-	resp.Close()
-	insp, err := h.Client.ContainerExecInspect(ctx, ex.ID)
-	if err != nil {
-		return -1, err
-	}
-	if insp.Running {
-		return -1, errors.New("exec still running")
-	}
-	return insp.ExitCode, nil
-}
 func met(insp container.InspectResponse, name string, cond condition) (bool, error) {
 	st := insp.State
 	if st == nil {
