@@ -38,9 +38,12 @@ check-docker:
 test-images: deps check-docker
 	$(GO) run ./cmd/testimages
 
+# vet also fails when gofmt would change a file or go mod tidy would change
+# go.mod or go.sum (a dependency marked indirect that is direct, or unused).
 vet:
 	$(GO) vet ./...
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	@$(GO) mod tidy -diff >/dev/null || { echo "go mod tidy would change go.mod or go.sum:" >&2; $(GO) mod tidy -diff >&2; exit 1; }
 
 # test starts four extra Docker hosts (scripts/testhosts.sh) for the
 # multi-host tests (h1-h3; h4 is restarted by a monitor test; h3 also on

@@ -9,6 +9,8 @@ import (
 
 	"github.com/docker/docker/api/types/events"
 	"golang.org/x/sync/errgroup"
+
+	"github.com/devorch/devorch/internal/labels"
 )
 
 // Attacher follows an attached `up`: it streams the logs of the project's
@@ -98,10 +100,10 @@ func (a *Attacher) onEvent(hb *hub, m events.Message) {
 	if !ok {
 		// A container of the project that appeared after the attach
 		// (recreated by a rebuild or by another devorch): follow it.
-		if !started || m.Action != events.ActionStart || m.Actor.Attributes["dev.devorch.oneoff"] == "true" {
+		if !started || m.Action != events.ActionStart || m.Actor.Attributes[labels.OneOff] == "true" {
 			return
 		}
-		cs, err := listHost(a.ctx, hb.host, a.project, listOptions{all: true, oneOff: &no, services: []string{m.Actor.Attributes["dev.devorch.service"]}})
+		cs, err := listHost(a.ctx, hb.host, a.project, listOptions{all: true, oneOff: &no, services: []string{m.Actor.Attributes[labels.Service]}})
 		if err != nil {
 			return
 		}

@@ -15,6 +15,8 @@ import (
 	"github.com/docker/docker/api/types/events"
 	"github.com/docker/docker/pkg/stdcopy"
 	"golang.org/x/sync/errgroup"
+
+	"github.com/devorch/devorch/internal/labels"
 )
 
 // LogsOptions are `devorch logs`'s choices.
@@ -79,8 +81,8 @@ func (e *Engine) Logs(ctx context.Context, project string, o LogsOptions) error 
 						if m.Action != events.ActionStart {
 							continue
 						}
-						svc := m.Actor.Attributes["dev.devorch.service"]
-						if len(want) > 0 && !want[svc] || m.Actor.Attributes["dev.devorch.oneoff"] == "true" {
+						svc := m.Actor.Attributes[labels.Service]
+						if len(want) > 0 && !want[svc] || m.Actor.Attributes[labels.OneOff] == "true" {
 							continue
 						}
 						cs, err := listHost(gctx, hb.host, project, listOptions{all: true, services: []string{svc}})

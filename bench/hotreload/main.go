@@ -60,12 +60,14 @@ import (
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/client"
 	"github.com/docker/docker/pkg/stdcopy"
+
+	"github.com/devorch/devorch/internal/labels"
 )
 
 const (
-	labelProject = "dev.devorch.project"
-	labelService = "dev.devorch.service"
-	labelReplica = "dev.devorch.replica"
+	labelProject = labels.Project
+	labelService = labels.Service
+	labelReplica = labels.Replica
 	// clockTicks is USER_HZ, the unit of /proc/PID/stat's utime and stime
 	// (100 on every Linux architecture devorch runs on).
 	clockTicks = 100

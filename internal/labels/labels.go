@@ -20,10 +20,26 @@ const (
 	Network     = Prefix + "network"
 	Volume      = Prefix + "volume"
 	Version     = Prefix + "version"
+	// Links records the cross-host links a container was created with, so
+	// that a change of placement that changes them recreates it.
+	Links = Prefix + "links"
+	// ReserveCPUs and ReserveMemory are what a container reserved (nano
+	// CPUs, bytes), so that placement subtracts them from its host's
+	// capacity in later runs; Placement is the scheduler's reason for the
+	// container's host.
+	ReserveCPUs   = Prefix + "reserve-nanocpus"
+	ReserveMemory = Prefix + "reserve-memory"
+	Placement     = Prefix + "placement"
+	// Helper marks the helper image and containers that move volume data
+	// between hosts.
+	Helper = Prefix + "helper"
 	// Built marks an image devorch built for a service without an image:
 	// name; `down --rmi local` removes only those.
 	Built = Prefix + "built"
-	Test  = Prefix + "test"
+	// Test marks test images and test-only resources; TestContent is a
+	// test image's content hash (rebuilt when it changes).
+	Test        = Prefix + "test"
+	TestContent = Prefix + "test-content"
 )
 
 // ProjectFilter selects what belongs to project.

@@ -30,13 +30,15 @@ import (
 	"time"
 
 	"github.com/docker/docker/client"
+
+	"github.com/devorch/devorch/internal/labels"
 )
 
 // Label keys and values shared with devorch (see CONVENTIONS.md).
 const (
-	LabelProject     = "dev.devorch.project"
-	LabelTest        = "dev.devorch.test"
-	LabelTestContent = "dev.devorch.test-content"
+	LabelProject     = labels.Project
+	LabelTest        = labels.Test
+	LabelTestContent = labels.TestContent
 
 	// ProjectPrefix starts every test project name; the leak check looks
 	// for resources of projects with this prefix.
