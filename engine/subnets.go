@@ -36,10 +36,7 @@ func (e *Engine) allocateSubnets(ctx context.Context, p *compose.Project, netsOn
 	for _, hostName := range sortedKeys(netsOn) {
 		for _, key := range sortedKeys(netsOn[hostName]) {
 			cfg := p.Networks[key]
-			name := cfg.Name
-			if name == "" {
-				name = p.Name + "_" + key
-			}
+			name := netctl.Name(p.Name, key, cfg)
 			if bool(cfg.External) || len(cfg.Ipam.Config) > 0 || (cfg.Driver != "" && cfg.Driver != "bridge") {
 				continue
 			}

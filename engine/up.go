@@ -405,10 +405,6 @@ func (e *Engine) ensureNetworksVolumes(ctx context.Context, p *compose.Project, 
 				return nil, nil, fmt.Errorf("network %q is used but not declared", key)
 			}
 			g.Go(func() error {
-				name := cfg.Name
-				if name == "" {
-					name = p.Name + "_" + key
-				}
 				// Uncancelled, as container creates: a create cut short
 				// when a sibling fails may still happen in the daemon,
 				// after the rollback has looked.

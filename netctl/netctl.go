@@ -32,6 +32,15 @@ type API interface {
 	NetworkRemove(ctx context.Context, networkID string) error
 }
 
+// Name is the Docker name of a project's network: the file's name:, else
+// <project>_<key>, as compose names it.
+func Name(project, key string, cfg types.NetworkConfig) string {
+	if cfg.Name != "" {
+		return cfg.Name
+	}
+	return project + "_" + key
+}
+
 // Result says what Ensure did.
 type Result struct {
 	Name    string
@@ -65,10 +74,7 @@ type Request struct {
 // whenever it finds several networks of the project under one name it keeps
 // one (see pick) and removes the others that nothing is attached to.
 func Ensure(ctx context.Context, api API, r Request) (Result, error) {
-	name := r.Config.Name
-	if name == "" {
-		name = r.Project + "_" + r.Key
-	}
+	name := Name(r.Project, r.Key, r.Config)
 	existing, err := find(ctx, api, name)
 	if err != nil {
 		return Result{}, fmt.Errorf("look up network %q on host %q: %w", name, r.Host, err)
