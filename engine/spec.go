@@ -2,7 +2,6 @@ package engine
 
 import (
 	"fmt"
-	"maps"
 	"math"
 	"os"
 	"path/filepath"
@@ -22,6 +21,7 @@ import (
 
 	"github.com/devorch/devorch/compose"
 	"github.com/devorch/devorch/internal/labels"
+	"github.com/devorch/devorch/netctl"
 )
 
 // specInput is everything needed to turn one replica of a service into a
@@ -60,20 +60,11 @@ type containerSpec struct {
 	host       *container.HostConfig
 	networking *network.NetworkingConfig
 	// later lists further networks to connect before start, in order.
-	later []laterNetwork
+	later []netctl.Attachment
 }
 
-// networkRef is a network by name and ID. A container is created on the
-// network's name, as compose does, with the ID in its endpoint settings:
-// Docker then never resolves the name, which a duplicate network (see
-// netctl.Ensure) would make ambiguous at start.
-type networkRef struct{ name, id string }
-
-type laterNetwork struct {
-	key      string // the compose key, for messages
-	id       string
-	settings *network.EndpointSettings
-}
+// networkRef is the engine's name for a network by name and ID.
+type networkRef = netctl.Ref
 
 // serviceLabels are the labels every container of a service carries.
 func serviceLabels(p *compose.Project, svc types.ServiceConfig, replica int, host, imageID string, oneOff bool) map[string]string {
@@ -342,20 +333,15 @@ func buildSpec(in specInput) (*containerSpec, error) {
 	case s.NetworkMode != "":
 		hc.NetworkMode = container.NetworkMode(s.NetworkMode)
 	default:
-		keys := s.NetworksByPriority()
-		for i, key := range keys {
-			ref, ok := in.networks[key]
-			if !ok {
-				return nil, fmt.Errorf("service %q: network %q is not declared in the top-level networks", s.Name, key)
-			}
-			es := endpoint(s, key, in.name, in.oneOff)
-			es.NetworkID = ref.id
-			if i == 0 {
-				hc.NetworkMode = container.NetworkMode(ref.name)
-				spec.networking = &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{ref.name: es}}
-			} else {
-				spec.later = append(spec.later, laterNetwork{key: key, id: ref.id, settings: es})
-			}
+		atts, err := netctl.Attachments(s, in.networks, in.name, in.oneOff)
+		if err != nil {
+			return nil, err
+		}
+		if len(atts) > 0 {
+			first := atts[0].Network.Name
+			hc.NetworkMode = container.NetworkMode(first)
+			spec.networking = &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{first: atts[0].Settings}}
+			spec.later = atts[1:]
 		}
 	}
 	return spec, nil
@@ -368,52 +354,6 @@ func hasBinding(bs []nat.PortBinding, ip, hostPort string) bool {
 		}
 	}
 	return false
-}
-
-// endpoint is the container's settings on one of its networks. Its aliases
-// are compose v2's: the container's own name (<project>-<service>-<n>, or
-// container_name, or the one-off's name) on every network, then the service
-// name, then the network's aliases. The name is the final one even while a
-// recreate creates the container under a temporary name.
-func endpoint(s types.ServiceConfig, key, containerName string, oneOff bool) *network.EndpointSettings {
-	cfg := s.Networks[key]
-	es := &network.EndpointSettings{Aliases: []string{containerName}}
-	if !oneOff && cfg.ServiceNameAliasEnabled() {
-		es.Aliases = append(es.Aliases, s.Name)
-	}
-	if cfg != nil {
-		es.Aliases = append(es.Aliases, cfg.Aliases...)
-		if cfg.Ipv4Address != "" || cfg.Ipv6Address != "" || len(cfg.LinkLocalIPs) > 0 {
-			es.IPAMConfig = &network.EndpointIPAMConfig{IPv4Address: cfg.Ipv4Address, IPv6Address: cfg.Ipv6Address, LinkLocalIPs: cfg.LinkLocalIPs}
-		}
-		es.MacAddress = cfg.MacAddress
-		es.DriverOpts = cfg.DriverOpts
-		es.GwPriority = cfg.GatewayPriority
-		if cfg.InterfaceName != "" {
-			// As compose sends it (Engine 28.1+; checkEngines refuses it
-			// on older engines, which would ignore it).
-			es.DriverOpts = maps.Clone(es.DriverOpts)
-			if es.DriverOpts == nil {
-				es.DriverOpts = map[string]string{}
-			}
-			es.DriverOpts["com.docker.network.endpoint.ifname"] = cfg.InterfaceName
-		}
-	}
-	for _, l := range s.Links {
-		name, alias, ok := strings.Cut(l, ":")
-		if !ok {
-			alias = name
-		}
-		es.Links = append(es.Links, name+":"+alias)
-	}
-	for _, l := range s.ExternalLinks {
-		name, alias, ok := strings.Cut(l, ":")
-		if !ok {
-			alias = name
-		}
-		es.Links = append(es.Links, name+":"+alias)
-	}
-	return es
 }
 
 func envList(m types.MappingWithEquals) []string {

@@ -419,7 +419,7 @@ func (e *Engine) ensureNetworksVolumes(ctx context.Context, p *compose.Project, 
 					e.progress(ResNetwork, res.Name, hostName, "Created")
 				}
 				mu.Lock()
-				nets[hostName][key] = networkRef{name: res.Name, id: res.ID}
+				nets[hostName][key] = networkRef{Name: res.Name, ID: res.ID}
 				mu.Unlock()
 				return nil
 			})
@@ -802,12 +802,7 @@ func (e *Engine) createContainer(ctx context.Context, limit sem, h *hosts.Host, 
 		}
 		return "", fmt.Errorf("create container %s on host %q: %w", name, h.Name, err)
 	}
-	for _, ln := range spec.later {
-		if err := h.Client.NetworkConnect(uncancelled(ctx), ln.id, resp.ID, ln.settings); err != nil {
-			return resp.ID, fmt.Errorf("connect container %s to network %q on host %q: %w", name, ln.key, h.Name, err)
-		}
-	}
-	return resp.ID, nil
+	return resp.ID, netctl.Connect(uncancelled(ctx), h.Client, h.Name, resp.ID, name, spec.later)
 }
 
 // removeStaleCreate removes the container holding name when it is the same
