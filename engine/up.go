@@ -365,65 +365,40 @@ func (e *Engine) observe(ctx context.Context, project string, views map[string]*
 // ensureNetworksVolumes creates the networks and volumes the services use,
 // on every host that runs one of them.
 func (e *Engine) ensureNetworksVolumes(ctx context.Context, p *compose.Project, set []string, plan *Plan) (map[string]map[string]networkRef, map[string]map[string]string, error) {
-	netsOn := map[string]map[string]bool{} // host → network keys
+	netsOn := netctl.Need{}
 	volsOn := map[string]map[string]bool{}
 	for _, st := range plan.Steps {
 		if st.Action == ActRemove {
 			continue
 		}
 		s := p.Services[st.Service]
-		if netsOn[st.Host] == nil {
-			netsOn[st.Host] = map[string]bool{}
+		if volsOn[st.Host] == nil {
 			volsOn[st.Host] = map[string]bool{}
 		}
-		if s.NetworkMode == "" {
-			for k := range s.Networks {
-				netsOn[st.Host][k] = true
-			}
-		}
+		netsOn.Add(st.Host, s)
 		for _, v := range s.Volumes {
 			if v.Type == types.VolumeTypeVolume && v.Source != "" {
 				volsOn[st.Host][v.Source] = true
 			}
 		}
 	}
-	nets := map[string]map[string]networkRef{} // host → key → network
-	vols := map[string]map[string]string{}
-	subnets, err := e.allocateSubnets(ctx, p, netsOn)
+	pool := e.netPool(e.Pool.Hosts)
+	reqs, err := netctl.Requests(ctx, pool, p.Name, p.Networks, netsOn)
 	if err != nil {
 		return nil, nil, err
 	}
+	var nets map[string]map[string]networkRef // host → key → network
+	vols := map[string]map[string]string{}
 	var mu sync.Mutex
 	g, gctx := errgroup.WithContext(ctx)
-	for _, hostName := range sortedKeys(netsOn) {
+	g.Go(func() error {
+		var err error
+		nets, err = netctl.EnsureAll(gctx, pool, reqs)
+		return err
+	})
+	for _, hostName := range sortedKeys(volsOn) {
 		h := e.Pool.Get(hostName)
-		nets[hostName] = map[string]networkRef{}
 		vols[hostName] = map[string]string{}
-		for _, key := range sortedKeys(netsOn[hostName]) {
-			cfg, ok := p.Networks[key]
-			if !ok {
-				return nil, nil, fmt.Errorf("network %q is used but not declared", key)
-			}
-			g.Go(func() error {
-				// Uncancelled, as container creates: a create cut short
-				// when a sibling fails may still happen in the daemon,
-				// after the rollback has looked.
-				res, err := e.ensureNetwork(uncancelled(gctx), h, netctl.Request{Project: p.Name, Key: key, Config: cfg, Host: hostName, Subnet: subnets[hostName][key]}, subnets)
-				if err != nil {
-					return err
-				}
-				if res.Warning != "" {
-					e.warn("%s", res.Warning)
-				}
-				if res.Created {
-					e.progress(ResNetwork, res.Name, hostName, "Created")
-				}
-				mu.Lock()
-				nets[hostName][key] = networkRef{Name: res.Name, ID: res.ID}
-				mu.Unlock()
-				return nil
-			})
-		}
 		for _, key := range sortedKeys(volsOn[hostName]) {
 			cfg, ok := p.Volumes[key]
 			if !ok {

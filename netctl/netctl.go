@@ -308,11 +308,11 @@ func InUse(ctx context.Context, api API, id string) (bool, error) {
 	return len(n.Containers) > 0, nil
 }
 
-// Allocate returns the first subnet of the given prefix length inside pool
+// allocate returns the first subnet of the given prefix length inside pool
 // that overlaps none of used: devorch gives each of a project's networks on
 // each host its own subnet, so that no two hosts pick the same one (every
 // daemon starts from the same default pools).
-func Allocate(pool *net.IPNet, prefix int, used []*net.IPNet) (*net.IPNet, error) {
+func allocate(pool *net.IPNet, prefix int, used []*net.IPNet) (*net.IPNet, error) {
 	ones, bits := pool.Mask.Size()
 	if bits != 32 || prefix < ones || prefix > 30 {
 		return nil, fmt.Errorf("subnet pool %s cannot hold /%d subnets", pool, prefix)
@@ -338,8 +338,8 @@ func Allocate(pool *net.IPNet, prefix int, used []*net.IPNet) (*net.IPNet, error
 	return nil, fmt.Errorf("no free /%d subnet left in %s (%d in use)", prefix, pool, len(used))
 }
 
-// Subnets returns the subnets of every network on a host.
-func Subnets(ctx context.Context, api API) (map[string][]*net.IPNet, error) {
+// subnets returns the subnets of every network on a host.
+func subnets(ctx context.Context, api API) (map[string][]*net.IPNet, error) {
 	list, err := api.NetworkList(ctx, network.ListOptions{})
 	if err != nil {
 		return nil, err

@@ -1,18 +1,13 @@
-package engine
+package netctl
 
 import (
 	"context"
 	"fmt"
 	"net"
-	"os"
 	"strings"
 	"sync"
 
 	"golang.org/x/sync/errgroup"
-
-	"github.com/devorch/devorch/compose"
-	"github.com/devorch/devorch/engine/hosts"
-	"github.com/devorch/devorch/netctl"
 )
 
 // DefaultSubnetPool is where devorch takes subnets for a project's
@@ -24,44 +19,39 @@ const DefaultSubnetPool = "10.210.0.0/16"
 // host, no host address and no other allocation of this run. With one
 // host, Docker picks as it always does. Networks with an ipam config in
 // the file, and existing ones, keep theirs.
-func (e *Engine) allocateSubnets(ctx context.Context, p *compose.Project, netsOn map[string]map[string]bool) (map[string]map[string]string, error) {
-	out := map[string]map[string]string{}
-	if e.Pool.Single() {
-		return out, nil
+func allocateSubnets(ctx context.Context, pool Pool, reqs []Request) error {
+	if len(pool.Hosts) == 1 {
+		return nil
 	}
-	pool, existing, used, err := e.subnetsInUse(ctx)
+	subnetPool, existing, used, err := pool.subnetsInUse(ctx)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	for _, hostName := range sortedKeys(netsOn) {
-		for _, key := range sortedKeys(netsOn[hostName]) {
-			cfg := p.Networks[key]
-			name := netctl.Name(p.Name, key, cfg)
-			if bool(cfg.External) || len(cfg.Ipam.Config) > 0 || (cfg.Driver != "" && cfg.Driver != "bridge") {
-				continue
-			}
-			if _, exists := existing[hostName][name]; exists {
-				continue
-			}
-			sn, err := netctl.Allocate(pool, 24, used)
-			if err != nil {
-				return nil, fmt.Errorf("network %q on host %q: %w", name, hostName, err)
-			}
-			used = append(used, sn)
-			if out[hostName] == nil {
-				out[hostName] = map[string]string{}
-			}
-			out[hostName][key] = sn.String()
+	for i := range reqs {
+		r := &reqs[i]
+		cfg := r.Config
+		name := Name(r.Project, r.Key, cfg)
+		if bool(cfg.External) || len(cfg.Ipam.Config) > 0 || (cfg.Driver != "" && cfg.Driver != "bridge") {
+			continue
 		}
+		if _, exists := existing[r.Host][name]; exists {
+			continue
+		}
+		sn, err := allocate(subnetPool, 24, used)
+		if err != nil {
+			return fmt.Errorf("network %q on host %q: %w", name, r.Host, err)
+		}
+		used = append(used, sn)
+		r.Subnet = sn.String()
 	}
-	return out, nil
+	return nil
 }
 
 // subnetsInUse reads the subnet pool and what it must not hand out: the
 // subnets of every network on every reachable host (by host and network
 // name), the hosts' addresses and this machine's own.
-func (e *Engine) subnetsInUse(ctx context.Context) (*net.IPNet, map[string]map[string][]*net.IPNet, []*net.IPNet, error) {
-	poolText := os.Getenv("DEVORCH_SUBNET_POOL")
+func (p Pool) subnetsInUse(ctx context.Context) (*net.IPNet, map[string]map[string][]*net.IPNet, []*net.IPNet, error) {
+	poolText := p.SubnetPool
 	if poolText == "" {
 		poolText = DefaultSubnetPool
 	}
@@ -72,12 +62,14 @@ func (e *Engine) subnetsInUse(ctx context.Context) (*net.IPNet, map[string]map[s
 	existing := map[string]map[string][]*net.IPNet{} // host → network name → subnets
 	var mu sync.Mutex
 	g, gctx := errgroup.WithContext(ctx)
-	for _, h := range e.Pool.Hosts {
-		if _, err := h.Info(gctx, 0); err != nil {
-			continue // unreachable: nothing to create there
+	for _, h := range p.Hosts {
+		if h.Alive != nil {
+			if err := h.Alive(gctx); err != nil {
+				continue // unreachable: nothing to create there
+			}
 		}
 		g.Go(func() error {
-			sn, err := netctl.Subnets(gctx, h.Client)
+			sn, err := subnets(gctx, h.API)
 			if err != nil {
 				return fmt.Errorf("list networks on host %q: %w", h.Name, err)
 			}
@@ -96,12 +88,16 @@ func (e *Engine) subnetsInUse(ctx context.Context) (*net.IPNet, map[string]map[s
 			used = append(used, sns...)
 		}
 	}
-	for _, h := range e.Pool.Hosts {
+	for _, h := range p.Hosts {
 		if ip := net.ParseIP(h.Address); ip != nil && ip.To4() != nil {
 			used = append(used, &net.IPNet{IP: ip, Mask: net.CIDRMask(32, 32)})
 		}
 	}
-	if addrs, err := net.InterfaceAddrs(); err == nil {
+	localAddrs := p.LocalAddrs
+	if localAddrs == nil {
+		localAddrs = net.InterfaceAddrs
+	}
+	if addrs, err := localAddrs(); err == nil {
 		for _, a := range addrs {
 			if n, ok := a.(*net.IPNet); ok && n.IP.To4() != nil {
 				used = append(used, n)
@@ -115,51 +111,49 @@ func (e *Engine) subnetsInUse(ctx context.Context) (*net.IPNet, map[string]map[s
 // is given another.
 const subnetRetries = 5
 
-// ensureNetwork ensures one network on a host with the subnet allocateSubnets
+// ensure ensures one network on a host with the subnet allocateSubnets
 // gave it. Allocation reads the hosts and creation comes later: another run
 // (another project on the same host, at the same moment) may create a
 // network with that subnet in between, and Docker refuses the create with
 // "Pool overlaps with other one on this address space". The hosts are then
 // read again and the network gets the next free subnet, a few times at
-// most. run is this run's allocation (host → key → subnet), kept clear of.
-// Retries are serialised, so that two networks of one run retried at once
+// most. run is this run's allocation, kept clear of. Retries are
+// serialised (Pool.Retry), so that two networks of one run retried at once
 // cannot take the same subnet on two hosts.
-func (e *Engine) ensureNetwork(ctx context.Context, h *hosts.Host, r netctl.Request, run map[string]map[string]string) (netctl.Result, error) {
-	if r.Subnet != "" && e.hooks.subnetGiven != nil {
-		e.hooks.subnetGiven(r.Host, r.Key, r.Subnet)
+func (p Pool) ensure(ctx context.Context, h Host, r Request, run []Request) (Result, error) {
+	if r.Subnet != "" && p.SubnetGiven != nil {
+		p.SubnetGiven(r.Host, r.Key, r.Subnet)
 	}
-	res, err := netctl.Ensure(ctx, h.Client, r)
+	res, err := Ensure(ctx, h.API, r)
 	for try := 1; err != nil && r.Subnet != "" && isPoolOverlap(err) && try <= subnetRetries; try++ {
-		res, err = e.ensureNetworkAgain(ctx, h, &r, run)
+		res, err = p.ensureAgain(ctx, h, &r, run)
 	}
 	return res, err
 }
 
-func (e *Engine) ensureNetworkAgain(ctx context.Context, h *hosts.Host, r *netctl.Request, run map[string]map[string]string) (netctl.Result, error) {
-	if e.subnetMu != nil {
-		e.subnetMu.Lock()
-		defer e.subnetMu.Unlock()
+func (p Pool) ensureAgain(ctx context.Context, h Host, r *Request, run []Request) (Result, error) {
+	if p.Retry != nil {
+		p.Retry.Lock()
+		defer p.Retry.Unlock()
 	}
-	pool, _, used, err := e.subnetsInUse(ctx)
+	pool, _, used, err := p.subnetsInUse(ctx)
 	if err != nil {
-		return netctl.Result{}, err
+		return Result{}, err
 	}
-	for _, byKey := range run {
-		for _, sn := range byKey {
-			if _, n, err := net.ParseCIDR(sn); err == nil {
-				used = append(used, n)
-			}
+	for _, other := range run {
+		if _, n, err := net.ParseCIDR(other.Subnet); err == nil {
+			used = append(used, n)
 		}
 	}
 	if _, n, err := net.ParseCIDR(r.Subnet); err == nil {
 		used = append(used, n)
 	}
-	sn, err := netctl.Allocate(pool, 24, used)
+	sn, err := allocate(pool, 24, used)
 	if err != nil {
-		return netctl.Result{}, fmt.Errorf("network %q on host %q: subnet %s was taken meanwhile: %w", r.Key, r.Host, r.Subnet, err)
+		return Result{}, fmt.Errorf("network %q on host %q: subnet %s was taken meanwhile: %w", r.Key, r.Host, r.Subnet, err)
 	}
 	r.Subnet = sn.String()
-	return netctl.Ensure(ctx, h.Client, *r)
+	return Ensure(ctx, h.API, *r)
 }
 
 // isPoolOverlap reports Docker's refusal of a subnet another network on the
