@@ -8,10 +8,8 @@ package netctl
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"net"
 	"sort"
 	"strings"
 	"time"
@@ -306,51 +304,4 @@ func InUse(ctx context.Context, api API, id string) (bool, error) {
 		return false, err
 	}
 	return len(n.Containers) > 0, nil
-}
-
-// allocate returns the first subnet of the given prefix length inside pool
-// that overlaps none of used: devorch gives each of a project's networks on
-// each host its own subnet, so that no two hosts pick the same one (every
-// daemon starts from the same default pools).
-func allocate(pool *net.IPNet, prefix int, used []*net.IPNet) (*net.IPNet, error) {
-	ones, bits := pool.Mask.Size()
-	if bits != 32 || prefix < ones || prefix > 30 {
-		return nil, fmt.Errorf("subnet pool %s cannot hold /%d subnets", pool, prefix)
-	}
-	base := binary.BigEndian.Uint32(pool.IP.To4())
-	step := uint32(1) << (32 - prefix)
-	count := uint32(1) << (prefix - ones)
-	for i := uint32(0); i < count; i++ {
-		ip := make(net.IP, 4)
-		binary.BigEndian.PutUint32(ip, base+i*step)
-		cand := &net.IPNet{IP: ip, Mask: net.CIDRMask(prefix, 32)}
-		free := true
-		for _, u := range used {
-			if u != nil && (u.Contains(cand.IP) || cand.Contains(u.IP)) {
-				free = false
-				break
-			}
-		}
-		if free {
-			return cand, nil
-		}
-	}
-	return nil, fmt.Errorf("no free /%d subnet left in %s (%d in use)", prefix, pool, len(used))
-}
-
-// subnets returns the subnets of every network on a host.
-func subnets(ctx context.Context, api API) (map[string][]*net.IPNet, error) {
-	list, err := api.NetworkList(ctx, network.ListOptions{})
-	if err != nil {
-		return nil, err
-	}
-	out := map[string][]*net.IPNet{}
-	for _, n := range list {
-		for _, c := range n.IPAM.Config {
-			if _, sn, err := net.ParseCIDR(c.Subnet); err == nil {
-				out[n.Name] = append(out[n.Name], sn)
-			}
-		}
-	}
-	return out, nil
 }
