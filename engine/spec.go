@@ -45,12 +45,7 @@ type specInput struct {
 	// extraHosts are added by the engine (cross-host links).
 	extraHosts []string
 	// publish adds port bindings the engine needs (cross-host links).
-	publish []portPublish
-}
-
-type portPublish struct {
-	hostIP string
-	port   string // container port with protocol, "8080/tcp"
+	publish []netctl.Publish
 }
 
 // containerSpec is a create request plus the networks to connect after
@@ -62,9 +57,6 @@ type containerSpec struct {
 	// later lists further networks to connect before start, in order.
 	later []netctl.Attachment
 }
-
-// networkRef is the engine's name for a network by name and ID.
-type networkRef = netctl.Ref
 
 // serviceLabels are the labels every container of a service carries.
 func serviceLabels(p *compose.Project, svc types.ServiceConfig, replica int, host, imageID string, oneOff bool) map[string]string {
@@ -261,10 +253,10 @@ func buildSpec(in specInput) (*containerSpec, error) {
 	// bound to the address other hosts reach this one at, never to every
 	// interface.
 	for _, pp := range in.publish {
-		port := nat.Port(pp.port)
+		port := nat.Port(pp.Port)
 		exposed[port] = struct{}{}
-		if !hasBinding(bindings[port], pp.hostIP, port.Port()) {
-			bindings[port] = append(bindings[port], nat.PortBinding{HostIP: pp.hostIP, HostPort: port.Port()})
+		if !hasBinding(bindings[port], pp.HostIP, port.Port()) {
+			bindings[port] = append(bindings[port], nat.PortBinding{HostIP: pp.HostIP, HostPort: port.Port()})
 		}
 	}
 	if len(exposed) > 0 {

@@ -134,7 +134,7 @@ func (e *Engine) Up(ctx context.Context, p *compose.Project, o UpOptions) (*UpRe
 	placement := func(service string, replica int) string { return pl.host(service, replica) }
 	var lk links
 	if !e.Pool.Single() {
-		lk, err = e.crossHostLinks(p, set, func(service string) []string {
+		lk, err = netctl.CrossHostLinks(e.netPool(e.Pool.Hosts), p.Services, set, func(service string) []string {
 			var hs []string
 			if _, ok := p.Services[service]; ok && containsStr(set, service) {
 				for r := 1; r <= desiredScale(p.Services[service], o.Scale); r++ {
@@ -199,7 +199,7 @@ func (e *Engine) Up(ctx context.Context, p *compose.Project, o UpOptions) (*UpRe
 		return makePlan(planInput{
 			project: p, services: set, existing: world.serviceContainers(), images: images,
 			scale: o.Scale, force: force, noRecreate: o.NoRecreate, place: placement,
-			linkSig: func(service, host string, replica int) string { return lk.get(service, host, replica).signature() },
+			linkSig: func(service, host string, replica int) string { return lk.Get(service, host, replica).Signature() },
 			why: func(service string, replica int) string {
 				return pl.why[schedule.ReplicaKey{Service: service, Replica: replica}]
 			},
@@ -724,17 +724,17 @@ func (e *Engine) createReplica(ctx context.Context, limit sem, p *compose.Projec
 	}
 	c := &Container{Host: h, Name: st.Name, Service: s.Name, Replica: st.Replica, Hash: p.Hashes[s.Name]}
 	e.containerProgress(c, "Creating", "")
-	link := lk.get(s.Name, h.Name, st.Replica)
+	link := lk.Get(s.Name, h.Name, st.Replica)
 	spec, err := buildSpec(specInput{
 		project: p, svc: s, replica: st.Replica, name: st.Name, host: h.Name,
 		image: ImageRef(p, s), imageID: images[h.Name],
 		networks: nets[h.Name], volumes: vols[h.Name], targets: targets,
-		extraHosts: link.extraHosts, publish: link.publish,
+		extraHosts: link.ExtraHosts, publish: link.Publish,
 	})
 	if err != nil {
 		return nil, err
 	}
-	if sig := link.signature(); sig != "" {
+	if sig := link.Signature(); sig != "" {
 		spec.config.Labels[labelLinks] = sig
 	}
 	if st.Why != "" {
@@ -1016,3 +1016,12 @@ func (e *Engine) waitServices(ctx context.Context, p *compose.Project, set []str
 }
 
 func containsStr(list []string, s string) bool { return contains(list, s) }
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
