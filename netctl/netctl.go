@@ -1,9 +1,13 @@
-// Package netctl owns the project's bridge networks on each host: it
-// creates them (or reuses what an earlier run created, found by label),
-// checks external ones exist, heals two networks of one name, and removes
-// them when nothing of the project is left on them; and it keeps
-// containers from leaving one network together (Lanes), which Docker 20.10
-// miscounts.
+// Package netctl owns devorch's networks on a pool of hosts: their names;
+// creating them, or reusing what an earlier run created (found by label,
+// two of one name healed), and checking external ones exist; giving each a
+// subnet that overlaps nothing on any host; removing them; a container's
+// endpoint on each of its networks (aliases, static addresses, priority)
+// and connecting it to them; the cross-host links by which a service
+// reaches a dependency on another host; and keeping containers from
+// leaving one network together (Lanes), which Docker 20.10 miscounts. It
+// works over a narrow Docker API and plain data and reports to a Sink, so
+// that it needs nothing of the engine.
 package netctl
 
 import (
