@@ -77,7 +77,7 @@ func (e *Engine) Down(ctx context.Context, project string, p *compose.Project, o
 	hs := e.answering(ctx)
 	errs := []error{stopErr}
 	if len(orphans) == 0 {
-		errs = append(errs, e.removeNetworks(ctx, project, hs))
+		errs = append(errs, netctl.RemoveAll(ctx, e.netPool(hs), project))
 	}
 	if o.Volumes {
 		errs = append(errs, e.removeVolumes(ctx, project, hs))
@@ -214,36 +214,6 @@ func isRemovalInProgress(err error) bool {
 // removeContainers stops and removes containers, dependents first.
 func (e *Engine) removeContainers(ctx context.Context, cs []Container, timeout *time.Duration) error {
 	return e.stopInOrder(ctx, cs, timeout, true, false)
-}
-
-// removeNetworks removes the project's networks on every host.
-func (e *Engine) removeNetworks(ctx context.Context, project string, hs []*hosts.Host) error {
-	g, gctx := errgroup.WithContext(ctx)
-	for _, h := range hs {
-		g.Go(func() error {
-			nets, err := netctl.List(gctx, h.Client, project)
-			if err != nil {
-				return fmt.Errorf("list networks on host %q: %w", h.Name, err)
-			}
-			for _, n := range nets {
-				e.progress(ResNetwork, n.Name, h.Name, "Removing")
-				err := netctl.Remove(gctx, h.Client, n.ID)
-				if errors.Is(err, netctl.ErrStaleEndpoint) {
-					// Nothing devorch can do removes it; the project is
-					// down all the same, and the next up reuses it.
-					e.warn("network %s on host %q is left behind: %v; the next up reuses it, and restarting that Docker daemon removes it", n.Name, h.Name, err)
-					e.progress(ResNetwork, n.Name, h.Name, "Left")
-					continue
-				}
-				if err != nil {
-					return fmt.Errorf("remove network %s on host %q: %w", n.Name, h.Name, err)
-				}
-				e.progress(ResNetwork, n.Name, h.Name, "Removed")
-			}
-			return nil
-		})
-	}
-	return g.Wait()
 }
 
 // removeVolumes removes the project's named volumes (not external ones).

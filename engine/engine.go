@@ -35,8 +35,8 @@ type Engine struct {
 	// lanes keeps containers from leaving one network together (shared by
 	// copies of the engine; nil in engines that stop nothing).
 	lanes *netctl.Lanes
-	// subnetMu serialises giving a network another subnet (subnets.go);
-	// shared by copies of the engine, nil in engines that create no
+	// subnetMu serialises giving a network another subnet (netctl.Pool's
+	// Retry); shared by copies of the engine, nil in engines that create no
 	// networks.
 	subnetMu *sync.Mutex
 	hooks    testHooks

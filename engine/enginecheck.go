@@ -13,6 +13,7 @@ import (
 	"github.com/docker/docker/api/types/versions"
 
 	"github.com/devorch/devorch/compose"
+	"github.com/devorch/devorch/netctl"
 )
 
 // Some of what a compose file asks for depends on the engine it runs on:
@@ -105,21 +106,17 @@ func checkServiceOnEngine(s types.ServiceConfig, f engineFacts) error {
 func (e *Engine) checkEngines(ctx context.Context, p *compose.Project, plan *Plan, views map[string]*hostView) error {
 	type onHost struct{ service, host string }
 	seen := map[onHost]bool{}
-	netsOn := map[string]map[string]bool{} // host → network keys used there
+	netsOn := netctl.Need{} // host → network keys used there
 	volsOn := map[string]map[string]bool{}
 	for _, st := range plan.Steps {
 		if st.Action == ActRemove {
 			continue
 		}
 		s := p.Services[st.Service]
-		if netsOn[st.Host] == nil {
-			netsOn[st.Host], volsOn[st.Host] = map[string]bool{}, map[string]bool{}
+		if volsOn[st.Host] == nil {
+			volsOn[st.Host] = map[string]bool{}
 		}
-		if s.NetworkMode == "" {
-			for k := range s.Networks {
-				netsOn[st.Host][k] = true
-			}
-		}
+		netsOn.Add(st.Host, s)
 		for _, v := range s.Volumes {
 			if v.Type == types.VolumeTypeVolume && v.Source != "" {
 				volsOn[st.Host][v.Source] = true

@@ -63,19 +63,3 @@ func TestCheckServiceOnEngine(t *testing.T) {
 		})
 	}
 }
-
-// The interface name reaches Docker as compose sends it: a driver option of
-// the endpoint, without changing the file's own driver options.
-func TestEndpointInterfaceName(t *testing.T) {
-	opts := map[string]string{"k": "v"}
-	s := svc("web", func(s *types.ServiceConfig) {
-		s.Networks = map[string]*types.ServiceNetworkConfig{"front": {InterfaceName: "lan0", DriverOpts: opts}}
-	})
-	es := endpoint(s, "front", "p-web-1", false)
-	if es.DriverOpts["com.docker.network.endpoint.ifname"] != "lan0" || es.DriverOpts["k"] != "v" {
-		t.Errorf("driver options %v", es.DriverOpts)
-	}
-	if _, ok := opts["com.docker.network.endpoint.ifname"]; ok {
-		t.Errorf("the service's own driver_opts were changed")
-	}
-}

@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"slices"
 	"strings"
 	"testing"
 
@@ -181,26 +180,5 @@ func TestWithLabels(t *testing.T) {
 	got = string(withLabels([]byte("FROM a\nRUN x"), "", map[string]string{"k": "v"}))
 	if got != "FROM a\nRUN x\nLABEL \"k\"=\"v\"" {
 		t.Errorf("last stage: %q", got)
-	}
-}
-
-// compose v2's aliases: the container's name first on every network (for a
-// one-off too), then the service name (not for a one-off), then the
-// network's own.
-func TestEndpointAliases(t *testing.T) {
-	s := types.ServiceConfig{Name: "web"}
-	s.Networks = map[string]*types.ServiceNetworkConfig{"default": nil, "back": {Aliases: []string{"www"}}}
-	for _, tc := range []struct {
-		key, name string
-		oneOff    bool
-		want      []string
-	}{
-		{"default", "p-web-1", false, []string{"p-web-1", "web"}},
-		{"back", "custom", false, []string{"custom", "web", "www"}},
-		{"back", "p-web-run-0123", true, []string{"p-web-run-0123", "www"}},
-	} {
-		if got := endpoint(s, tc.key, tc.name, tc.oneOff).Aliases; !slices.Equal(got, tc.want) {
-			t.Errorf("%s on %s (one-off %v): aliases %v, want %v", tc.name, tc.key, tc.oneOff, got, tc.want)
-		}
 	}
 }

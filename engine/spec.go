@@ -2,7 +2,6 @@ package engine
 
 import (
 	"fmt"
-	"maps"
 	"sort"
 	"strconv"
 	"strings"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/devorch/devorch/compose"
 	"github.com/devorch/devorch/internal/labels"
+	"github.com/devorch/devorch/netctl"
 )
 
 // specInput is everything needed to turn one replica of a service into a
@@ -29,7 +29,7 @@ type specInput struct {
 	image   string
 	imageID string
 	// networks maps compose network keys to Docker networks.
-	networks map[string]networkRef
+	networks map[string]netctl.Ref
 	// volumes maps compose volume keys to Docker volume names.
 	volumes map[string]string
 	// targets maps a service name to the container (replica 1) that
@@ -39,12 +39,7 @@ type specInput struct {
 	// extraHosts are added by the engine (cross-host links).
 	extraHosts []string
 	// publish adds port bindings the engine needs (cross-host links).
-	publish []portPublish
-}
-
-type portPublish struct {
-	hostIP string
-	port   string // container port with protocol, "8080/tcp"
+	publish []netctl.Publish
 }
 
 // containerSpec is a create request plus the networks to connect after
@@ -54,19 +49,7 @@ type containerSpec struct {
 	host       *container.HostConfig
 	networking *network.NetworkingConfig
 	// later lists further networks to connect before start, in order.
-	later []laterNetwork
-}
-
-// networkRef is a network by name and ID. A container is created on the
-// network's name, as compose does, with the ID in its endpoint settings:
-// Docker then never resolves the name, which a duplicate network (see
-// netctl.Ensure) would make ambiguous at start.
-type networkRef struct{ name, id string }
-
-type laterNetwork struct {
-	key      string // the compose key, for messages
-	id       string
-	settings *network.EndpointSettings
+	later []netctl.Attachment
 }
 
 // serviceLabels are the labels every container of a service carries.
@@ -180,20 +163,15 @@ func setNetworks(spec *containerSpec, in specInput) error {
 	case s.NetworkMode != "":
 		hc.NetworkMode = container.NetworkMode(s.NetworkMode)
 	default:
-		keys := s.NetworksByPriority()
-		for i, key := range keys {
-			ref, ok := in.networks[key]
-			if !ok {
-				return fmt.Errorf("service %q: network %q is not declared in the top-level networks", s.Name, key)
-			}
-			es := endpoint(s, key, in.name, in.oneOff)
-			es.NetworkID = ref.id
-			if i == 0 {
-				hc.NetworkMode = container.NetworkMode(ref.name)
-				spec.networking = &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{ref.name: es}}
-			} else {
-				spec.later = append(spec.later, laterNetwork{key: key, id: ref.id, settings: es})
-			}
+		atts, err := netctl.Attachments(s, in.networks, in.name, in.oneOff)
+		if err != nil {
+			return err
+		}
+		if len(atts) > 0 {
+			first := atts[0].Network.Name
+			hc.NetworkMode = container.NetworkMode(first)
+			spec.networking = &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{first: atts[0].Settings}}
+			spec.later = atts[1:]
 		}
 	}
 	return nil
@@ -201,7 +179,7 @@ func setNetworks(spec *containerSpec, in specInput) error {
 
 // ports are the exposed ports and their host bindings, nil when there are
 // none: expose, ports, then what cross-host links publish.
-func ports(s types.ServiceConfig, publish []portPublish) (nat.PortSet, nat.PortMap, error) {
+func ports(s types.ServiceConfig, publish []netctl.Publish) (nat.PortSet, nat.PortMap, error) {
 	exposed, err := exposedPorts(s)
 	if err != nil {
 		return nil, nil, err
@@ -220,10 +198,10 @@ func ports(s types.ServiceConfig, publish []portPublish) (nat.PortSet, nat.PortM
 	// bound to the address other hosts reach this one at, never to every
 	// interface.
 	for _, pp := range publish {
-		port := nat.Port(pp.port)
+		port := nat.Port(pp.Port)
 		exposed[port] = struct{}{}
-		if !hasBinding(bindings[port], pp.hostIP, port.Port()) {
-			bindings[port] = append(bindings[port], nat.PortBinding{HostIP: pp.hostIP, HostPort: port.Port()})
+		if !hasBinding(bindings[port], pp.HostIP, port.Port()) {
+			bindings[port] = append(bindings[port], nat.PortBinding{HostIP: pp.HostIP, HostPort: port.Port()})
 		}
 	}
 	if len(exposed) == 0 {
@@ -262,52 +240,6 @@ func hasBinding(bs []nat.PortBinding, ip, hostPort string) bool {
 		}
 	}
 	return false
-}
-
-// endpoint is the container's settings on one of its networks. Its aliases
-// are compose v2's: the container's own name (<project>-<service>-<n>, or
-// container_name, or the one-off's name) on every network, then the service
-// name, then the network's aliases. The name is the final one even while a
-// recreate creates the container under a temporary name.
-func endpoint(s types.ServiceConfig, key, containerName string, oneOff bool) *network.EndpointSettings {
-	cfg := s.Networks[key]
-	es := &network.EndpointSettings{Aliases: []string{containerName}}
-	if !oneOff && cfg.ServiceNameAliasEnabled() {
-		es.Aliases = append(es.Aliases, s.Name)
-	}
-	if cfg != nil {
-		es.Aliases = append(es.Aliases, cfg.Aliases...)
-		if cfg.Ipv4Address != "" || cfg.Ipv6Address != "" || len(cfg.LinkLocalIPs) > 0 {
-			es.IPAMConfig = &network.EndpointIPAMConfig{IPv4Address: cfg.Ipv4Address, IPv6Address: cfg.Ipv6Address, LinkLocalIPs: cfg.LinkLocalIPs}
-		}
-		es.MacAddress = cfg.MacAddress
-		es.DriverOpts = cfg.DriverOpts
-		es.GwPriority = cfg.GatewayPriority
-		if cfg.InterfaceName != "" {
-			// As compose sends it (Engine 28.1+; checkEngines refuses it
-			// on older engines, which would ignore it).
-			es.DriverOpts = maps.Clone(es.DriverOpts)
-			if es.DriverOpts == nil {
-				es.DriverOpts = map[string]string{}
-			}
-			es.DriverOpts["com.docker.network.endpoint.ifname"] = cfg.InterfaceName
-		}
-	}
-	for _, l := range s.Links {
-		name, alias, ok := strings.Cut(l, ":")
-		if !ok {
-			alias = name
-		}
-		es.Links = append(es.Links, name+":"+alias)
-	}
-	for _, l := range s.ExternalLinks {
-		name, alias, ok := strings.Cut(l, ":")
-		if !ok {
-			alias = name
-		}
-		es.Links = append(es.Links, name+":"+alias)
-	}
-	return es
 }
 
 func envList(m types.MappingWithEquals) []string {

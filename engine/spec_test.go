@@ -13,6 +13,7 @@ import (
 	"github.com/docker/go-units"
 
 	"github.com/devorch/devorch/compose"
+	"github.com/devorch/devorch/netctl"
 )
 
 func valPtr[T any](v T) *T { return &v }
@@ -291,7 +292,7 @@ func TestPorts(t *testing.T) {
 		name      string
 		expose    []string
 		ports     []types.ServicePortConfig
-		publish   []portPublish
+		publish   []netctl.Publish
 		wantSet   []string
 		wantBinds map[string][]string // port: "ip|hostport", in order
 		wantErr   string
@@ -309,7 +310,7 @@ func TestPorts(t *testing.T) {
 		{
 			name:      "link publish",
 			ports:     []types.ServicePortConfig{{Target: 80, Published: "80", HostIP: "10.0.0.2"}},
-			publish:   []portPublish{{hostIP: "10.0.0.2", port: "80/tcp"}, {hostIP: "10.0.0.2", port: "90/tcp"}, {hostIP: "10.0.0.2", port: "90/tcp"}},
+			publish:   []netctl.Publish{{HostIP: "10.0.0.2", Port: "80/tcp"}, {HostIP: "10.0.0.2", Port: "90/tcp"}, {HostIP: "10.0.0.2", Port: "90/tcp"}},
 			wantSet:   []string{"80/tcp", "90/tcp"},
 			wantBinds: map[string][]string{"80/tcp": {"10.0.0.2|80"}, "90/tcp": {"10.0.0.2|90"}},
 		},

@@ -134,7 +134,7 @@ func (e *Engine) Up(ctx context.Context, p *compose.Project, o UpOptions) (*UpRe
 	placement := func(service string, replica int) string { return pl.host(service, replica) }
 	var lk links
 	if !e.Pool.Single() {
-		lk, err = e.crossHostLinks(p, set, func(service string) []string {
+		lk, err = netctl.CrossHostLinks(e.netPool(e.Pool.Hosts), p.Services, set, func(service string) []string {
 			var hs []string
 			if _, ok := p.Services[service]; ok && containsStr(set, service) {
 				for r := 1; r <= desiredScale(p.Services[service], o.Scale); r++ {
@@ -199,7 +199,7 @@ func (e *Engine) Up(ctx context.Context, p *compose.Project, o UpOptions) (*UpRe
 		return makePlan(planInput{
 			project: p, services: set, existing: world.serviceContainers(), images: images,
 			scale: o.Scale, force: force, noRecreate: o.NoRecreate, place: placement,
-			linkSig: func(service, host string, replica int) string { return lk.get(service, host, replica).signature() },
+			linkSig: func(service, host string, replica int) string { return lk.Get(service, host, replica).Signature() },
 			why: func(service string, replica int) string {
 				return pl.why[schedule.ReplicaKey{Service: service, Replica: replica}]
 			},
@@ -365,69 +365,40 @@ func (e *Engine) observe(ctx context.Context, project string, views map[string]*
 // ensureNetworksVolumes creates the networks and volumes the services use,
 // on every host that runs one of them.
 func (e *Engine) ensureNetworksVolumes(ctx context.Context, p *compose.Project, set []string, plan *Plan) (map[string]map[string]networkRef, map[string]map[string]string, error) {
-	netsOn := map[string]map[string]bool{} // host → network keys
+	netsOn := netctl.Need{}
 	volsOn := map[string]map[string]bool{}
 	for _, st := range plan.Steps {
 		if st.Action == ActRemove {
 			continue
 		}
 		s := p.Services[st.Service]
-		if netsOn[st.Host] == nil {
-			netsOn[st.Host] = map[string]bool{}
+		if volsOn[st.Host] == nil {
 			volsOn[st.Host] = map[string]bool{}
 		}
-		if s.NetworkMode == "" {
-			for k := range s.Networks {
-				netsOn[st.Host][k] = true
-			}
-		}
+		netsOn.Add(st.Host, s)
 		for _, v := range s.Volumes {
 			if v.Type == types.VolumeTypeVolume && v.Source != "" {
 				volsOn[st.Host][v.Source] = true
 			}
 		}
 	}
-	nets := map[string]map[string]networkRef{} // host → key → network
-	vols := map[string]map[string]string{}
-	subnets, err := e.allocateSubnets(ctx, p, netsOn)
+	pool := e.netPool(e.Pool.Hosts)
+	reqs, err := netctl.Requests(ctx, pool, p.Name, p.Networks, netsOn)
 	if err != nil {
 		return nil, nil, err
 	}
+	var nets map[string]map[string]networkRef // host → key → network
+	vols := map[string]map[string]string{}
 	var mu sync.Mutex
 	g, gctx := errgroup.WithContext(ctx)
-	for _, hostName := range sortedKeys(netsOn) {
+	g.Go(func() error {
+		var err error
+		nets, err = netctl.EnsureAll(gctx, pool, reqs)
+		return err
+	})
+	for _, hostName := range sortedKeys(volsOn) {
 		h := e.Pool.Get(hostName)
-		nets[hostName] = map[string]networkRef{}
 		vols[hostName] = map[string]string{}
-		for _, key := range sortedKeys(netsOn[hostName]) {
-			cfg, ok := p.Networks[key]
-			if !ok {
-				return nil, nil, fmt.Errorf("network %q is used but not declared", key)
-			}
-			g.Go(func() error {
-				name := cfg.Name
-				if name == "" {
-					name = p.Name + "_" + key
-				}
-				// Uncancelled, as container creates: a create cut short
-				// when a sibling fails may still happen in the daemon,
-				// after the rollback has looked.
-				res, err := e.ensureNetwork(uncancelled(gctx), h, netctl.Request{Project: p.Name, Key: key, Config: cfg, Host: hostName, Subnet: subnets[hostName][key]}, subnets)
-				if err != nil {
-					return err
-				}
-				if res.Warning != "" {
-					e.warn("%s", res.Warning)
-				}
-				if res.Created {
-					e.progress(ResNetwork, res.Name, hostName, "Created")
-				}
-				mu.Lock()
-				nets[hostName][key] = networkRef{name: res.Name, id: res.ID}
-				mu.Unlock()
-				return nil
-			})
-		}
 		for _, key := range sortedKeys(volsOn[hostName]) {
 			cfg, ok := p.Volumes[key]
 			if !ok {
@@ -771,17 +742,17 @@ func (e *Engine) createReplica(ctx context.Context, in replicaInput, st Step, na
 	}
 	c := &Container{Host: h, Name: st.Name, Service: s.Name, Replica: st.Replica, Hash: p.Hashes[s.Name]}
 	e.containerProgress(c, "Creating", "")
-	link := in.lk.get(s.Name, h.Name, st.Replica)
+	link := in.lk.Get(s.Name, h.Name, st.Replica)
 	spec, err := buildSpec(specInput{
 		project: p, svc: s, replica: st.Replica, name: st.Name, host: h.Name,
 		image: ImageRef(p, s), imageID: in.images[h.Name],
 		networks: in.nets[h.Name], volumes: in.vols[h.Name], targets: in.targets,
-		extraHosts: link.extraHosts, publish: link.publish,
+		extraHosts: link.ExtraHosts, publish: link.Publish,
 	})
 	if err != nil {
 		return nil, err
 	}
-	if sig := link.signature(); sig != "" {
+	if sig := link.Signature(); sig != "" {
 		spec.config.Labels[labelLinks] = sig
 	}
 	if st.Why != "" {
@@ -824,12 +795,7 @@ func (e *Engine) createContainer(ctx context.Context, limit sem, h *hosts.Host, 
 		}
 		return "", fmt.Errorf("create container %s on host %q: %w", name, h.Name, err)
 	}
-	for _, ln := range spec.later {
-		if err := h.Client.NetworkConnect(uncancelled(ctx), ln.id, resp.ID, ln.settings); err != nil {
-			return resp.ID, fmt.Errorf("connect container %s to network %q on host %q: %w", name, ln.key, h.Name, err)
-		}
-	}
-	return resp.ID, nil
+	return resp.ID, netctl.Connect(uncancelled(ctx), h.Client, h.Name, resp.ID, name, spec.later)
 }
 
 // removeStaleCreate removes the container holding name when it is the same
@@ -1068,3 +1034,12 @@ func (e *Engine) waitServices(ctx context.Context, p *compose.Project, set []str
 }
 
 func containsStr(list []string, s string) bool { return contains(list, s) }
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

@@ -1,17 +1,19 @@
-// Package netctl owns the project's bridge networks on each host: it
-// creates them (or reuses what an earlier run created, found by label),
-// checks external ones exist, heals two networks of one name, and removes
-// them when nothing of the project is left on them; and it keeps
-// containers from leaving one network together (Lanes), which Docker 20.10
-// miscounts.
+// Package netctl owns devorch's networks on a pool of hosts: their names;
+// creating them, or reusing what an earlier run created (found by label,
+// two of one name healed), and checking external ones exist; giving each a
+// subnet that overlaps nothing on any host; removing them; a container's
+// endpoint on each of its networks (aliases, static addresses, priority)
+// and connecting it to them; the cross-host links by which a service
+// reaches a dependency on another host; and keeping containers from
+// leaving one network together (Lanes), which Docker 20.10 miscounts. It
+// works over a narrow Docker API and plain data and reports to a Sink, so
+// that it needs nothing of the engine.
 package netctl
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"net"
 	"sort"
 	"strings"
 	"time"
@@ -30,6 +32,16 @@ type API interface {
 	NetworkInspect(ctx context.Context, networkID string, options network.InspectOptions) (network.Inspect, error)
 	NetworkCreate(ctx context.Context, name string, options network.CreateOptions) (network.CreateResponse, error)
 	NetworkRemove(ctx context.Context, networkID string) error
+	NetworkConnect(ctx context.Context, networkID, containerID string, config *network.EndpointSettings) error
+}
+
+// Name is the Docker name of a project's network: the file's name:, else
+// <project>_<key>, as compose names it.
+func Name(project, key string, cfg types.NetworkConfig) string {
+	if cfg.Name != "" {
+		return cfg.Name
+	}
+	return project + "_" + key
 }
 
 // Result says what Ensure did.
@@ -65,10 +77,7 @@ type Request struct {
 // whenever it finds several networks of the project under one name it keeps
 // one (see pick) and removes the others that nothing is attached to.
 func Ensure(ctx context.Context, api API, r Request) (Result, error) {
-	name := r.Config.Name
-	if name == "" {
-		name = r.Project + "_" + r.Key
-	}
+	name := Name(r.Project, r.Key, r.Config)
 	existing, err := find(ctx, api, name)
 	if err != nil {
 		return Result{}, fmt.Errorf("look up network %q on host %q: %w", name, r.Host, err)
@@ -299,51 +308,4 @@ func InUse(ctx context.Context, api API, id string) (bool, error) {
 		return false, err
 	}
 	return len(n.Containers) > 0, nil
-}
-
-// Allocate returns the first subnet of the given prefix length inside pool
-// that overlaps none of used: devorch gives each of a project's networks on
-// each host its own subnet, so that no two hosts pick the same one (every
-// daemon starts from the same default pools).
-func Allocate(pool *net.IPNet, prefix int, used []*net.IPNet) (*net.IPNet, error) {
-	ones, bits := pool.Mask.Size()
-	if bits != 32 || prefix < ones || prefix > 30 {
-		return nil, fmt.Errorf("subnet pool %s cannot hold /%d subnets", pool, prefix)
-	}
-	base := binary.BigEndian.Uint32(pool.IP.To4())
-	step := uint32(1) << (32 - prefix)
-	count := uint32(1) << (prefix - ones)
-	for i := uint32(0); i < count; i++ {
-		ip := make(net.IP, 4)
-		binary.BigEndian.PutUint32(ip, base+i*step)
-		cand := &net.IPNet{IP: ip, Mask: net.CIDRMask(prefix, 32)}
-		free := true
-		for _, u := range used {
-			if u != nil && (u.Contains(cand.IP) || cand.Contains(u.IP)) {
-				free = false
-				break
-			}
-		}
-		if free {
-			return cand, nil
-		}
-	}
-	return nil, fmt.Errorf("no free /%d subnet left in %s (%d in use)", prefix, pool, len(used))
-}
-
-// Subnets returns the subnets of every network on a host.
-func Subnets(ctx context.Context, api API) (map[string][]*net.IPNet, error) {
-	list, err := api.NetworkList(ctx, network.ListOptions{})
-	if err != nil {
-		return nil, err
-	}
-	out := map[string][]*net.IPNet{}
-	for _, n := range list {
-		for _, c := range n.IPAM.Config {
-			if _, sn, err := net.ParseCIDR(c.Subnet); err == nil {
-				out[n.Name] = append(out[n.Name], sn)
-			}
-		}
-	}
-	return out, nil
 }

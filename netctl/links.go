@@ -1,70 +1,75 @@
-package engine
+package netctl
 
 import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"net"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 
 	"github.com/compose-spec/compose-go/v2/types"
-
-	"github.com/devorch/devorch/compose"
-	"github.com/devorch/devorch/internal/labels"
 )
 
-// labelLinks records the cross-host links a container was created with, so
-// that a change of placement that changes them recreates it.
-const labelLinks = labels.Prefix + "links"
-
-// linkSpec is what cross-host links add to a service's containers on one
+// Link is what cross-host links add to a service's containers on one
 // host: names of dependencies elsewhere mapped to their host's address, and
 // ports published on this host's address for dependents elsewhere. One
 // address and port can be bound once: only one replica on the host (the
 // publisher) publishes, and the name leads to it.
-type linkSpec struct {
-	extraHosts []string
-	publish    []portPublish
+type Link struct {
+	ExtraHosts []string
+	Publish    []Publish
 	publisher  int // the replica that publishes
 }
 
-func (l linkSpec) signature() string {
-	if len(l.extraHosts) == 0 && len(l.publish) == 0 {
+// Publish is a container port a cross-host link publishes, on the same
+// port number, bound to the address other hosts reach this one at, never
+// to every interface.
+type Publish struct {
+	HostIP string
+	Port   string // container port with protocol, "8080/tcp"
+}
+
+// Signature sums up the link, for a label: a change of placement that
+// changes it recreates the container. No link, no signature.
+func (l Link) Signature() string {
+	if len(l.ExtraHosts) == 0 && len(l.Publish) == 0 {
 		return ""
 	}
 	var parts []string
-	parts = append(parts, l.extraHosts...)
-	for _, p := range l.publish {
-		parts = append(parts, p.hostIP+":"+p.port)
+	parts = append(parts, l.ExtraHosts...)
+	for _, p := range l.Publish {
+		parts = append(parts, p.HostIP+":"+p.Port)
 	}
 	sort.Strings(parts)
 	sum := sha256.Sum256([]byte(strings.Join(parts, ",")))
 	return hex.EncodeToString(sum[:8])
 }
 
-// links maps service → host → what its replicas there get.
-type links map[string]map[string]*linkSpec
+// Links maps service → host → what its replicas there get.
+type Links map[string]map[string]*Link
 
-// get returns what a replica of service on host gets.
-func (l links) get(service, host string, replica int) linkSpec {
+// Get returns what a replica of service on host gets.
+func (l Links) Get(service, host string, replica int) Link {
 	if l == nil || l[service] == nil || l[service][host] == nil {
-		return linkSpec{}
+		return Link{}
 	}
 	ls := *l[service][host]
 	if replica != ls.publisher {
-		ls.publish = nil
+		ls.Publish = nil
 	}
 	return ls
 }
 
-func (l links) at(service, host string) *linkSpec {
+func (l Links) at(service, host string) *Link {
 	if l[service] == nil {
-		l[service] = map[string]*linkSpec{}
+		l[service] = map[string]*Link{}
 	}
 	if l[service][host] == nil {
-		l[service][host] = &linkSpec{}
+		l[service][host] = &Link{}
 	}
 	return l[service][host]
 }
@@ -97,22 +102,23 @@ func linkPorts(s types.ServiceConfig) []string {
 	return out
 }
 
-// crossHostLinks computes, for dependencies that run on another host than
-// their dependent, the name mapping (extra_hosts to the dependency host's
-// address) and the publishing (the dependency's declared ports, bound to
-// that address only, by one replica). hostsOf gives the hosts each service
-// runs on, its replica 1's host first; publisherOn the replica of a service
-// on a host that publishes (its lowest there).
-func (e *Engine) crossHostLinks(p *compose.Project, set []string, hostsOf func(service string) []string, publisherOn func(service, host string) int) (links, error) {
-	out := links{}
+// CrossHostLinks computes, for dependencies of the services in set that
+// run on another host than their dependent, the name mapping (extra_hosts
+// to the dependency host's address) and the publishing (the dependency's
+// declared ports, bound to that address only, by one replica). hostsOf
+// gives the hosts each service runs on, its replica 1's host first;
+// publisherOn the replica of a service on a host that publishes (its
+// lowest there). A dependency that declares no port is warned about.
+func CrossHostLinks(pool Pool, services types.Services, set []string, hostsOf func(service string) []string, publisherOn func(service, host string) int) (Links, error) {
+	out := Links{}
 	claimed := map[string]string{} // host/ip:port → service
 	for _, name := range set {
-		s := p.Services[name]
+		s := services[name]
 		if strings.HasPrefix(s.NetworkMode, types.ServicePrefix) || s.NetworkMode == "host" || s.NetworkMode == "none" {
 			continue
 		}
-		for _, d := range sortedKeys(s.DependsOn) {
-			dep, ok := p.Services[d]
+		for _, d := range slices.Sorted(maps.Keys(s.DependsOn)) {
+			dep, ok := services[d]
 			if !ok {
 				continue
 			}
@@ -121,12 +127,12 @@ func (e *Engine) crossHostLinks(p *compose.Project, set []string, hostsOf func(s
 				continue
 			}
 			for _, h := range hostsOf(name) {
-				if contains(depHosts, h) {
+				if slices.Contains(depHosts, h) {
 					continue // a local replica answers by DNS
 				}
 				target := depHosts[0]
-				th := e.Pool.Get(target)
-				if th == nil {
+				th, ok := pool.host(target)
+				if !ok {
 					continue
 				}
 				addr, err := hostAddress(th.Name, th.Address, th.Endpoint)
@@ -135,12 +141,12 @@ func (e *Engine) crossHostLinks(p *compose.Project, set []string, hostsOf func(s
 				}
 				ports := linkPorts(dep)
 				if len(ports) == 0 {
-					e.warn("service %q on host %q depends on %q on host %q, which declares no ports or expose: devorch publishes only declared ports, so it cannot be reached across hosts", name, h, d, target)
+					pool.Sink.warn("service %q on host %q depends on %q on host %q, which declares no ports or expose: devorch publishes only declared ports, so it cannot be reached across hosts", name, h, d, target)
 				}
 				ls := out.at(name, h)
 				entry := d + ":" + addr
-				if !contains(ls.extraHosts, entry) {
-					ls.extraHosts = append(ls.extraHosts, entry)
+				if !slices.Contains(ls.ExtraHosts, entry) {
+					ls.ExtraHosts = append(ls.ExtraHosts, entry)
 				}
 				pub := out.at(d, target)
 				pub.publisher = publisherOn(d, target)
@@ -150,9 +156,9 @@ func (e *Engine) crossHostLinks(p *compose.Project, set []string, hostsOf func(s
 						return nil, fmt.Errorf("services %q and %q on host %q both need port %s published on %s for dependents on other hosts; give one of them another port, keep them together with x-devorch: {colocate: true} on their network, or place them apart with deploy.placement.constraints", other, d, target, port, addr)
 					}
 					claimed[key] = d
-					pp := portPublish{hostIP: addr, port: port}
-					if !hasPublish(pub.publish, pp) {
-						pub.publish = append(pub.publish, pp)
+					pp := Publish{HostIP: addr, Port: port}
+					if !slices.Contains(pub.Publish, pp) {
+						pub.Publish = append(pub.Publish, pp)
 					}
 				}
 			}
@@ -160,29 +166,11 @@ func (e *Engine) crossHostLinks(p *compose.Project, set []string, hostsOf func(s
 	}
 	for _, byHost := range out {
 		for _, l := range byHost {
-			sort.Strings(l.extraHosts)
-			sort.Slice(l.publish, func(i, j int) bool { return l.publish[i].port < l.publish[j].port })
+			sort.Strings(l.ExtraHosts)
+			sort.Slice(l.Publish, func(i, j int) bool { return l.Publish[i].Port < l.Publish[j].Port })
 		}
 	}
 	return out, nil
-}
-
-func hasPublish(list []portPublish, p portPublish) bool {
-	for _, x := range list {
-		if x == p {
-			return true
-		}
-	}
-	return false
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // hostAddress is the IP other hosts reach a host's published ports at.
