@@ -61,7 +61,7 @@ func (e *Engine) Start(ctx context.Context, project string, p *compose.Project, 
 	bySvc := byService(cs)
 	order := sortedKeys(bySvc)
 	if p != nil {
-		order, err = topoOrder(p, order)
+		order, err = compose.Order(compose.NewGraph(p.Project, order), compose.Up)
 		if err != nil {
 			return err
 		}
