@@ -76,19 +76,7 @@ func Walk(ctx context.Context, g Graph, dir Direction, limit int, visit func(ctx
 	for i, n := range order {
 		rank[n] = i
 	}
-	waits := map[string][]string{} // what a service waits for
-	next := map[string][]string{}  // what waits for a service
-	for _, n := range order {
-		for _, d := range g.dependencies(n) {
-			if dir == Up {
-				waits[n] = append(waits[n], d)
-				next[d] = append(next[d], n)
-			} else {
-				waits[d] = append(waits[d], n)
-				next[n] = append(next[n], d)
-			}
-		}
-	}
+	waits, next := edges(g, order, dir)
 	left := make(map[string]int, len(order)) // waits not yet resolved
 	var ready []string
 	for _, n := range order {
@@ -138,15 +126,7 @@ func Walk(ctx context.Context, g Graph, dir Direction, limit int, visit func(ctx
 			}
 			n := ready[0]
 			ready = ready[1:]
-			var failed map[string]error
-			for _, w := range waits[n] {
-				if errs[w] != nil {
-					if failed == nil {
-						failed = map[string]error{}
-					}
-					failed[w] = errs[w]
-				}
-			}
+			failed := failedOf(waits[n], errs)
 			running++
 			go func() { results <- result{n, visit(ctx, n, failed)} }()
 		}
@@ -184,4 +164,36 @@ func blocker(g Graph, dir Direction, n string, waits []string, errs map[string]e
 		}
 	}
 	return ""
+}
+
+// edges returns, for each service of g, what it waits for going dir
+// (sorted, going Up) and what waits for it.
+func edges(g Graph, order []string, dir Direction) (waits, next map[string][]string) {
+	waits, next = map[string][]string{}, map[string][]string{}
+	for _, n := range order {
+		for _, d := range g.dependencies(n) {
+			waiter, first := n, d
+			if dir == Down {
+				waiter, first = d, n
+			}
+			waits[waiter] = append(waits[waiter], first)
+			next[first] = append(next[first], waiter)
+		}
+	}
+	return waits, next
+}
+
+// failedOf returns the errors of the services in waits that failed; nil
+// when none did.
+func failedOf(waits []string, errs map[string]error) map[string]error {
+	var failed map[string]error
+	for _, w := range waits {
+		if errs[w] != nil {
+			if failed == nil {
+				failed = map[string]error{}
+			}
+			failed[w] = errs[w]
+		}
+	}
+	return failed
 }
