@@ -2,6 +2,8 @@ package compose
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 
@@ -99,11 +101,7 @@ func WithDependencies(p *types.Project, names []string) []string {
 // the services involved. compose-go checks depends_on; this covers the
 // namespace and volumes_from links too.
 func checkGraph(p *types.Project) error {
-	names := make([]string, 0, len(p.Services))
-	for n := range p.Services {
-		names = append(names, n)
-	}
-	sort.Strings(names)
+	names := slices.Sorted(maps.Keys(p.Services))
 	for _, n := range names {
 		for _, t := range NamespaceTargets(p.Services[n]) {
 			if _, ok := p.Services[t]; !ok {
@@ -111,42 +109,101 @@ func checkGraph(p *types.Project) error {
 			}
 		}
 	}
+	_, err := Order(NewGraph(p, names), Up)
+	return err
+}
+
+// Graph maps each service to the services it waits for, each marked
+// required or not (depends_on's required: false). A dependency that is not
+// itself a key of the graph is outside the walk and is not waited for: a
+// service left out of the run (up --no-deps, start of some services) or
+// disabled.
+type Graph map[string]map[string]bool
+
+// NewGraph returns the graph of the named services of p: their
+// Dependencies among names. A name that p does not define is a service
+// with no dependencies (containers of a service the file no longer has).
+func NewGraph(p *types.Project, names []string) Graph {
+	g := make(Graph, len(names))
+	for _, n := range names {
+		g[n] = nil
+	}
+	for _, n := range names {
+		s, ok := p.Services[n]
+		if !ok {
+			continue
+		}
+		for _, d := range Dependencies(p, s) {
+			if _, in := g[d]; !in {
+				continue
+			}
+			if g[n] == nil {
+				g[n] = map[string]bool{}
+			}
+			// A namespace or volumes_from target that depends_on does
+			// not name cannot be done without.
+			dep, named := s.DependsOn[d]
+			g[n][d] = !named || dep.Required
+		}
+	}
+	return g
+}
+
+// dependencies returns the services of g that n waits for, sorted.
+func (g Graph) dependencies(n string) []string {
+	var out []string
+	for d := range g[n] {
+		if _, ok := g[d]; ok {
+			out = append(out, d)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Order returns the services of g in an order Walk could visit them one at
+// a time: with Up every service comes after what it depends on, with Down
+// before it. Ties go by name, depth first, so the order is stable from run
+// to run (plans and dry runs list steps in it). A cycle is an error that
+// names it.
+func Order(g Graph, dir Direction) ([]string, error) {
 	const (
-		white = iota
-		grey
-		black
+		unseen = iota
+		open
+		closed
 	)
-	color := map[string]int{}
-	var stack []string
+	state := map[string]int{}
+	var stack, out []string
 	var visit func(string) error
 	visit = func(n string) error {
-		color[n] = grey
+		state[n] = open
 		stack = append(stack, n)
-		for _, d := range Dependencies(p, p.Services[n]) {
-			switch color[d] {
-			case grey:
-				i := len(stack) - 1
-				for stack[i] != d {
-					i--
-				}
-				cycle := append(append([]string{}, stack[i:]...), d)
+		for _, d := range g.dependencies(n) {
+			switch state[d] {
+			case open:
+				i := slices.Index(stack, d)
+				cycle := append(slices.Clone(stack[i:]), d)
 				return fmt.Errorf("dependency cycle detected: %s", strings.Join(cycle, " -> "))
-			case white:
+			case unseen:
 				if err := visit(d); err != nil {
 					return err
 				}
 			}
 		}
 		stack = stack[:len(stack)-1]
-		color[n] = black
+		state[n] = closed
+		out = append(out, n)
 		return nil
 	}
-	for _, n := range names {
-		if color[n] == white {
+	for _, n := range slices.Sorted(maps.Keys(g)) {
+		if state[n] == unseen {
 			if err := visit(n); err != nil {
-				return err
+				return nil, err
 			}
 		}
 	}
-	return nil
+	if dir == Down {
+		slices.Reverse(out)
+	}
+	return out, nil
 }

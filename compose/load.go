@@ -1,8 +1,9 @@
 // Package compose loads and normalises compose files with compose-go and
 // derives what devorch needs from them: a config hash per service, the
-// dependency graph, devorch's x-devorch extensions and warnings for fields
-// devorch does not implement. It keeps compose-go's own types for the service
-// model and never re-models the compose spec.
+// dependency graph and the one walk over it (up, start, stop, rm and down
+// go through the services with it), devorch's x-devorch extensions and
+// warnings for fields devorch does not implement. It keeps compose-go's own
+// types for the service model and never re-models the compose spec.
 package compose
 
 import (

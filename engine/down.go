@@ -8,7 +8,6 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/docker/docker/api/types/container"
@@ -96,61 +95,44 @@ func (e *Engine) stopInOrder(ctx context.Context, cs []Container, timeout *time.
 	if len(cs) == 0 {
 		return nil
 	}
-	bySvc := map[string][]Container{}
-	for _, c := range cs {
-		bySvc[c.Service] = append(bySvc[c.Service], c)
-	}
-	// dependents[s] = services (present here) that depend on s.
-	dependents := map[string][]string{}
+	bySvc := byService(cs)
+	g := compose.Graph{}
 	for svc, list := range bySvc {
+		g[svc] = map[string]bool{}
 		for _, d := range strings.Split(list[0].Labels[labels.DependsOn], ",") {
-			if _, ok := bySvc[d]; ok && d != "" && d != svc {
-				dependents[d] = append(dependents[d], svc)
+			if d != "" && d != svc {
+				g[svc][d] = true
 			}
 		}
 	}
-	done := map[string]chan struct{}{}
-	for svc := range bySvc {
-		done[svc] = make(chan struct{})
+	if _, err := compose.Order(g, compose.Down); err != nil {
+		// Containers made from different versions of the file can
+		// disagree into a cycle: stop them all at once rather than none.
+		for svc := range g {
+			g[svc] = nil
+		}
 	}
 	limit := newSem(e.Parallel * 2)
-	var mu sync.Mutex
-	var errs []error
-	var wg sync.WaitGroup
-	for svc, list := range bySvc {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer close(done[svc])
-			for _, d := range dependents[svc] {
-				select {
-				case <-done[d]:
-				case <-ctx.Done():
-					return
+	// The walk is not bounded: stops wait for their networks' lanes, and
+	// the Docker calls are bounded by limit.
+	err := compose.Walk(ctx, g, compose.Down, 0, func(ctx context.Context, svc string, _ map[string]error) error {
+		list := bySvc[svc]
+		var g errgroup.Group
+		for i := range list {
+			c := &list[i]
+			g.Go(func() error {
+				if remove {
+					return e.stopRemove(ctx, limit, c, timeout, removeVolumes)
 				}
-			}
-			var g errgroup.Group
-			for i := range list {
-				c := &list[i]
-				g.Go(func() error {
-					if remove {
-						return e.stopRemove(ctx, limit, c, timeout, removeVolumes)
-					}
-					return e.stop(ctx, limit, c, timeout)
-				})
-			}
-			if err := g.Wait(); err != nil {
-				mu.Lock()
-				errs = append(errs, err)
-				mu.Unlock()
-			}
-		}()
-	}
-	wg.Wait()
+				return e.stop(ctx, limit, c, timeout)
+			})
+		}
+		return g.Wait()
+	})
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
-	return errors.Join(errs...)
+	return err
 }
 
 // stop stops a container gracefully. Its networks' lanes (see

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/compose-spec/compose-go/v2/types"
+
 	"github.com/devorch/devorch/compose"
 )
 
@@ -17,7 +19,7 @@ func (e *Engine) checkHealthGates(ctx context.Context, p *compose.Project, set [
 	for _, name := range set {
 		s := p.Services[name]
 		for _, dep := range sortedKeys(s.DependsOn) {
-			if s.DependsOn[dep].Condition != "service_healthy" {
+			if s.DependsOn[dep].Condition != types.ServiceConditionHealthy {
 				continue
 			}
 			d, ok := p.Services[dep]

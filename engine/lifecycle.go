@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -58,100 +60,50 @@ func (e *Engine) Start(ctx context.Context, project string, p *compose.Project, 
 	if len(cs) == 0 {
 		return errors.New("no containers to start")
 	}
-	bySvc := byService(cs)
-	order := sortedKeys(bySvc)
+	bySvc := map[string][]*Container{}
+	for i := range cs {
+		bySvc[cs[i].Service] = append(bySvc[cs[i].Service], &cs[i])
+	}
+	g := compose.Graph{}
+	for name := range bySvc {
+		g[name] = nil
+	}
 	if p != nil {
-		order, err = topoOrder(p, order)
-		if err != nil {
-			return err
-		}
+		g = compose.NewGraph(p.Project, slices.Collect(maps.Keys(bySvc)))
 	}
-	hubs := map[string]*hub{}
-	for _, h := range e.Pool.Hosts {
-		hubs[h.Name] = watchHost(ctx, h, project)
-	}
+	waits := e.newDepWaits(ctx, project)
 	limit := newSem(e.Parallel)
-	done := map[string]chan struct{}{}
-	errs := map[string]error{}
-	var mu sync.Mutex
-	for _, s := range order {
-		done[s] = make(chan struct{})
-	}
-	var wg sync.WaitGroup
-	for _, name := range order {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer close(done[name])
-			setErr := func(err error) { mu.Lock(); errs[name] = err; mu.Unlock() }
-			if p != nil {
-				s := p.Services[name]
-				for _, d := range sortedKeys(s.DependsOn) {
-					dc, ok := done[d]
-					if !ok {
-						continue
-					}
-					<-dc
-					mu.Lock()
-					derr := errs[d]
-					mu.Unlock()
-					if derr != nil {
-						setErr(fmt.Errorf("dependency failed to start: %w", derr))
-						return
-					}
-					cond := condStarted
-					switch s.DependsOn[d].Condition {
-					case "service_healthy":
-						cond = condHealthy
-					case "service_completed_successfully":
-						cond = condCompleted
-					}
-					if cond == condStarted {
-						continue
-					}
-					for _, c := range bySvc[d] {
-						c := c
-						e.containerProgress(&c, "Waiting", "")
-						if err := hubs[c.HostName()].waitFor(ctx, c.ID, c.Name, cond); err != nil {
-							setErr(fmt.Errorf("dependency failed to start: %w", err))
-							return
-						}
-						e.containerProgress(&c, map[condition]string{condHealthy: "Healthy", condCompleted: "Exited"}[cond], "")
-					}
-				}
+	// The walk is not bounded: a service may wait long for its
+	// dependencies' conditions; the starts are bounded by limit.
+	return compose.Walk(ctx, g, compose.Up, 0, func(ctx context.Context, name string, failed map[string]error) error {
+		if p != nil {
+			if err := waits.await(ctx, p.Services[name], failed, func(d string) []*Container { return bySvc[d] }); err != nil {
+				return err
 			}
-			var g errgroup.Group
-			for _, c := range bySvc[name] {
-				if c.Running() {
-					continue
-				}
-				g.Go(func() error {
-					e.containerProgress(&c, "Starting", "")
-					if err := limit.acquire(ctx); err != nil {
-						return err
-					}
-					err := c.Host.Client.ContainerStart(uncancelled(ctx), c.ID, container.StartOptions{})
-					limit.release()
-					if err != nil {
-						return fmt.Errorf("start container %s: %w", c.Name, explainStartError(err))
-					}
-					e.containerProgress(&c, "Started", "")
-					return nil
-				})
-			}
-			if err := g.Wait(); err != nil {
-				setErr(err)
-			}
-		}()
-	}
-	wg.Wait()
-	var all []error
-	for _, s := range order {
-		if err := errs[s]; err != nil {
-			all = append(all, err)
 		}
-	}
-	return errors.Join(all...)
+		var g errgroup.Group
+		for _, c := range bySvc[name] {
+			if c.Running() {
+				continue
+			}
+			g.Go(func() error {
+				e.containerProgress(c, "Starting", "")
+				if err := limit.acquire(ctx); err != nil {
+					return err
+				}
+				err := c.Host.Client.ContainerStart(uncancelled(ctx), c.ID, container.StartOptions{})
+				limit.release()
+				if err != nil {
+					return fmt.Errorf("start container %s: %w", c.Name, explainStartError(err))
+				}
+				// What its dependents wait for is looked at afresh.
+				c.State, c.Health = "running", ""
+				e.containerProgress(c, "Started", "")
+				return nil
+			})
+		}
+		return g.Wait()
+	})
 }
 
 // Restart restarts the project's containers (running or not).

@@ -116,7 +116,7 @@ func makePlan(in planInput) (*Plan, error) {
 		plan.Orphans = append(plan.Orphans, c)
 	}
 	changed := map[string]bool{} // services whose containers are created or replaced
-	order, err := topoOrder(p, in.services)
+	order, err := compose.Order(compose.NewGraph(p.Project, in.services), compose.Up)
 	if err != nil {
 		return nil, err
 	}
@@ -243,45 +243,6 @@ func pickReplica(cs []Container, name, hash string, want map[string]string) (*Co
 	})
 	best := sorted[0]
 	return &best, sorted[1:]
-}
-
-// topoOrder sorts services so that every service comes after what it
-// depends on (ties by name).
-func topoOrder(p *compose.Project, names []string) ([]string, error) {
-	in := map[string]bool{}
-	for _, n := range names {
-		in[n] = true
-	}
-	var out []string
-	state := map[string]int{}
-	var visit func(string) error
-	visit = func(n string) error {
-		switch state[n] {
-		case 1:
-			return fmt.Errorf("dependency cycle detected involving service %q", n)
-		case 2:
-			return nil
-		}
-		state[n] = 1
-		for _, d := range compose.Dependencies(p.Project, p.Services[n]) {
-			if in[d] {
-				if err := visit(d); err != nil {
-					return err
-				}
-			}
-		}
-		state[n] = 2
-		out = append(out, n)
-		return nil
-	}
-	sorted := append([]string(nil), names...)
-	sort.Strings(sorted)
-	for _, n := range sorted {
-		if err := visit(n); err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
 }
 
 // String renders the plan as a table, for --dry-run: the placement of

@@ -241,7 +241,7 @@ func (e *Engine) rollback(ctx context.Context, p *compose.Project, b *before) er
 	// Containers are started again in dependency order: one sharing
 	// another's namespace cannot start before it.
 	rank := map[string]int{}
-	if order, err := topoOrder(p, p.ServiceNames()); err == nil {
+	if order, err := compose.Order(compose.NewGraph(p.Project, p.ServiceNames()), compose.Up); err == nil {
 		for i, n := range order {
 			rank[n] = i + 1
 		}

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -428,173 +429,139 @@ func (e *Engine) ensureNetworksVolumes(ctx context.Context, p *compose.Project, 
 	return nets, vols, nil
 }
 
-// svcRun tracks one service through convergence.
+// svcRun is one service's part of a converge, written by its own steps.
 type svcRun struct {
-	created    chan struct{} // closed when its containers exist (or it failed)
-	started    chan struct{} // closed when its containers are started (or it failed)
-	err        error
+	err        error // the first error of its steps
+	steps      []Step
+	targets    map[string]string // namespace target service → container ID
 	containers []*Container
 	changed    bool
 }
 
-// converge applies the plan: every service in its own goroutine, creating
-// as soon as the services whose namespaces it joins exist, starting as soon
-// as its dependencies meet their conditions. Docker calls are bounded by
-// e.Parallel; waits are not.
+// createStep names the step of a converge that creates a service's
+// containers; the step named by the service starts them. No service name
+// holds a space.
+func createStep(service string) string { return service + createSuffix }
+
+const createSuffix = " (create)"
+
+// convergeGraph returns the steps of a converge and what each waits for.
+// A service's create waits for the creates of the services whose
+// namespaces it joins; its start waits for its own create and for the
+// starts of its dependencies. So a service is created as soon as it can
+// be, while what it depends on is still starting.
+func convergeGraph(p *compose.Project, set []string, noStart bool) compose.Graph {
+	deps := compose.NewGraph(p.Project, set)
+	g := compose.Graph{}
+	for _, n := range set {
+		create := map[string]bool{}
+		for _, t := range compose.NamespaceTargets(p.Services[n]) {
+			if _, ok := deps[t]; ok {
+				create[createStep(t)] = true
+			}
+		}
+		g[createStep(n)] = create
+		if noStart {
+			continue
+		}
+		// Optional, so that the start step fails with its create's error
+		// as it is: that, not a step's, is what dependents are told.
+		start := map[string]bool{createStep(n): false}
+		for d, required := range deps[n] {
+			start[d] = required
+		}
+		g[n] = start
+	}
+	return g
+}
+
+// converge applies the plan by walking convergeGraph: every service is
+// created as soon as the services whose namespaces it joins exist, and
+// started as soon as its dependencies meet their conditions. Docker calls
+// are bounded by e.Parallel; waits are not.
 func (e *Engine) converge(ctx context.Context, p *compose.Project, set []string, plan *Plan, images map[string]map[string]string, nets map[string]map[string]networkRef, vols map[string]map[string]string, lk links, o UpOptions) ([]Container, error) {
 	parent := ctx
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	limit := newSem(e.Parallel)
-	hubs := map[string]*hub{}
-	for _, h := range e.Pool.Hosts {
-		hubs[h.Name] = watchHost(ctx, h, p.Name)
-	}
-	// Several dependents wait on one dependency: say it once.
-	var announced sync.Map
-	once := func(c *Container, status string, detail ...string) {
-		if _, seen := announced.LoadOrStore(c.ID+"/"+status, true); !seen {
-			e.containerProgress(c, status, strings.Join(detail, " "))
-		}
-	}
+	waits := e.newDepWaits(ctx, p.Name)
 	runs := map[string]*svcRun{}
 	for _, n := range set {
-		runs[n] = &svcRun{created: make(chan struct{}), started: make(chan struct{})}
+		runs[n] = &svcRun{steps: plan.ServiceSteps(n), targets: map[string]string{}}
 	}
-	inSet := map[string]bool{}
-	for _, n := range set {
-		inSet[n] = true
+	create := func(ctx context.Context, name string) error {
+		r, s := runs[name], p.Services[name]
+		for _, t := range compose.NamespaceTargets(s) {
+			if tr, ok := runs[t]; ok && len(tr.containers) > 0 {
+				r.targets[t] = tr.containers[0].ID
+			}
+		}
+		// Targets not converged in this run: their existing replica 1.
+		if err := e.fillTargets(ctx, p, s, r.targets); err != nil {
+			return err
+		}
+		cs, changed, err := e.applyCreate(ctx, limit, p, s, r.steps, images[name], nets, vols, r.targets, lk, o)
+		r.containers, r.changed = cs, changed
+		return err
 	}
-	var wg sync.WaitGroup
-	for _, name := range set {
-		r := runs[name]
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			createdClosed := false
-			defer func() {
-				if !createdClosed {
-					close(r.created)
-				}
-				close(r.started)
-			}()
-			fail := func(err error) {
-				r.err = err
-				if isRefusal(err) {
-					cancel() // the run is rolled back: stop the rest of it
-				}
+	start := func(ctx context.Context, name string, failed map[string]error) error {
+		r, s := runs[name], p.Services[name]
+		if err := failed[createStep(name)]; err != nil {
+			return err // not created
+		}
+		// An optional dependency that failed is told by what it failed
+		// with first: its create's error before its start's.
+		told := map[string]error{}
+		for d, err := range failed {
+			if dr, ok := runs[d]; ok && dr.err != nil {
+				err = dr.err
 			}
-			s := p.Services[name]
-			// 1. Wait for namespace targets to exist.
-			targets := map[string]string{}
-			for _, t := range compose.NamespaceTargets(s) {
-				tr, ok := runs[t]
-				if !ok {
-					// Not converged in this run: use its existing replica 1.
-					continue
-				}
-				select {
-				case <-tr.created:
-				case <-ctx.Done():
-					fail(ctx.Err())
-					return
-				}
-				if tr.err != nil {
-					fail(fmt.Errorf("dependency %s failed: %w", t, tr.err))
-					return
-				}
-				if len(tr.containers) > 0 {
-					targets[t] = tr.containers[0].ID
-				}
+			told[d] = err
+		}
+		err := waits.await(ctx, s, told, func(d string) []*Container {
+			if dr, ok := runs[d]; ok {
+				return dr.containers
 			}
-			if err := e.fillTargets(ctx, p, s, targets); err != nil {
-				fail(err)
-				return
-			}
-			// 2. Create, recreate and remove.
-			steps := plan.ServiceSteps(name)
-			cs, changed, err := e.applyCreate(ctx, limit, p, s, steps, images[name], nets, vols, targets, lk, o)
-			r.containers, r.changed = cs, changed
-			if err != nil {
-				fail(err)
-				return
-			}
-			close(r.created)
-			createdClosed = true
-			if o.NoStart {
-				return
-			}
-			// 3. Wait for dependencies' conditions.
-			for _, d := range sortedKeys(s.DependsOn) {
-				dep := s.DependsOn[d]
-				dr, ok := runs[d]
-				if !ok {
-					continue
-				}
-				select {
-				case <-dr.started:
-				case <-ctx.Done():
-					fail(ctx.Err())
-					return
-				}
-				if dr.err != nil {
-					if !dep.Required {
-						e.warn("service %q: optional dependency %q failed to start: %v", name, d, dr.err)
-						continue
-					}
-					fail(fmt.Errorf("dependency failed to start: %w", dr.err))
-					return
-				}
-				cond := condStarted
-				switch dep.Condition {
-				case types.ServiceConditionHealthy:
-					cond = condHealthy
-				case types.ServiceConditionCompletedSuccessfully:
-					cond = condCompleted
-				}
-				if cond == condStarted {
-					continue
-				}
-				for _, dc := range dr.containers {
-					// A kept container already listed healthy (or done) needs
-					// no further look.
-					if (cond == condHealthy && dc.Health == "healthy" && dc.State == "running") ||
-						(cond == condCompleted && dc.State == "exited" && dc.ExitCode == 0) {
-						continue
-					}
-					once(dc, "Waiting")
-					err := hubs[dc.HostName()].waitFor(ctx, dc.ID, dc.Name, cond)
-					if err != nil {
-						once(dc, "Error", err.Error())
-						if !dep.Required {
-							e.warn("service %q: optional dependency %q: %v", name, d, err)
-							continue
-						}
-						fail(fmt.Errorf("dependency failed to start: %w", err))
-						return
-					}
-					if cond == condHealthy {
-						once(dc, "Healthy")
-					} else {
-						once(dc, "Exited", "0")
-					}
-				}
-			}
-			// 4. Start.
-			again := func(ctx context.Context, st Step) (*Container, error) {
-				return e.createGone(ctx, replicaInput{limit: limit, p: p, s: s, images: images[name], nets: nets, vols: vols, targets: targets, lk: lk}, st)
-			}
-			if err := e.applyStart(ctx, limit, steps, r.containers, again, o); err != nil {
-				fail(err)
-				return
-			}
-		}()
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		again := func(ctx context.Context, st Step) (*Container, error) {
+			return e.createGone(ctx, replicaInput{limit: limit, p: p, s: s, images: images[name], nets: nets, vols: vols, targets: r.targets, lk: lk}, st)
+		}
+		return e.applyStart(ctx, limit, r.steps, r.containers, again, o)
 	}
-	wg.Wait()
+	// The walk is not bounded: starts wait for their dependencies'
+	// conditions.
+	err := compose.Walk(ctx, convergeGraph(p, set, o.NoStart), compose.Up, 0, func(ctx context.Context, step string, failed map[string]error) error {
+		name, creating := strings.CutSuffix(step, createSuffix)
+		var err error
+		if creating {
+			err = create(ctx, name)
+		} else {
+			err = start(ctx, name, failed)
+		}
+		if r := runs[name]; err != nil && r.err == nil {
+			r.err = err
+		}
+		if isRefusal(err) {
+			cancel() // the run is rolled back: stop the rest of it
+		}
+		return err
+	})
+	var walked *compose.WalkError
+	if err != nil && !errors.As(err, &walked) {
+		return nil, err // a cycle, which loading the file refuses
+	}
 	var out []Container
 	var errs []error
 	for _, name := range set {
 		r := runs[name]
+		if r.err == nil && walked != nil {
+			// Not visited: a dependency failed, or the run was cut short.
+			r.err = cmp.Or(walked.Failed[name], walked.Failed[createStep(name)])
+		}
 		for _, c := range r.containers {
 			out = append(out, *c)
 		}
@@ -615,7 +582,8 @@ func (e *Engine) converge(ctx context.Context, p *compose.Project, set []string,
 }
 
 func isDependencyErr(err error) bool {
-	return strings.HasPrefix(err.Error(), "dependency failed to start") || strings.HasPrefix(err.Error(), "dependency ")
+	var de *compose.DependencyError
+	return errors.As(err, &de)
 }
 
 // fillTargets resolves service:x references to services not converged in

@@ -4,15 +4,19 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/events"
 	"github.com/docker/docker/api/types/filters"
 
+	"github.com/devorch/devorch/compose"
 	"github.com/devorch/devorch/engine/hosts"
 	"github.com/devorch/devorch/internal/labels"
 )
@@ -135,6 +139,84 @@ const (
 	condCompleted
 	condRunningOrHealthy // --wait: healthy when there is a healthcheck, else running
 )
+
+// conditionOf is what a depends_on condition makes a dependent wait for.
+func conditionOf(dependsOnCondition string) condition {
+	switch dependsOnCondition {
+	case types.ServiceConditionHealthy:
+		return condHealthy
+	case types.ServiceConditionCompletedSuccessfully:
+		return condCompleted
+	}
+	return condStarted
+}
+
+// depWaits waits, for the services of one run (up, start), until their
+// dependencies meet the conditions depends_on asks for. compose.Walk orders
+// the services; conditions need Docker, so they are waited for here.
+type depWaits struct {
+	e    *Engine
+	hubs map[string]*hub
+	// Several dependents wait on one dependency: say it once.
+	announced sync.Map
+}
+
+func (e *Engine) newDepWaits(ctx context.Context, project string) *depWaits {
+	w := &depWaits{e: e, hubs: map[string]*hub{}}
+	for _, h := range e.Pool.Hosts {
+		w.hubs[h.Name] = watchHost(ctx, h, project)
+	}
+	return w
+}
+
+func (w *depWaits) say(c *Container, status string, detail ...string) {
+	if _, seen := w.announced.LoadOrStore(c.ID+"/"+status, true); !seen {
+		w.e.containerProgress(c, status, strings.Join(detail, " "))
+	}
+}
+
+// await waits until the containers of s's dependencies (containers gives
+// them; none for a service outside the run) meet the conditions s asks
+// for. The walk visits s once its required dependencies are started;
+// failed holds the optional ones that failed, which s starts without, as
+// compose does. A required dependency that does not meet its condition
+// fails s with a *compose.DependencyError.
+func (w *depWaits) await(ctx context.Context, s types.ServiceConfig, failed map[string]error, containers func(service string) []*Container) error {
+	for _, d := range slices.Sorted(maps.Keys(s.DependsOn)) {
+		dep := s.DependsOn[d]
+		if err := failed[d]; err != nil {
+			w.e.warn("service %q: optional dependency %q failed to start: %v", s.Name, d, err)
+			continue
+		}
+		cond := conditionOf(dep.Condition)
+		if cond == condStarted {
+			continue
+		}
+		for _, dc := range containers(d) {
+			// A container already seen healthy (or done) needs no
+			// further look.
+			if (cond == condHealthy && dc.Health == "healthy" && dc.State == "running") ||
+				(cond == condCompleted && dc.State == "exited" && dc.ExitCode == 0) {
+				continue
+			}
+			w.say(dc, "Waiting")
+			if err := w.hubs[dc.HostName()].waitFor(ctx, dc.ID, dc.Name, cond); err != nil {
+				w.say(dc, "Error", err.Error())
+				if !dep.Required {
+					w.e.warn("service %q: optional dependency %q: %v", s.Name, d, err)
+					continue
+				}
+				return &compose.DependencyError{Service: s.Name, Dependency: d, Err: err}
+			}
+			if cond == condHealthy {
+				w.say(dc, "Healthy")
+			} else {
+				w.say(dc, "Exited", "0")
+			}
+		}
+	}
+	return nil
+}
 
 // safetyRecheck bounds how long a wait trusts the event stream alone: if an
 // event were ever lost, the wait re-reads the state after this long.
