@@ -103,7 +103,7 @@ func (a *Attacher) onEvent(hb *hub, m events.Message) {
 		if !started || m.Action != events.ActionStart || m.Actor.Attributes[labels.OneOff] == "true" {
 			return
 		}
-		cs, err := listHost(a.ctx, hb.host, a.project, listOptions{all: true, oneOff: &no, services: []string{m.Actor.Attributes[labels.Service]}})
+		cs, err := listHost(a.ctx, hb.host, a.project, listOptions{all: true, skipOneOffs: true, services: []string{m.Actor.Attributes[labels.Service]}})
 		if err != nil {
 			return
 		}

@@ -9,9 +9,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -191,7 +193,7 @@ func withLabels(df []byte, target string, l map[string]string) []byte {
 	}
 	var b strings.Builder
 	b.WriteString("LABEL")
-	for _, k := range sortedKeys(l) {
+	for _, k := range slices.Sorted(maps.Keys(l)) {
 		fmt.Fprintf(&b, " %s=%s", dockerfileQuote(k), dockerfileQuote(l[k]))
 	}
 	label := b.String()
@@ -335,7 +337,7 @@ func (e *Engine) build(ctx context.Context, p *compose.Project, s types.ServiceC
 		args[k] = v
 	}
 	var ulimits []*container.Ulimit
-	for _, name := range sortedKeys(b.Ulimits) {
+	for _, name := range slices.Sorted(maps.Keys(b.Ulimits)) {
 		u := b.Ulimits[name]
 		soft, hard := int64(u.Soft), int64(u.Hard)
 		if u.Single != 0 {

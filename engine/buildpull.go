@@ -13,7 +13,7 @@ import (
 // targetHosts returns the hosts a service's images belong on: where its
 // containers run, else the first host.
 func (e *Engine) targetHosts(ctx context.Context, p *compose.Project, service string) []*hosts.Host {
-	cs, err := e.list(ctx, p.Name, listOptions{all: true, oneOff: &no, services: []string{service}})
+	cs, err := e.list(ctx, p.Name, listOptions{all: true, skipOneOffs: true, services: []string{service}})
 	seen := map[string]bool{}
 	var out []*hosts.Host
 	if err == nil {

@@ -3,8 +3,10 @@ package engine
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -86,7 +88,7 @@ func checkServiceOnEngine(s types.ServiceConfig, f engineFacts) error {
 		return f.refuse(s.Name, featureStartInterval.field, featureStartInterval)
 	}
 	if s.NetworkMode == "" && f.lacks(featureInterfaceName) {
-		for _, key := range sortedKeys(s.Networks) {
+		for _, key := range slices.Sorted(maps.Keys(s.Networks)) {
 			if n := s.Networks[key]; n != nil && n.InterfaceName != "" {
 				return f.refuse(s.Name, "networks."+key+".interface_name", featureInterfaceName)
 			}
@@ -94,7 +96,7 @@ func checkServiceOnEngine(s types.ServiceConfig, f engineFacts) error {
 	}
 	if s.Runtime != "" && f.runtimes != nil && !f.runtimes[s.Runtime] {
 		return fmt.Errorf("service %q: runtime %q is not configured on host %q (it has %s); add it to the daemon's runtimes or remove runtime:",
-			s.Name, s.Runtime, f.host, strings.Join(sortedKeys(f.runtimes), ", "))
+			s.Name, s.Runtime, f.host, strings.Join(slices.Sorted(maps.Keys(f.runtimes)), ", "))
 	}
 	return nil
 }
@@ -156,12 +158,12 @@ func (e *Engine) checkEngines(ctx context.Context, p *compose.Project, plan *Pla
 			}
 		}
 	}
-	for _, host := range sortedKeys(netsOn) {
+	for _, host := range slices.Sorted(maps.Keys(netsOn)) {
 		v := views[host]
 		if v == nil || !v.reachable || v.info == nil {
 			continue
 		}
-		for _, key := range sortedKeys(netsOn[host]) {
+		for _, key := range slices.Sorted(maps.Keys(netsOn[host])) {
 			cfg, ok := p.Networks[key]
 			if !ok || bool(cfg.External) || cfg.Driver == "" || cfg.Driver == "default" {
 				continue
@@ -170,7 +172,7 @@ func (e *Engine) checkEngines(ctx context.Context, p *compose.Project, plan *Pla
 				return err
 			}
 		}
-		for _, key := range sortedKeys(volsOn[host]) {
+		for _, key := range slices.Sorted(maps.Keys(volsOn[host])) {
 			cfg, ok := p.Volumes[key]
 			if !ok || bool(cfg.External) || cfg.Driver == "" {
 				continue

@@ -43,7 +43,7 @@ func (e *Engine) findReplica(ctx context.Context, project, service string, index
 	if index <= 0 {
 		index = 1
 	}
-	cs, err := e.list(ctx, project, listOptions{all: true, oneOff: &no, services: []string{service}})
+	cs, err := e.list(ctx, project, listOptions{all: true, skipOneOffs: true, services: []string{service}})
 	if err != nil {
 		return nil, err
 	}

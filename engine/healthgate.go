@@ -3,6 +3,8 @@ package engine
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 
 	"github.com/compose-spec/compose-go/v2/types"
 
@@ -18,7 +20,7 @@ import (
 func (e *Engine) checkHealthGates(ctx context.Context, p *compose.Project, set []string, images map[string]map[string]string) error {
 	for _, name := range set {
 		s := p.Services[name]
-		for _, dep := range sortedKeys(s.DependsOn) {
+		for _, dep := range slices.Sorted(maps.Keys(s.DependsOn)) {
 			if s.DependsOn[dep].Condition != types.ServiceConditionHealthy {
 				continue
 			}
@@ -34,7 +36,7 @@ func (e *Engine) checkHealthGates(ctx context.Context, p *compose.Project, set [
 			// Not built, pulled or found in this run (up --no-deps): its
 			// container is already there and the wait says what it has.
 			ids := images[dep]
-			for _, hostName := range sortedKeys(ids) {
+			for _, hostName := range slices.Sorted(maps.Keys(ids)) {
 				h := e.Pool.Get(hostName)
 				if h == nil || ids[hostName] == "" {
 					continue

@@ -7,9 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -93,7 +95,7 @@ func (e *Engine) watchOnce(ctx context.Context, p *compose.Project, o WatchOptio
 			rootsSet[filepath.Dir(f)] = true
 		}
 	}
-	roots := sortedKeys(rootsSet)
+	roots := slices.Sorted(maps.Keys(rootsSet))
 	bo := o.Batching
 	bo.Ignore = func(pth string, dir bool) bool {
 		if configFiles[pth] {
@@ -305,7 +307,7 @@ func (e *Engine) rebuildService(ctx context.Context, p *compose.Project, service
 // syncChanges copies changed files into every running replica of the
 // service in one tar stream, and deletes deleted ones with rm.
 func (e *Engine) syncChanges(ctx context.Context, p *compose.Project, r rule, changes []watch.Change, warned *sync.Map) error {
-	cs, err := e.list(ctx, p.Name, listOptions{oneOff: &no, services: []string{r.service}})
+	cs, err := e.list(ctx, p.Name, listOptions{skipOneOffs: true, services: []string{r.service}})
 	if err != nil {
 		return err
 	}
@@ -433,7 +435,7 @@ func errOrCode(err error, code int) string {
 
 // execHook runs a sync+exec rule's command in every running replica.
 func (e *Engine) execHook(ctx context.Context, p *compose.Project, service string, h types.ServiceHook) error {
-	cs, err := e.list(ctx, p.Name, listOptions{oneOff: &no, services: []string{service}})
+	cs, err := e.list(ctx, p.Name, listOptions{skipOneOffs: true, services: []string{service}})
 	if err != nil {
 		return err
 	}

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -59,7 +61,7 @@ func (e *Engine) ensureImages(ctx context.Context, p *compose.Project, need map[
 		g.SetLimit(8)
 		var pmu sync.Mutex
 		seen := map[imageKey]bool{}
-		for _, name := range sortedKeys(need) {
+		for _, name := range slices.Sorted(maps.Keys(need)) {
 			s := p.Services[name]
 			ref := ImageRef(p, s)
 			// With several hosts, look everywhere: an image present on one
@@ -112,7 +114,7 @@ func (e *Engine) ensureImages(ctx context.Context, p *compose.Project, need map[
 		}
 		return nil
 	}
-	for _, name := range sortedKeys(need) {
+	for _, name := range slices.Sorted(maps.Keys(need)) {
 		s := p.Services[name]
 		ref := ImageRef(p, s)
 		policy, _, err := s.GetPullPolicy()
@@ -229,7 +231,7 @@ func (e *Engine) ensureImages(ctx context.Context, p *compose.Project, need map[
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
-	for _, name := range sortedKeys(need) {
+	for _, name := range slices.Sorted(maps.Keys(need)) {
 		ref := ImageRef(p, p.Services[name])
 		for _, h := range need[name] {
 			if id, ok := result[imageKey{h.Name, ref}]; ok {

@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -142,11 +144,11 @@ func (e *Engine) Ls(ctx context.Context, all bool) ([]ProjectEntry, error) {
 			continue
 		}
 		var parts []string
-		for _, s := range sortedKeys(a.states) {
+		for _, s := range slices.Sorted(maps.Keys(a.states)) {
 			parts = append(parts, fmt.Sprintf("%s(%d)", s, a.states[s]))
 		}
 		a.e.Status = strings.Join(parts, ", ")
-		a.e.Hosts = sortedKeys(a.hosts)
+		a.e.Hosts = slices.Sorted(maps.Keys(a.hosts))
 		out = append(out, a.e)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
@@ -221,7 +223,7 @@ func (e *Engine) findAny(ctx context.Context, project, service string, index int
 	if index <= 0 {
 		index = 1
 	}
-	cs, err := e.list(ctx, project, listOptions{all: true, oneOff: &no, services: []string{service}})
+	cs, err := e.list(ctx, project, listOptions{all: true, skipOneOffs: true, services: []string{service}})
 	if err != nil {
 		return nil, err
 	}

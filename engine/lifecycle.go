@@ -20,7 +20,7 @@ import (
 // selectContainers lists the service containers of the named services (all
 // when none), failing for a service that has none.
 func (e *Engine) selectContainers(ctx context.Context, project string, services []string, all bool) ([]Container, error) {
-	cs, err := e.list(ctx, project, listOptions{all: all, oneOff: &no, services: services})
+	cs, err := e.list(ctx, project, listOptions{all: all, skipOneOffs: true, services: services})
 	if err != nil {
 		return nil, err
 	}
@@ -171,7 +171,7 @@ type RmOptions struct {
 
 // Rm removes stopped service containers (running ones with Stop).
 func (e *Engine) Rm(ctx context.Context, project string, services []string, o RmOptions) ([]string, error) {
-	cs, err := e.list(ctx, project, listOptions{all: true, oneOff: &no, services: services})
+	cs, err := e.list(ctx, project, listOptions{all: true, skipOneOffs: true, services: services})
 	if err != nil {
 		return nil, err
 	}

@@ -35,7 +35,7 @@ type LogsOptions struct {
 // With Follow it keeps going, also for containers that start later, until
 // ctx ends.
 func (e *Engine) Logs(ctx context.Context, project string, o LogsOptions) error {
-	cs, err := e.list(ctx, project, listOptions{all: true, oneOff: &no, services: o.Services})
+	cs, err := e.list(ctx, project, listOptions{all: true, skipOneOffs: true, services: o.Services})
 	if err != nil {
 		return err
 	}

@@ -251,7 +251,7 @@ func (m *Monitor) watchHost(h *hosts.Host) {
 	for m.ctx.Err() == nil {
 		hb := watchHost(m.ctx, h, m.project)
 		ch, unsub := hb.subscribeAll(1024)
-		cs, err := listHost(m.ctx, h, m.project, listOptions{all: true, oneOff: &no})
+		cs, err := listHost(m.ctx, h, m.project, listOptions{all: true, skipOneOffs: true})
 		if err == nil {
 			backoff = 500 * time.Millisecond
 			m.setHost(h, true, "")

@@ -105,15 +105,10 @@ func hostTimeout() time.Duration { return hosts.HostTimeout(os.Getenv) }
 
 // listOptions selects containers.
 type listOptions struct {
-	all      bool     // include stopped containers
-	oneOff   *bool    // nil: both; else only one-off or only service containers
-	services []string // empty: all services
+	all         bool     // include stopped containers
+	skipOneOffs bool     // service containers only, no `devorch run` one-offs
+	services    []string // empty: all services
 }
-
-var (
-	yes = true
-	no  = false
-)
 
 // list returns the project's containers on every host, sorted by service,
 // replica and name. An unreachable host is an error naming it.
@@ -155,8 +150,8 @@ func listHost(ctx context.Context, h *hosts.Host, project string, o listOptions)
 	} else {
 		f.Add("label", labels.Project)
 	}
-	if o.oneOff != nil {
-		f.Add("label", fmt.Sprintf("%s=%t", labels.OneOff, *o.oneOff))
+	if o.skipOneOffs {
+		f.Add("label", labels.OneOff+"=false")
 	}
 	if len(o.services) == 1 {
 		f.Add("label", labels.Service+"="+o.services[0])

@@ -2,8 +2,9 @@ package engine
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
-	"strconv"
 	"strings"
 
 	"github.com/compose-spec/compose-go/v2/types"
@@ -206,7 +207,7 @@ func makePlan(in planInput) (*Plan, error) {
 			continue
 		}
 		s := p.Services[st.Service]
-		for _, d := range sortedKeys(s.DependsOn) {
+		for _, d := range slices.Sorted(maps.Keys(s.DependsOn)) {
 			if s.DependsOn[d].Restart && changed[d] && selected[d] {
 				st.Action, st.Reason = ActRestart, d+" changed"
 				break
@@ -283,8 +284,6 @@ func (p *Plan) String() string {
 	}
 	return b.String()
 }
-
-func replicaLabel(r int) string { return strconv.Itoa(r) }
 
 func whyOf(in planInput, service string, replica int) string {
 	if in.why == nil {

@@ -262,7 +262,7 @@ func (e *Engine) rollback(ctx context.Context, p *compose.Project, b *before) er
 		go func() {
 			defer wg.Done()
 			hctx, cancel := context.WithTimeout(ctx, hostTimeout())
-			now, err := listHost(hctx, h, project, listOptions{all: true, oneOff: &no})
+			now, err := listHost(hctx, h, project, listOptions{all: true, skipOneOffs: true})
 			cancel()
 			if err != nil {
 				report(fmt.Errorf("list containers on host %q: %w", h.Name, err))

@@ -100,7 +100,7 @@ func (e *Engine) Run(ctx context.Context, p *compose.Project, o RunOptions, st S
 		s.Labels[k] = v
 	}
 	h := e.Pool.Hosts[0]
-	if existing, err := e.list(ctx, p.Name, listOptions{all: true, oneOff: &no, services: []string{o.Service}}); err == nil && len(existing) > 0 {
+	if existing, err := e.list(ctx, p.Name, listOptions{all: true, skipOneOffs: true, services: []string{o.Service}}); err == nil && len(existing) > 0 {
 		h = existing[0].Host
 	}
 	plan := &Plan{Steps: []Step{{Service: o.Service, Replica: 1, Host: h.Name, Action: ActCreate}}}

@@ -283,12 +283,3 @@ func healthConfig(h *types.HealthCheckConfig) *container.HealthConfig {
 	}
 	return out
 }
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}

@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -137,22 +139,22 @@ func (e *Engine) Up(ctx context.Context, p *compose.Project, o UpOptions) (*UpRe
 	if !e.Pool.Single() {
 		lk, err = netctl.CrossHostLinks(e.netPool(e.Pool.Hosts), p.Services, set, func(service string) []string {
 			var hs []string
-			if _, ok := p.Services[service]; ok && containsStr(set, service) {
+			if _, ok := p.Services[service]; ok && slices.Contains(set, service) {
 				for r := 1; r <= desiredScale(p.Services[service], o.Scale); r++ {
-					if h := placement(service, r); h != "" && !contains(hs, h) {
+					if h := placement(service, r); h != "" && !slices.Contains(hs, h) {
 						hs = append(hs, h)
 					}
 				}
 				return hs
 			}
 			for _, c := range world.project {
-				if c.Service == service && c.Running() && !c.OneOff && !contains(hs, c.HostName()) {
+				if c.Service == service && c.Running() && !c.OneOff && !slices.Contains(hs, c.HostName()) {
 					hs = append(hs, c.HostName())
 				}
 			}
 			return hs
 		}, func(service, host string) int {
-			if _, ok := p.Services[service]; ok && containsStr(set, service) {
+			if _, ok := p.Services[service]; ok && slices.Contains(set, service) {
 				for r := 1; r <= desiredScale(p.Services[service], o.Scale); r++ {
 					if placement(service, r) == host {
 						return r
@@ -344,7 +346,7 @@ func (e *Engine) observe(ctx context.Context, project string, views map[string]*
 			for _, s := range list {
 				c := fromSummary(h, s)
 				w.all[h.Name] = append(w.all[h.Name], c)
-				if s.Labels[labelProject] == project {
+				if s.Labels[labels.Project] == project {
 					w.project = append(w.project, c)
 				}
 			}
@@ -397,10 +399,10 @@ func (e *Engine) ensureNetworksVolumes(ctx context.Context, p *compose.Project, 
 		nets, err = netctl.EnsureAll(gctx, pool, reqs)
 		return err
 	})
-	for _, hostName := range sortedKeys(volsOn) {
+	for _, hostName := range slices.Sorted(maps.Keys(volsOn)) {
 		h := e.Pool.Get(hostName)
 		vols[hostName] = map[string]string{}
-		for _, key := range sortedKeys(volsOn[hostName]) {
+		for _, key := range slices.Sorted(maps.Keys(volsOn[hostName])) {
 			cfg, ok := p.Volumes[key]
 			if !ok {
 				return nil, nil, fmt.Errorf("volume %q is used but not declared", key)
@@ -593,7 +595,7 @@ func (e *Engine) fillTargets(ctx context.Context, p *compose.Project, s types.Se
 		if _, ok := targets[t]; ok {
 			continue
 		}
-		cs, err := e.list(ctx, p.Name, listOptions{all: true, oneOff: &no, services: []string{t}})
+		cs, err := e.list(ctx, p.Name, listOptions{all: true, skipOneOffs: true, services: []string{t}})
 		if err != nil {
 			return err
 		}
@@ -746,8 +748,8 @@ func (e *Engine) createReplica(ctx context.Context, in replicaInput, st Step, na
 	return c, nil
 }
 
-// createContainer creates the container, connects its further networks and
-// copies in content-based secrets and configs.
+// createContainer creates the container and connects its further networks;
+// createReplica then copies in content-based secrets and configs.
 func (e *Engine) createContainer(ctx context.Context, limit sem, h *hosts.Host, spec *containerSpec, name, platform string) (string, error) {
 	if err := limit.acquire(ctx); err != nil {
 		return "", err
@@ -999,15 +1001,4 @@ func (e *Engine) waitServices(ctx context.Context, p *compose.Project, set []str
 		})
 	}
 	return g.Wait()
-}
-
-func containsStr(list []string, s string) bool { return contains(list, s) }
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

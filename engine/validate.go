@@ -13,8 +13,6 @@ import (
 	"github.com/devorch/devorch/internal/labels"
 )
 
-const labelProject = labels.Project
-
 // validate checks, before anything is created, that the plan can succeed:
 // no container name devorch would use is held by a container it does not
 // own, and no published host port is taken by another container or process.
