@@ -224,9 +224,6 @@ services:
 	if d := Dependencies(p.Project, p.Services["c"]); strings.Join(d, ",") != "a,b" {
 		t.Errorf("deps of c = %v", d)
 	}
-	if d := Dependents(p.Project, "a"); strings.Join(d, ",") != "b,c" {
-		t.Errorf("dependents of a = %v", d)
-	}
 	if d := WithDependencies(p.Project, []string{"c"}); strings.Join(d, ",") != "a,b,c" {
 		t.Errorf("with deps = %v", d)
 	}

@@ -53,21 +53,6 @@ func NamespaceTargets(s types.ServiceConfig) []string {
 	return out
 }
 
-// Dependents returns the services that depend on name (directly), sorted.
-func Dependents(p *types.Project, name string) []string {
-	var out []string
-	for _, s := range p.Services {
-		for _, d := range Dependencies(p, s) {
-			if d == name {
-				out = append(out, s.Name)
-				break
-			}
-		}
-	}
-	sort.Strings(out)
-	return out
-}
-
 // WithDependencies returns names plus everything they transitively depend on,
 // sorted.
 func WithDependencies(p *types.Project, names []string) []string {
