@@ -46,7 +46,7 @@ type Spec struct {
 // Host is one Docker endpoint with its client.
 type Host struct {
 	Spec
-	Client *client.Client
+	Client client.APIClient
 
 	mu       sync.Mutex
 	info     *system.Info
