@@ -12,7 +12,6 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/docker/docker/api/types"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/api/types/mount"
@@ -21,6 +20,7 @@ import (
 
 	"github.com/devorch/devorch/engine/hosts"
 	"github.com/devorch/devorch/internal/labels"
+	"github.com/devorch/devorch/volumes"
 )
 
 // VolumeEntry is one of the project's volumes on one host.
@@ -36,10 +36,11 @@ type VolumeEntry struct {
 // VolumeList reports which host holds each of the project's volumes and
 // how much data it holds.
 func (e *Engine) VolumeList(ctx context.Context, project string) ([]VolumeEntry, error) {
-	var out []VolumeEntry
+	onHost := map[string][]*volume.Volume{}
+	users := map[string]map[string][]string{} // host → volume → containers
 	for _, h := range e.Pool.Hosts {
 		hctx, cancel := context.WithTimeout(ctx, 30*hostTimeout())
-		du, err := h.Client.DiskUsage(hctx, types.DiskUsageOptions{Types: []types.DiskUsageObject{types.VolumeObject}})
+		vs, err := volumes.Usage(hctx, h.Client, project)
 		cancel()
 		if err != nil {
 			if e.Pool.Single() {
@@ -48,7 +49,8 @@ func (e *Engine) VolumeList(ctx context.Context, project string) ([]VolumeEntry,
 			e.warn("host %q is unreachable: %v; its volumes are not listed", h.Name, err)
 			continue
 		}
-		users := map[string][]string{}
+		onHost[h.Name] = vs
+		users[h.Name] = map[string][]string{}
 		cs, _ := listHost(ctx, h, project, listOptions{all: true})
 		for _, c := range cs {
 			insp, err := h.Client.ContainerInspect(ctx, c.ID)
@@ -57,27 +59,15 @@ func (e *Engine) VolumeList(ctx context.Context, project string) ([]VolumeEntry,
 			}
 			for _, m := range insp.Mounts {
 				if m.Type == mount.TypeVolume {
-					users[m.Name] = append(users[m.Name], c.Name)
+					users[h.Name][m.Name] = append(users[h.Name][m.Name], c.Name)
 				}
 			}
 		}
-		for _, v := range du.Volumes {
-			if v.Labels[labels.Project] != project {
-				continue
-			}
-			ve := VolumeEntry{Name: v.Name, Key: v.Labels[labels.Volume], Host: h.Name, Driver: v.Driver, Size: -1, UsedBy: users[v.Name]}
-			if v.UsageData != nil {
-				ve.Size = v.UsageData.Size
-			}
-			out = append(out, ve)
-		}
 	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].Name != out[j].Name {
-			return out[i].Name < out[j].Name
-		}
-		return out[i].Host < out[j].Host
-	})
+	var out []VolumeEntry
+	for _, l := range volumes.Where(project, onHost).All {
+		out = append(out, VolumeEntry{Name: l.Name, Key: l.Key, Host: l.Host, Driver: l.Driver, Size: l.Size, UsedBy: users[l.Host][l.Name]})
+	}
 	return out, nil
 }
 
@@ -284,4 +274,13 @@ func (e *Engine) VolumeMove(ctx context.Context, project, name, to string) error
 	e.progress(ResVolume, v.Name, v.Host, "Removed")
 	e.progress(ResVolume, v.Name, to, "Moved from "+v.Host)
 	return nil
+}
+
+// volumeHosts hands package volumes the hosts it is to work on.
+func volumeHosts(hs []*hosts.Host) []volumes.Host {
+	out := make([]volumes.Host, len(hs))
+	for i, h := range hs {
+		out[i] = volumes.Host{Name: h.Name, API: h.Client}
+	}
+	return out
 }

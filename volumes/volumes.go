@@ -7,6 +7,9 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"sync"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/docker/docker/api/types/volume"
@@ -100,4 +103,31 @@ func Remove(ctx context.Context, api API, name string) error {
 		return err
 	}
 	return nil
+}
+
+// Host is one host of the pool: its devorch name and its Docker API.
+type Host struct {
+	Name string
+	API  API
+}
+
+// ListAll returns the project's volumes on each host, read in parallel; a
+// host that does not answer fails the whole list.
+func ListAll(ctx context.Context, hosts []Host, project string) (map[string][]*volume.Volume, error) {
+	out := map[string][]*volume.Volume{}
+	var mu sync.Mutex
+	g, gctx := errgroup.WithContext(ctx)
+	for _, h := range hosts {
+		g.Go(func() error {
+			vs, err := List(gctx, h.API, project)
+			if err != nil {
+				return fmt.Errorf("list volumes on host %q: %w", h.Name, err)
+			}
+			mu.Lock()
+			out[h.Name] = vs
+			mu.Unlock()
+			return nil
+		})
+	}
+	return out, g.Wait()
 }
