@@ -131,3 +131,28 @@ func ListAll(ctx context.Context, hosts []Host, project string) (map[string][]*v
 	}
 	return out, g.Wait()
 }
+
+// RemoveAll removes the project's volumes (external ones carry no label of
+// the project, so they stay) on every host, hosts in parallel. progress
+// hears of each volume as it goes: "Removing", then "Removed". The first
+// failure stops the removal.
+func RemoveAll(ctx context.Context, hosts []Host, project string, progress func(name, host, status string)) error {
+	g, gctx := errgroup.WithContext(ctx)
+	for _, h := range hosts {
+		g.Go(func() error {
+			vs, err := List(gctx, h.API, project)
+			if err != nil {
+				return fmt.Errorf("list volumes on host %q: %w", h.Name, err)
+			}
+			for _, v := range vs {
+				progress(v.Name, h.Name, "Removing")
+				if err := Remove(gctx, h.API, v.Name); err != nil {
+					return fmt.Errorf("remove volume %s on host %q: %w", v.Name, h.Name, err)
+				}
+				progress(v.Name, h.Name, "Removed")
+			}
+			return nil
+		})
+	}
+	return g.Wait()
+}
