@@ -1,6 +1,11 @@
-// Package volumes owns the project's named volumes on each host: it creates
-// them (or reuses those an earlier run created, found by label), checks
-// external ones exist, reports which host holds which, and removes them.
+// Package volumes owns the project's named volumes on a pool of hosts:
+// their Docker names, creating them (or reusing what an earlier run created,
+// found by label) and checking external ones exist, listing and removing
+// them on every host, saying where each volume's data is (Where, read by
+// placement and by `volume ls`), and copying a volume's data to another
+// host through helper containers, verified file by file (Copy). A host keeps
+// one volume per name, so unlike networks there is no duplicate on one host
+// to heal; a volume found on several hosts is what Where reports as split.
 package volumes
 
 import (
