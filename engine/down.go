@@ -79,7 +79,9 @@ func (e *Engine) Down(ctx context.Context, project string, p *compose.Project, o
 		errs = append(errs, netctl.RemoveAll(ctx, e.netPool(hs), project))
 	}
 	if o.Volumes {
-		errs = append(errs, e.removeVolumes(ctx, project, hs))
+		errs = append(errs, volumes.RemoveAll(ctx, volumeHosts(hs), project, func(name, host, status string) {
+			e.progress(ResVolume, name, host, status)
+		}))
 	}
 	if o.RemoveImages != "" {
 		errs = append(errs, e.removeImages(ctx, project, p, o.RemoveImages, hs))
@@ -196,28 +198,6 @@ func isRemovalInProgress(err error) bool {
 // removeContainers stops and removes containers, dependents first.
 func (e *Engine) removeContainers(ctx context.Context, cs []Container, timeout *time.Duration) error {
 	return e.stopInOrder(ctx, cs, timeout, true, false)
-}
-
-// removeVolumes removes the project's named volumes (not external ones).
-func (e *Engine) removeVolumes(ctx context.Context, project string, hs []*hosts.Host) error {
-	g, gctx := errgroup.WithContext(ctx)
-	for _, h := range hs {
-		g.Go(func() error {
-			vs, err := volumes.List(gctx, h.Client, project)
-			if err != nil {
-				return fmt.Errorf("list volumes on host %q: %w", h.Name, err)
-			}
-			for _, v := range vs {
-				e.progress(ResVolume, v.Name, h.Name, "Removing")
-				if err := volumes.Remove(gctx, h.Client, v.Name); err != nil {
-					return fmt.Errorf("remove volume %s on host %q: %w", v.Name, h.Name, err)
-				}
-				e.progress(ResVolume, v.Name, h.Name, "Removed")
-			}
-			return nil
-		})
-	}
-	return g.Wait()
 }
 
 // removeImages removes images devorch built for the project ("local"), or

@@ -3,7 +3,8 @@ package engine
 import (
 	"context"
 	"errors"
-	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -12,13 +13,12 @@ import (
 
 	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/docker/docker/api/types/system"
-	"github.com/docker/docker/api/types/volume"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/devorch/devorch/compose"
 	"github.com/devorch/devorch/engine/hosts"
 	"github.com/devorch/devorch/engine/schedule"
 	"github.com/devorch/devorch/internal/labels"
+	"github.com/devorch/devorch/volumes"
 )
 
 // hostView is what a run knows about one host.
@@ -102,7 +102,7 @@ func (e *Engine) place(ctx context.Context, p *compose.Project, set []string, sc
 	for _, s := range set {
 		inSet[s] = true
 	}
-	req := schedule.Request{Strategy: schedule.Strategy(p.X.Strategy), Current: map[schedule.ReplicaKey]string{}, VolumeHosts: map[string]string{}, Explain: explain}
+	req := schedule.Request{Strategy: schedule.Strategy(p.X.Strategy), Current: map[schedule.ReplicaKey]string{}, Explain: explain}
 	anyDown := false
 	for _, h := range e.Pool.Hosts {
 		v := views[h.Name]
@@ -150,19 +150,14 @@ func (e *Engine) place(ctx context.Context, p *compose.Project, set []string, sc
 	for k, c := range chosen {
 		req.Current[k] = c.HostName()
 	}
-	for name, vs := range w.volumes {
-		for _, v := range vs {
-			key := v.Labels[labels.Volume]
-			if key == "" || v.Labels[labels.Project] != p.Name {
-				continue
-			}
-			if prev, ok := req.VolumeHosts[key]; ok && prev != name {
-				e.warn("volume %q exists on hosts %s and %s; placement follows %s", key, prev, name, minStr(prev, name))
-				name = minStr(prev, name)
-			}
-			req.VolumeHosts[key] = name
+	where := volumes.Where(p.Name, w.volumes)
+	for _, key := range slices.Sorted(maps.Keys(where.Split)) {
+		hs := where.Split[key]
+		for _, h := range hs[1:] {
+			e.warn("volume %q exists on hosts %s and %s; placement follows %s", key, hs[0], h, hs[0])
 		}
 	}
+	req.VolumeHosts = where.Host
 	// Services.
 	probed := map[string]bool{}
 	for _, name := range set {
@@ -274,34 +269,4 @@ func heldByProject(w *world, host, project string, port uint16) bool {
 		}
 	}
 	return false
-}
-
-func minStr(a, b string) string {
-	if a < b {
-		return a
-	}
-	return b
-}
-
-// listVolumes reads the project's volumes on every reachable host.
-func (e *Engine) listVolumes(ctx context.Context, project string, views map[string]*hostView) (map[string][]*volume.Volume, error) {
-	out := map[string][]*volume.Volume{}
-	var mu sync.Mutex
-	g, gctx := errgroup.WithContext(ctx)
-	for _, h := range e.Pool.Hosts {
-		if v := views[h.Name]; v != nil && !v.reachable {
-			continue
-		}
-		g.Go(func() error {
-			resp, err := h.Client.VolumeList(gctx, volume.ListOptions{Filters: labels.ProjectFilter(project)})
-			if err != nil {
-				return fmt.Errorf("list volumes on host %q: %w", h.Name, err)
-			}
-			mu.Lock()
-			out[h.Name] = resp.Volumes
-			mu.Unlock()
-			return nil
-		})
-	}
-	return out, g.Wait()
 }

@@ -330,12 +330,15 @@ func (e *Engine) pingAll(ctx context.Context) error {
 // picked out by label, the rest are kept for clash checks.
 func (e *Engine) observe(ctx context.Context, project string, views map[string]*hostView) (*world, error) {
 	w := &world{all: map[string][]Container{}}
+	var reachable []*hosts.Host
+	for _, h := range e.Pool.Hosts {
+		if v := views[h.Name]; v == nil || v.reachable {
+			reachable = append(reachable, h)
+		}
+	}
 	var mu sync.Mutex
 	g, gctx := errgroup.WithContext(ctx)
-	for _, h := range e.Pool.Hosts {
-		if v := views[h.Name]; v != nil && !v.reachable {
-			continue
-		}
+	for _, h := range reachable {
 		g.Go(func() error {
 			list, err := h.Client.ContainerList(gctx, container.ListOptions{All: true})
 			if err != nil {
@@ -357,7 +360,7 @@ func (e *Engine) observe(ctx context.Context, project string, views map[string]*
 		return nil, err
 	}
 	sortContainers(w.project)
-	vols, err := e.listVolumes(ctx, project, views)
+	vols, err := volumes.ListAll(ctx, volumeHosts(reachable), project)
 	if err != nil {
 		return nil, err
 	}

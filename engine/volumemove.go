@@ -1,26 +1,18 @@
 package engine
 
 import (
-	"archive/tar"
-	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
-	"sort"
 	"strings"
 
-	"github.com/docker/docker/api/types"
 	"github.com/docker/docker/api/types/container"
-	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/api/types/mount"
 	"github.com/docker/docker/api/types/volume"
 	"github.com/docker/docker/errdefs"
 
 	"github.com/devorch/devorch/engine/hosts"
-	"github.com/devorch/devorch/internal/labels"
+	"github.com/devorch/devorch/volumes"
 )
 
 // VolumeEntry is one of the project's volumes on one host.
@@ -36,10 +28,11 @@ type VolumeEntry struct {
 // VolumeList reports which host holds each of the project's volumes and
 // how much data it holds.
 func (e *Engine) VolumeList(ctx context.Context, project string) ([]VolumeEntry, error) {
-	var out []VolumeEntry
+	onHost := map[string][]*volume.Volume{}
+	users := map[string]map[string][]string{} // host → volume → containers
 	for _, h := range e.Pool.Hosts {
 		hctx, cancel := context.WithTimeout(ctx, 30*hostTimeout())
-		du, err := h.Client.DiskUsage(hctx, types.DiskUsageOptions{Types: []types.DiskUsageObject{types.VolumeObject}})
+		vs, err := volumes.Usage(hctx, h.Client, project)
 		cancel()
 		if err != nil {
 			if e.Pool.Single() {
@@ -48,7 +41,8 @@ func (e *Engine) VolumeList(ctx context.Context, project string) ([]VolumeEntry,
 			e.warn("host %q is unreachable: %v; its volumes are not listed", h.Name, err)
 			continue
 		}
-		users := map[string][]string{}
+		onHost[h.Name] = vs
+		users[h.Name] = map[string][]string{}
 		cs, _ := listHost(ctx, h, project, listOptions{all: true})
 		for _, c := range cs {
 			insp, err := h.Client.ContainerInspect(ctx, c.ID)
@@ -57,96 +51,22 @@ func (e *Engine) VolumeList(ctx context.Context, project string) ([]VolumeEntry,
 			}
 			for _, m := range insp.Mounts {
 				if m.Type == mount.TypeVolume {
-					users[m.Name] = append(users[m.Name], c.Name)
+					users[h.Name][m.Name] = append(users[h.Name][m.Name], c.Name)
 				}
 			}
 		}
-		for _, v := range du.Volumes {
-			if v.Labels[labels.Project] != project {
-				continue
-			}
-			ve := VolumeEntry{Name: v.Name, Key: v.Labels[labels.Volume], Host: h.Name, Driver: v.Driver, Size: -1, UsedBy: users[v.Name]}
-			if v.UsageData != nil {
-				ve.Size = v.UsageData.Size
-			}
-			out = append(out, ve)
-		}
 	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].Name != out[j].Name {
-			return out[i].Name < out[j].Name
-		}
-		return out[i].Host < out[j].Host
-	})
+	var out []VolumeEntry
+	for _, l := range volumes.Where(project, onHost).All {
+		out = append(out, VolumeEntry{Name: l.Name, Key: l.Key, Host: l.Host, Driver: l.Driver, Size: l.Size, UsedBy: users[l.Host][l.Name]})
+	}
 	return out, nil
 }
 
-// helperImage is a tiny image devorch imports on a host to create (never
-// start) containers that mount a volume, so that the API's archive
-// endpoints can read and write the volume's files.
-const helperImage = "devorch/volume-helper:1"
-
-func ensureHelperImage(ctx context.Context, h *hosts.Host) error {
-	if _, err := h.Client.ImageInspect(ctx, helperImage); err == nil {
-		return nil
-	}
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	_ = tw.WriteHeader(&tar.Header{Name: "v/", Typeflag: tar.TypeDir, Mode: 0o755})
-	_ = tw.Close()
-	rc, err := h.Client.ImageImport(ctx, image.ImportSource{Source: &buf, SourceName: "-"}, helperImage,
-		image.ImportOptions{Changes: []string{`LABEL ` + labels.Prefix + `helper=true`, `CMD ["/none"]`}})
-	if err != nil {
-		return fmt.Errorf("create helper image on host %q: %w", h.Name, err)
-	}
-	_, _ = io.Copy(io.Discard, rc)
-	return rc.Close()
-}
-
-// helperContainer creates a stopped container mounting volume at /v.
-func helperContainer(ctx context.Context, h *hosts.Host, vol string, readOnly bool) (string, func(), error) {
-	if err := ensureHelperImage(ctx, h); err != nil {
-		return "", nil, err
-	}
-	resp, err := h.Client.ContainerCreate(ctx, &container.Config{Image: helperImage, Labels: map[string]string{labels.Prefix + "helper": "true"}},
-		&container.HostConfig{Mounts: []mount.Mount{{Type: mount.TypeVolume, Source: vol, Target: "/v", ReadOnly: readOnly, VolumeOptions: &mount.VolumeOptions{NoCopy: true}}}}, nil, nil, "")
-	if err != nil {
-		return "", nil, fmt.Errorf("create helper container for volume %s on host %q: %w", vol, h.Name, err)
-	}
-	return resp.ID, func() {
-		_ = h.Client.ContainerRemove(context.WithoutCancel(ctx), resp.ID, container.RemoveOptions{Force: true})
-	}, nil
-}
-
-// manifest digests a tar stream: every entry's path, type, mode and
-// content hash, sorted. Equal manifests mean equal data.
-func manifest(r io.Reader) (string, int, error) {
-	tr := tar.NewReader(r)
-	var lines []string
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return "", 0, err
-		}
-		name := strings.TrimPrefix(strings.TrimPrefix(h.Name, "v/"), "v")
-		sum := sha256.New()
-		if _, err := io.Copy(sum, tr); err != nil {
-			return "", 0, err
-		}
-		lines = append(lines, fmt.Sprintf("%s %c %o %d:%d %s %s", name, h.Typeflag, h.Mode&0o7777, h.Uid, h.Gid, h.Linkname, hex.EncodeToString(sum.Sum(nil))))
-	}
-	sort.Strings(lines)
-	all := sha256.Sum256([]byte(strings.Join(lines, "\n")))
-	return hex.EncodeToString(all[:]), len(lines), nil
-}
-
-// VolumeMove moves a volume's data to another host: it copies the files
-// through helper containers (never started), verifies the copy by
-// comparing digests of every file on both sides, then removes the source.
-// The services using it must be stopped; their next up follows the data.
+// VolumeMove moves a volume's data to another host: volumes.Copy copies
+// and verifies it, then the stopped containers that used it and the source
+// go. The services using it must be stopped; their next up follows the
+// data.
 func (e *Engine) VolumeMove(ctx context.Context, project, name, to string) error {
 	dst := e.Pool.Get(to)
 	if dst == nil {
@@ -188,86 +108,12 @@ func (e *Engine) VolumeMove(ctx context.Context, project, name, to string) error
 	if len(running) > 0 {
 		return fmt.Errorf("volume %s is in use by running service(s) %s on host %q; stop them first (devorch stop %s)", v.Name, strings.Join(running, ", "), v.Host, strings.Join(running, " "))
 	}
-	// The destination volume, with the same labels and options.
-	sv, err := src.Client.VolumeInspect(ctx, v.Name)
-	if err != nil {
-		return fmt.Errorf("inspect volume %s on host %q: %w", v.Name, v.Host, err)
-	}
-	if _, err := dst.Client.VolumeInspect(ctx, v.Name); err == nil {
-		return fmt.Errorf("host %q already has a volume named %s; remove it first", to, v.Name)
-	}
-	l := map[string]string{}
-	for k, val := range sv.Labels {
-		l[k] = val
-	}
-	l[labels.Host] = to
-	e.progress(ResVolume, v.Name, to, "Creating")
-	if _, err := dst.Client.VolumeCreate(ctx, volume.CreateOptions{Name: v.Name, Driver: sv.Driver, DriverOpts: sv.Options, Labels: l}); err != nil {
-		return fmt.Errorf("create volume %s on host %q: %w", v.Name, to, err)
-	}
-	created := true
-	defer func() {
-		if created {
-			_ = dst.Client.VolumeRemove(context.WithoutCancel(ctx), v.Name, true)
-		}
-	}()
-	srcID, srcDone, err := helperContainer(ctx, src, v.Name, true)
+	err = volumes.Copy(ctx, v.Name, volumes.Side{Host: v.Host, API: src.Client}, volumes.Side{Host: to, API: dst.Client},
+		func(host, status string) { e.progress(ResVolume, v.Name, host, status) })
 	if err != nil {
 		return err
 	}
-	defer srcDone()
-	dstID, dstDone, err := helperContainer(ctx, dst, v.Name, false)
-	if err != nil {
-		return err
-	}
-	defer dstDone()
-	e.progress(ResVolume, v.Name, to, "Copying from "+v.Host)
-	rc, _, err := src.Client.CopyFromContainer(ctx, srcID, "/v")
-	if err != nil {
-		return fmt.Errorf("read volume %s on host %q: %w", v.Name, v.Host, err)
-	}
-	pr, pw := io.Pipe()
-	sumc := make(chan struct {
-		digest string
-		n      int
-		err    error
-	}, 1)
-	go func() {
-		d, n, err := manifest(pr)
-		_, _ = io.Copy(io.Discard, pr)
-		sumc <- struct {
-			digest string
-			n      int
-			err    error
-		}{d, n, err}
-	}()
-	err = dst.Client.CopyToContainer(ctx, dstID, "/", io.TeeReader(rc, pw), container.CopyToContainerOptions{CopyUIDGID: true})
-	rc.Close()
-	pw.CloseWithError(err)
-	srcSum := <-sumc
-	if err != nil {
-		return fmt.Errorf("write volume %s on host %q: %w", v.Name, to, err)
-	}
-	if srcSum.err != nil {
-		return fmt.Errorf("digest volume %s on host %q: %w", v.Name, v.Host, srcSum.err)
-	}
-	// Verify: read back what landed and compare.
-	back, _, err := dst.Client.CopyFromContainer(ctx, dstID, "/v")
-	if err != nil {
-		return fmt.Errorf("verify volume %s on host %q: %w", v.Name, to, err)
-	}
-	dstDigest, n, err := manifest(back)
-	back.Close()
-	if err != nil {
-		return fmt.Errorf("verify volume %s on host %q: %w", v.Name, to, err)
-	}
-	if dstDigest != srcSum.digest || n != srcSum.n {
-		return fmt.Errorf("volume %s: the copy on host %q differs from the source (%d entries vs %d); the source is kept", v.Name, to, n, srcSum.n)
-	}
-	e.progress(ResVolume, v.Name, to, fmt.Sprintf("Verified %d entries", n))
-	created = false
 	// The stopped containers on the old host still reference the volume.
-	srcDone()
 	for _, c := range cs {
 		for _, u := range v.UsedBy {
 			if u == c.Name {
@@ -278,10 +124,19 @@ func (e *Engine) VolumeMove(ctx context.Context, project, name, to string) error
 			}
 		}
 	}
-	if err := src.Client.VolumeRemove(ctx, v.Name, false); err != nil {
+	if err := volumes.Remove(ctx, src.Client, v.Name); err != nil {
 		return errors.Join(fmt.Errorf("the data is on host %q and verified, but removing the old volume on host %q failed", to, v.Host), err)
 	}
 	e.progress(ResVolume, v.Name, v.Host, "Removed")
 	e.progress(ResVolume, v.Name, to, "Moved from "+v.Host)
 	return nil
+}
+
+// volumeHosts hands package volumes the hosts it is to work on.
+func volumeHosts(hs []*hosts.Host) []volumes.Host {
+	out := make([]volumes.Host, len(hs))
+	for i, h := range hs {
+		out[i] = volumes.Host{Name: h.Name, API: h.Client}
+	}
+	return out
 }

@@ -1,12 +1,20 @@
-// Package volumes owns the project's named volumes on each host: it creates
-// them (or reuses those an earlier run created, found by label), checks
-// external ones exist, reports which host holds which, and removes them.
+// Package volumes owns the project's named volumes on a pool of hosts:
+// their Docker names, creating them (or reusing what an earlier run created,
+// found by label) and checking external ones exist, listing and removing
+// them on every host, saying where each volume's data is (Where, read by
+// placement and by `volume ls`), and copying a volume's data to another
+// host through helper containers, verified file by file (Copy). A host keeps
+// one volume per name, so unlike networks there is no duplicate on one host
+// to heal; a volume found on several hosts is what Where reports as split.
 package volumes
 
 import (
 	"context"
 	"fmt"
 	"sort"
+	"sync"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/docker/docker/api/types/volume"
@@ -100,4 +108,56 @@ func Remove(ctx context.Context, api API, name string) error {
 		return err
 	}
 	return nil
+}
+
+// Host is one host of the pool: its devorch name and its Docker API.
+type Host struct {
+	Name string
+	API  API
+}
+
+// ListAll returns the project's volumes on each host, read in parallel; a
+// host that does not answer fails the whole list.
+func ListAll(ctx context.Context, hosts []Host, project string) (map[string][]*volume.Volume, error) {
+	out := map[string][]*volume.Volume{}
+	var mu sync.Mutex
+	g, gctx := errgroup.WithContext(ctx)
+	for _, h := range hosts {
+		g.Go(func() error {
+			vs, err := List(gctx, h.API, project)
+			if err != nil {
+				return fmt.Errorf("list volumes on host %q: %w", h.Name, err)
+			}
+			mu.Lock()
+			out[h.Name] = vs
+			mu.Unlock()
+			return nil
+		})
+	}
+	return out, g.Wait()
+}
+
+// RemoveAll removes the project's volumes (external ones carry no label of
+// the project, so they stay) on every host, hosts in parallel. progress
+// hears of each volume as it goes: "Removing", then "Removed". The first
+// failure stops the removal.
+func RemoveAll(ctx context.Context, hosts []Host, project string, progress func(name, host, status string)) error {
+	g, gctx := errgroup.WithContext(ctx)
+	for _, h := range hosts {
+		g.Go(func() error {
+			vs, err := List(gctx, h.API, project)
+			if err != nil {
+				return fmt.Errorf("list volumes on host %q: %w", h.Name, err)
+			}
+			for _, v := range vs {
+				progress(v.Name, h.Name, "Removing")
+				if err := Remove(gctx, h.API, v.Name); err != nil {
+					return fmt.Errorf("remove volume %s on host %q: %w", v.Name, h.Name, err)
+				}
+				progress(v.Name, h.Name, "Removed")
+			}
+			return nil
+		})
+	}
+	return g.Wait()
 }
