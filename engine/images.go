@@ -10,7 +10,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/distribution/reference"
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/client"
@@ -31,215 +30,165 @@ type ImageOptions struct {
 	Quiet   bool
 }
 
-// imageKey identifies an image on a host.
-type imageKey struct{ host, ref string }
-
 // ensureImages makes every needed image present on the host that needs it,
 // building or pulling as the options and pull policies say, before any
-// container is created. It returns the image ID per (host, service).
+// container is created. It returns the image ID per service and host.
 func (e *Engine) ensureImages(ctx context.Context, p *compose.Project, need map[string][]*hosts.Host, o ImageOptions) (map[string]map[string]string, error) {
-	type job struct {
-		svc  types.ServiceConfig
-		host *hosts.Host
-		ref  string
+	present, err := e.inspectImages(ctx, p, need)
+	if err != nil {
+		return nil, err
 	}
-	var builds, pulls []job
-	ids := map[string]map[string]string{} // service → host → image ID
-	var mu sync.Mutex
-	setID := func(svc, host, id string) {
-		mu.Lock()
-		defer mu.Unlock()
-		if ids[svc] == nil {
-			ids[svc] = map[string]string{}
-		}
-		ids[svc][host] = id
+	wants := imageWants(p, need)
+	plan, err := planImages(wants, present, e.Pool.Names(), o)
+	if err != nil {
+		return nil, err
 	}
+	on := hostsByName(e.Pool.Hosts, need)
+	made := &madeImages{m: map[imageKey]string{}}
+	if err := e.buildAndPull(ctx, p, plan, on, o, made); err != nil {
+		return nil, err
+	}
+	// Copies come after the builds they may copy from.
+	if err := e.copyImages(ctx, plan.copies, on, made); err != nil {
+		return nil, err
+	}
+	return resolveImageIDs(wants, plan.use, made.m), nil
+}
+
+// inspectImages finds the IDs of the needed images already on each host.
+// With several hosts it looks on every reachable one: an image present on
+// one host is copied to another rather than pulled or built again. Only a
+// host that needs the image has to answer.
+func (e *Engine) inspectImages(ctx context.Context, p *compose.Project, need map[string][]*hosts.Host) (map[imageKey]string, error) {
 	present := map[imageKey]string{}
-	// Inspect what is there, in parallel.
-	{
-		g, gctx := errgroup.WithContext(ctx)
-		g.SetLimit(8)
-		var pmu sync.Mutex
-		seen := map[imageKey]bool{}
-		for _, name := range slices.Sorted(maps.Keys(need)) {
-			s := p.Services[name]
-			ref := ImageRef(p, s)
-			// With several hosts, look everywhere: an image present on one
-			// host is copied to another rather than pulled or built again.
-			look := need[name]
-			if !e.Pool.Single() {
-				look = e.reachableHosts()
+	var mu sync.Mutex
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(8)
+	seen := map[imageKey]bool{}
+	for _, name := range slices.Sorted(maps.Keys(need)) {
+		ref := ImageRef(p, p.Services[name])
+		look := need[name]
+		if !e.Pool.Single() {
+			look = e.reachableHosts()
+		}
+		for _, h := range look {
+			k := imageKey{h.Name, ref}
+			if seen[k] {
+				continue
 			}
-			for _, h := range look {
-				k := imageKey{h.Name, ref}
-				if seen[k] {
-					continue
-				}
-				seen[k] = true
-				required := containsHost(need[name], h)
-				g.Go(func() error {
-					insp, err := h.Client.ImageInspect(gctx, ref)
-					if err != nil {
-						if errdefs.IsNotFound(err) || !required {
-							return nil
-						}
-						return fmt.Errorf("inspect image %s on host %q: %w", ref, h.Name, err)
+			seen[k] = true
+			required := containsHost(need[name], h)
+			g.Go(func() error {
+				insp, err := h.Client.ImageInspect(gctx, ref)
+				if err != nil {
+					if errdefs.IsNotFound(err) || !required {
+						return nil
 					}
-					pmu.Lock()
-					present[k] = insp.ID
-					pmu.Unlock()
-					return nil
-				})
-			}
-		}
-		if err := g.Wait(); err != nil {
-			return nil, err
-		}
-	}
-	planned := map[imageKey]bool{}
-	type copyJob struct {
-		svc      types.ServiceConfig
-		from, to *hosts.Host
-		ref      string
-	}
-	var copies []copyJob
-	builtOn := map[string]*hosts.Host{} // ref → the one host that builds it
-	elsewhere := func(ref string, not *hosts.Host) *hosts.Host {
-		for _, h := range e.Pool.Hosts {
-			if h != not {
-				if _, ok := present[imageKey{h.Name, ref}]; ok {
-					return h
+					return fmt.Errorf("inspect image %s on host %q: %w", ref, h.Name, err)
 				}
-			}
+				mu.Lock()
+				present[k] = insp.ID
+				mu.Unlock()
+				return nil
+			})
 		}
-		return nil
 	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	return present, nil
+}
+
+// imageWants lists, by service name, each service's image and the names of
+// the hosts that need it.
+func imageWants(p *compose.Project, need map[string][]*hosts.Host) []imageWant {
+	var wants []imageWant
 	for _, name := range slices.Sorted(maps.Keys(need)) {
 		s := p.Services[name]
-		ref := ImageRef(p, s)
-		policy, _, err := s.GetPullPolicy()
-		if err != nil {
-			return nil, fmt.Errorf("service %q: %w", name, err)
-		}
-		if o.Pull != "" {
-			policy = o.Pull
-		}
+		w := imageWant{service: name, svc: s, ref: ImageRef(p, s)}
 		for _, h := range need[name] {
-			k := imageKey{h.Name, ref}
-			id, ok := present[k]
-			switch {
-			case s.Build != nil:
-				mustBuild := o.Build || policy == types.PullPolicyBuild || !ok
-				if o.NoBuild {
-					if !ok {
-						return nil, fmt.Errorf("service %q: image %s is not on host %q and --no-build forbids building it", name, ref, h.Name)
-					}
-					mustBuild = false
-				}
-				if mustBuild {
-					if planned[k] {
-						continue
-					}
-					planned[k] = true
-					forced := o.Build || policy == types.PullPolicyBuild
-					if from := elsewhere(ref, h); from != nil && !forced {
-						copies = append(copies, copyJob{s, from, h, ref})
-						continue
-					}
-					if b, ok := builtOn[ref]; ok {
-						copies = append(copies, copyJob{s, b, h, ref})
-						continue
-					}
-					builtOn[ref] = h
-					builds = append(builds, job{s, h, ref})
-					continue
-				}
-			case policy == types.PullPolicyAlways:
-				if !planned[k] {
-					pulls = append(pulls, job{s, h, ref})
-					planned[k] = true
-				}
-				continue
-			case !ok && policy == types.PullPolicyNever:
-				return nil, fmt.Errorf("service %q: image %s is not on host %q and pull_policy is never", name, ref, h.Name)
-			case !ok && policy == types.PullPolicyBuild:
-				return nil, fmt.Errorf("service %q: pull_policy is build but the service has no build section", name)
-			case !ok:
-				if !planned[k] {
-					planned[k] = true
-					if from := elsewhere(ref, h); from != nil {
-						copies = append(copies, copyJob{s, from, h, ref})
-						continue
-					}
-					pulls = append(pulls, job{s, h, ref})
-				}
-				continue
-			}
-			setID(name, h.Name, id)
+			w.hosts = append(w.hosts, h.Name)
+		}
+		wants = append(wants, w)
+	}
+	return wants
+}
+
+// hostsByName indexes the pool and the hosts that need images by name, for
+// running a plan that names them.
+func hostsByName(pool []*hosts.Host, need map[string][]*hosts.Host) map[string]*hosts.Host {
+	on := map[string]*hosts.Host{}
+	for _, h := range pool {
+		on[h.Name] = h
+	}
+	for _, hs := range need {
+		for _, h := range hs {
+			on[h.Name] = h
 		}
 	}
-	// Pull in parallel, build with a small bound: the daemon does the work.
+	return on
+}
+
+// madeImages collects the IDs of the images built, pulled or copied in
+// this run, from several goroutines.
+type madeImages struct {
+	mu sync.Mutex
+	m  map[imageKey]string
+}
+
+func (r *madeImages) set(host, ref, id string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.m[imageKey{host, ref}] = id
+}
+
+// buildAndPull runs the plan's pulls in parallel and its builds two at a
+// time: the daemons do the work.
+func (e *Engine) buildAndPull(ctx context.Context, p *compose.Project, pl imagePlan, on map[string]*hosts.Host, o ImageOptions, made *madeImages) error {
 	g, gctx := errgroup.WithContext(ctx)
-	var rmu sync.Mutex
-	result := map[imageKey]string{}
-	for _, j := range pulls {
+	for _, j := range pl.pulls {
 		g.Go(func() error {
-			id, err := e.pull(gctx, j.host, j.ref, j.svc.Platform, o.Quiet)
+			id, err := e.pull(gctx, on[j.host], j.ref, j.svc.Platform, o.Quiet)
 			if err != nil {
 				return &PullError{fmt.Errorf("service %q: %w", j.svc.Name, err)}
 			}
-			rmu.Lock()
-			result[imageKey{j.host.Name, j.ref}] = id
-			rmu.Unlock()
+			made.set(j.host, j.ref, id)
 			return nil
 		})
 	}
 	bsem := newSem(2)
-	for _, j := range builds {
+	for _, j := range pl.builds {
 		g.Go(func() error {
 			if err := bsem.acquire(gctx); err != nil {
 				return err
 			}
 			defer bsem.release()
-			id, err := e.build(gctx, p, j.svc, j.host, o.NoCache)
+			id, err := e.build(gctx, p, j.svc, on[j.host], o.NoCache)
 			if err != nil {
 				return &BuildError{err}
 			}
-			rmu.Lock()
-			result[imageKey{j.host.Name, j.ref}] = id
-			rmu.Unlock()
+			made.set(j.host, j.ref, id)
 			return nil
 		})
 	}
-	if err := g.Wait(); err != nil {
-		return nil, err
-	}
-	// Then copy images between hosts (after the builds they may come from).
-	g, gctx = errgroup.WithContext(ctx)
+	return g.Wait()
+}
+
+// copyImages streams each image of copies from the host that has it to the
+// host that needs it, in parallel.
+func (e *Engine) copyImages(ctx context.Context, copies []imageJob, on map[string]*hosts.Host, made *madeImages) error {
+	g, gctx := errgroup.WithContext(ctx)
 	for _, c := range copies {
 		g.Go(func() error {
-			id, err := e.copyImage(gctx, c.from, c.to, c.ref)
+			id, err := e.copyImage(gctx, on[c.from], on[c.host], c.ref)
 			if err != nil {
 				return fmt.Errorf("service %q: %w", c.svc.Name, err)
 			}
-			rmu.Lock()
-			result[imageKey{c.to.Name, c.ref}] = id
-			rmu.Unlock()
+			made.set(c.host, c.ref, id)
 			return nil
 		})
 	}
-	if err := g.Wait(); err != nil {
-		return nil, err
-	}
-	for _, name := range slices.Sorted(maps.Keys(need)) {
-		ref := ImageRef(p, p.Services[name])
-		for _, h := range need[name] {
-			if id, ok := result[imageKey{h.Name, ref}]; ok {
-				setID(name, h.Name, id)
-			}
-		}
-	}
-	return ids, nil
+	return g.Wait()
 }
 
 // pull pulls ref on host h, reporting progress, and returns the image ID.

@@ -5,11 +5,11 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"strings"
 	"time"
 
 	"github.com/compose-spec/compose-go/v2/types"
-	"github.com/docker/docker/api/types/container"
 	"github.com/docker/go-connections/nat"
 
 	"github.com/devorch/devorch/compose"
@@ -41,11 +41,42 @@ type RunOptions struct {
 // gets the service's configuration with the given overrides, and the exit
 // code of its command is returned.
 func (e *Engine) Run(ctx context.Context, p *compose.Project, o RunOptions, st Streams) (int, error) {
+	s, err := runService(p, o, st)
+	if err != nil {
+		return 1, err
+	}
+	h := e.runHost(ctx, p, o.Service)
+	plan := &Plan{Steps: []Step{{Service: o.Service, Replica: 1, Host: h.Name, Action: ActCreate}}}
+	runProject := withService(p, o.Service, s)
+	ready, err := e.prepareRun(ctx, p, runProject, plan, o, h)
+	if err != nil {
+		return 1, err
+	}
+	name := runName(p.Name, o)
+	spec, err := e.runSpec(ctx, p, runProject, s, h, name, ready)
+	if err != nil {
+		return 1, err
+	}
+	setRunStreams(spec, s.StdinOpen, o, st)
+	id, err := e.createContainer(ctx, newSem(1), h, spec, name, s.Platform)
+	if err != nil {
+		return 1, err
+	}
+	if o.Detach {
+		return startDetached(ctx, h.Client, id, name, st)
+	}
+	return runAttached(ctx, h.Client, id, name, s.StdinOpen, o.Remove, st)
+}
+
+// runService is the service as its one-off container runs it: its
+// configuration with run's overrides, without what belongs to the
+// long-running service (restart policy, deploy, container name), and with
+// ports only when asked for.
+func runService(p *compose.Project, o RunOptions, st Streams) (types.ServiceConfig, error) {
 	s, ok := p.Services[o.Service]
 	if !ok {
-		return 1, compose.CheckServices(p.Project, []string{o.Service})
+		return s, compose.CheckServices(p.Project, []string{o.Service})
 	}
-	// The one-off container's own overrides.
 	if len(o.Cmd) > 0 {
 		s.Command = o.Cmd
 	}
@@ -58,33 +89,21 @@ func (e *Engine) Run(ctx context.Context, p *compose.Project, o RunOptions, st S
 	if o.WorkDir != "" {
 		s.WorkingDir = o.WorkDir
 	}
-	env := types.MappingWithEquals{}
-	for k, v := range s.Environment {
-		env[k] = v
-	}
-	for _, kv := range o.Env {
-		k, v, ok := strings.Cut(kv, "=")
-		if ok {
-			env[k] = &v
-		} else {
-			env[k] = nil
-		}
-	}
-	s.Environment = env
+	s.Environment = withEnv(s.Environment, o.Env)
 	if !o.ServicePorts {
 		s.Ports = nil
 	}
 	for _, pub := range o.Publish {
 		pcs, err := types.ParsePortConfig(pub)
 		if err != nil {
-			return 1, fmt.Errorf("-p %s: %w", pub, err)
+			return s, fmt.Errorf("-p %s: %w", pub, err)
 		}
 		s.Ports = append(s.Ports, pcs...)
 	}
 	for _, v := range o.Volumes {
 		vc, err := parseShortVolume(p, v)
 		if err != nil {
-			return 1, err
+			return s, err
 		}
 		s.Volumes = append(s.Volumes, vc)
 	}
@@ -93,75 +112,136 @@ func (e *Engine) Run(ctx context.Context, p *compose.Project, o RunOptions, st S
 	s.ContainerName = ""
 	s.Tty = st.TTY
 	s.StdinOpen = st.In != nil && !o.Detach
-	for k, v := range o.Labels {
-		if s.Labels == nil {
-			s.Labels = types.Labels{}
+	if len(o.Labels) > 0 {
+		// A copy: the project's service keeps its own labels.
+		labels := types.Labels{}
+		maps.Copy(labels, s.Labels)
+		maps.Copy(labels, o.Labels)
+		s.Labels = labels
+	}
+	return s, nil
+}
+
+// withEnv is env with run's -e overrides (K=V, or a bare K passed on
+// without a value) on top, in a new map.
+func withEnv(env types.MappingWithEquals, overrides []string) types.MappingWithEquals {
+	out := types.MappingWithEquals{}
+	for k, v := range env {
+		out[k] = v
+	}
+	for _, kv := range overrides {
+		k, v, ok := strings.Cut(kv, "=")
+		if ok {
+			out[k] = &v
+		} else {
+			out[k] = nil
 		}
-		s.Labels[k] = v
 	}
-	h := e.Pool.Hosts[0]
-	if existing, err := e.list(ctx, p.Name, listOptions{all: true, skipOneOffs: true, services: []string{o.Service}}); err == nil && len(existing) > 0 {
-		h = existing[0].Host
-	}
-	plan := &Plan{Steps: []Step{{Service: o.Service, Replica: 1, Host: h.Name, Action: ActCreate}}}
+	return out
+}
+
+// withService is p with its service name replaced by s; p is unchanged.
+func withService(p *compose.Project, name string, s types.ServiceConfig) *compose.Project {
 	tp := *p.Project
 	tp.Services = types.Services{}
 	for k, v := range p.Services {
 		tp.Services[k] = v
 	}
-	tp.Services[o.Service] = s
-	runProject := *p
-	runProject.Project = &tp
-	// What the engine cannot do is refused before anything, dependencies
-	// included, is created, as up refuses it.
-	if err := e.checkEngines(ctx, &runProject, plan, e.probeHosts(ctx)); err != nil {
-		return 1, err
-	}
-	deps := compose.WithDependencies(p.Project, []string{o.Service})
-	var depSet []string
-	for _, d := range deps {
-		if d != o.Service {
-			depSet = append(depSet, d)
+	tp.Services[name] = s
+	out := *p
+	out.Project = &tp
+	return &out
+}
+
+// runDeps lists the services service depends on, directly or not.
+func runDeps(p *compose.Project, service string) []string {
+	var deps []string
+	for _, d := range compose.WithDependencies(p.Project, []string{service}) {
+		if d != service {
+			deps = append(deps, d)
 		}
 	}
-	if !o.NoDeps && len(depSet) > 0 {
-		if _, err := e.Up(ctx, p, UpOptions{Services: depSet, Images: o.Images, LockTimeout: o.LockTimeout}); err != nil {
-			return 1, err
+	return deps
+}
+
+// runHost is where the one-off container runs: with the service's
+// containers, else on the first host.
+func (e *Engine) runHost(ctx context.Context, p *compose.Project, service string) *hosts.Host {
+	h := e.Pool.Hosts[0]
+	if existing, err := e.list(ctx, p.Name, listOptions{all: true, skipOneOffs: true, services: []string{service}}); err == nil && len(existing) > 0 {
+		h = existing[0].Host
+	}
+	return h
+}
+
+// runReady is what the one-off container is created with on its host: its
+// image, and the networks and volumes made for it.
+type runReady struct {
+	imageID string
+	nets    map[string]networkRef
+	vols    map[string]string
+}
+
+// prepareRun does, as up does, what must be done before the container is
+// created: refuse what the engine cannot do, bring the dependencies up
+// (unless NoDeps), make the image present on h, ensure networks and volumes.
+func (e *Engine) prepareRun(ctx context.Context, p, runProject *compose.Project, plan *Plan, o RunOptions, h *hosts.Host) (runReady, error) {
+	// What the engine cannot do is refused before anything, dependencies
+	// included, is created, as up refuses it.
+	if err := e.checkEngines(ctx, runProject, plan, e.probeHosts(ctx)); err != nil {
+		return runReady{}, err
+	}
+	if deps := runDeps(p, o.Service); !o.NoDeps && len(deps) > 0 {
+		if _, err := e.Up(ctx, p, UpOptions{Services: deps, Images: o.Images, LockTimeout: o.LockTimeout}); err != nil {
+			return runReady{}, err
 		}
 	}
 	if err := e.pingAll(ctx); err != nil {
-		return 1, err
+		return runReady{}, err
 	}
 	images, err := e.ensureImages(ctx, p, map[string][]*hosts.Host{o.Service: {h}}, o.Images)
 	if err != nil {
-		return 1, err
+		return runReady{}, err
 	}
-	nets, vols, err := e.ensureNetworksVolumes(ctx, &runProject, []string{o.Service}, plan)
+	nets, vols, err := e.ensureNetworksVolumes(ctx, runProject, []string{o.Service}, plan)
 	if err != nil {
-		return 1, err
+		return runReady{}, err
 	}
-	name := o.Name
-	if name == "" {
-		b := make([]byte, 6)
-		_, _ = rand.Read(b)
-		name = fmt.Sprintf("%s-%s-run-%s", p.Name, o.Service, hex.EncodeToString(b))
+	return runReady{imageID: images[o.Service][h.Name], nets: nets[h.Name], vols: vols[h.Name]}, nil
+}
+
+// runName is the container's name: --name, else one no other run takes.
+func runName(project string, o RunOptions) string {
+	if o.Name != "" {
+		return o.Name
 	}
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	return fmt.Sprintf("%s-%s-run-%s", project, o.Service, hex.EncodeToString(b))
+}
+
+// runSpec is the create request of the one-off container named name.
+func (e *Engine) runSpec(ctx context.Context, p, runProject *compose.Project, s types.ServiceConfig, h *hosts.Host, name string, r runReady) (*containerSpec, error) {
 	targets := map[string]string{}
 	if err := e.fillTargets(ctx, p, s, targets); err != nil {
-		return 1, err
+		return nil, err
 	}
-	spec, err := buildSpec(specInput{
-		project: &runProject, svc: s, replica: 1, name: name, host: h.Name,
-		image: ImageRef(p, s), imageID: images[o.Service][h.Name],
-		networks: nets[h.Name], volumes: vols[h.Name], targets: targets, oneOff: true,
+	return buildSpec(specInput{
+		project: runProject, svc: s, replica: 1, name: name, host: h.Name,
+		image: ImageRef(p, s), imageID: r.imageID,
+		networks: r.nets, volumes: r.vols, targets: targets, oneOff: true,
 	})
-	if err != nil {
-		return 1, err
-	}
-	spec.config.AttachStdin = s.StdinOpen
+}
+
+// setRunStreams wires the container to the caller's streams: output
+// attached unless detached, stdin when open, removal by the daemon only
+// when detached (attached, run removes it itself after the wait), the
+// terminal's size, and no published ports unless asked for.
+func setRunStreams(spec *containerSpec, stdinOpen bool, o RunOptions, st Streams) {
+	spec.config.AttachStdin = stdinOpen
 	spec.config.AttachStdout = !o.Detach
 	spec.config.AttachStderr = !o.Detach
-	spec.config.StdinOnce = s.StdinOpen
+	spec.config.StdinOnce = stdinOpen
 	spec.host.AutoRemove = o.Remove && o.Detach
 	if !o.ServicePorts && len(o.Publish) == 0 {
 		spec.host.PortBindings = nat.PortMap{}
@@ -169,56 +249,6 @@ func (e *Engine) Run(ctx context.Context, p *compose.Project, o RunOptions, st S
 	if st.TTY && st.Size != nil {
 		hgt, w := st.Size()
 		spec.host.ConsoleSize = [2]uint{hgt, w}
-	}
-	id, err := e.createContainer(ctx, newSem(1), h, spec, name, s.Platform)
-	if err != nil {
-		return 1, err
-	}
-	cli := h.Client
-	remove := func() {
-		if o.Remove && !o.Detach {
-			rctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			_ = cli.ContainerRemove(rctx, id, container.RemoveOptions{Force: true, RemoveVolumes: true})
-		}
-	}
-	if o.Detach {
-		if err := cli.ContainerStart(ctx, id, container.StartOptions{}); err != nil {
-			return 1, fmt.Errorf("start container %s: %w", name, err)
-		}
-		if st.Out != nil {
-			fmt.Fprintln(st.Out, name)
-		}
-		return 0, nil
-	}
-	defer remove()
-	resp, err := cli.ContainerAttach(ctx, id, container.AttachOptions{Stream: true, Stdin: s.StdinOpen, Stdout: true, Stderr: true})
-	if err != nil {
-		return 1, fmt.Errorf("attach to %s: %w", name, err)
-	}
-	defer resp.Close()
-	waitC, errC := cli.ContainerWait(ctx, id, container.WaitConditionNextExit)
-	if err := cli.ContainerStart(ctx, id, container.StartOptions{}); err != nil {
-		return 1, fmt.Errorf("start container %s: %w", name, explainStartError(err))
-	}
-	if st.TTY && st.Resized != nil && st.Size != nil {
-		go forwardResize(ctx, st, func(hh, w uint) {
-			_ = cli.ContainerResize(ctx, id, container.ResizeOptions{Height: hh, Width: w})
-		})
-	}
-	if err := pipe(ctx, resp, st, s.StdinOpen); err != nil {
-		return 1, err
-	}
-	select {
-	case w := <-waitC:
-		if w.Error != nil {
-			return 1, fmt.Errorf("wait for %s: %s", name, w.Error.Message)
-		}
-		return int(w.StatusCode), nil
-	case err := <-errC:
-		return 1, fmt.Errorf("wait for %s: %w", name, err)
-	case <-ctx.Done():
-		return 130, ctx.Err()
 	}
 }
 
