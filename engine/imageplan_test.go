@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"reflect"
 	"sort"
-	"strings"
 	"testing"
 
 	"github.com/compose-spec/compose-go/v2/types"
@@ -132,14 +131,8 @@ func TestPlanImages(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			pl, err := planImages(tt.wants, tt.present, pool, tt.o)
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("error = %v, want one containing %q", err, tt.wantErr)
-				}
+			if !wantErr(t, err, tt.wantErr) {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if got := describePlan(pl); !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("plan\n got  %q\n want %q", got, tt.want)

@@ -49,14 +49,8 @@ func TestRestartPolicy(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := restartPolicy(types.ServiceConfig{Name: "s", Restart: tt.restart, Deploy: tt.deploy})
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("error = %v, want one containing %q", err, tt.wantErr)
-				}
+			if !wantErr(t, err, tt.wantErr) {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if got != tt.want {
 				t.Errorf("got %+v, want %+v", got, tt.want)
@@ -321,14 +315,8 @@ func TestPorts(t *testing.T) {
 			s := types.ServiceConfig{Name: "s"}
 			s.Expose, s.Ports = tt.expose, tt.ports
 			set, binds, err := ports(s, tt.publish)
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("error = %v, want one containing %q", err, tt.wantErr)
-				}
+			if !wantErr(t, err, tt.wantErr) {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			// Docker is sent no map at all when there is nothing in it.
 			if (set == nil) != (len(tt.wantSet) == 0) || (binds == nil) != (len(tt.wantBinds) == 0) {
@@ -368,4 +356,17 @@ func sameStrings(a, b []string) bool {
 		}
 	}
 	return true
+}
+
+// wantErr fails t unless err is as wanted: an error containing want, or no
+// error when want is empty. It reports whether the case goes on (no error).
+func wantErr(t *testing.T, err error, want string) bool {
+	t.Helper()
+	switch {
+	case want != "" && (err == nil || !strings.Contains(err.Error(), want)):
+		t.Fatalf("error = %v, want one containing %q", err, want)
+	case want == "" && err != nil:
+		t.Fatal(err)
+	}
+	return want == ""
 }
