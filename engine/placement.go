@@ -17,6 +17,7 @@ import (
 
 	"github.com/devorch/devorch/compose"
 	"github.com/devorch/devorch/engine/hosts"
+	"github.com/devorch/devorch/engine/plan"
 	"github.com/devorch/devorch/engine/schedule"
 	"github.com/devorch/devorch/internal/labels"
 )
@@ -167,7 +168,7 @@ func (e *Engine) place(ctx context.Context, p *compose.Project, set []string, sc
 	probed := map[string]bool{}
 	for _, name := range set {
 		s := p.Services[name]
-		ss := schedule.Service{Name: name, Replicas: desiredScale(s, scale), Platform: s.Platform}
+		ss := schedule.Service{Name: name, Replicas: plan.DesiredScale(s, scale), Platform: s.Platform}
 		if s.Deploy != nil {
 			ss.Constraints = s.Deploy.Placement.Constraints
 		}

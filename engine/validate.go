@@ -45,16 +45,16 @@ func (e *Engine) validate(ctx context.Context, p *compose.Project, plan *Plan, w
 				// Another project name would not help: the holder is ours,
 				// left by a service renamed or given another container_name.
 				return fmt.Errorf("service %q: container name %q is already used by container %s of service %q of this project on host %q; remove it with `docker rm -f %s`, or %s",
-					st.Service, st.Name, shortID(c.ID), c.Labels[labels.Service], st.Host, st.Name, rename)
+					st.Service, st.Name, c.ShortID(), c.Labels[labels.Service], st.Host, st.Name, rename)
 			case c.Labels["com.docker.compose.project"] != "":
 				return fmt.Errorf("container name %q is already used by container %s of the docker compose project %q on host %q; devorch never adopts or removes it: stop that stack with `docker compose -p %s down`, or %s",
-					st.Name, shortID(c.ID), c.Labels["com.docker.compose.project"], st.Host, c.Labels["com.docker.compose.project"], rename)
+					st.Name, c.ShortID(), c.Labels["com.docker.compose.project"], st.Host, c.Labels["com.docker.compose.project"], rename)
 			case c.Labels[labels.Project] != "":
 				return fmt.Errorf("container name %q is already used by container %s of devorch project %q on host %q; %s, or remove it with `devorch -p %s down`",
-					st.Name, shortID(c.ID), c.Labels[labels.Project], st.Host, rename, c.Labels[labels.Project])
+					st.Name, c.ShortID(), c.Labels[labels.Project], st.Host, rename, c.Labels[labels.Project])
 			default:
 				return fmt.Errorf("container name %q is already used by container %s on host %q, which devorch did not create; devorch never adopts or removes it: remove it with `docker rm -f %s`, or %s",
-					st.Name, shortID(c.ID), st.Host, st.Name, rename)
+					st.Name, c.ShortID(), st.Host, st.Name, rename)
 			}
 		}
 	}
