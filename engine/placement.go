@@ -177,7 +177,7 @@ func (e *Engine) place(ctx context.Context, p *compose.Project, set []string, sc
 		// the holder); with several, placement avoids them.
 		if len(e.Pool.Hosts) > 1 && !strings.HasPrefix(s.NetworkMode, types.ServicePrefix) && s.NetworkMode != "host" {
 			for _, pc := range s.Ports {
-				start, end, ok := portRange(pc.Published)
+				start, end, ok := plan.PortRange(pc.Published)
 				if !ok || start != end {
 					continue
 				}
