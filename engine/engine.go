@@ -1,8 +1,8 @@
-// Package engine runs compose projects on a pool of Docker hosts: it plans
-// the difference between what the compose model wants and what Docker has
-// (read from devorch's labels), applies it in dependency order with bounded
-// parallelism, and reports every step as one stream of typed events. One
-// file per verb: up.go, down.go, ps.go, logs.go, ...
+// Package engine runs compose projects on a pool of Docker hosts: it reads
+// what Docker has (by devorch's labels), has engine/plan work out the
+// difference from what the compose model wants, applies it in dependency
+// order with bounded parallelism, and reports every step as one stream of
+// typed events. One file per verb: up.go, down.go, ps.go, logs.go, ...
 package engine
 
 import (

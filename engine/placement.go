@@ -16,6 +16,7 @@ import (
 
 	"github.com/devorch/devorch/compose"
 	"github.com/devorch/devorch/engine/hosts"
+	"github.com/devorch/devorch/engine/plan"
 	"github.com/devorch/devorch/engine/schedule"
 	"github.com/devorch/devorch/internal/labels"
 	"github.com/devorch/devorch/volumes"
@@ -162,7 +163,7 @@ func (e *Engine) place(ctx context.Context, p *compose.Project, set []string, sc
 	probed := map[string]bool{}
 	for _, name := range set {
 		s := p.Services[name]
-		ss := schedule.Service{Name: name, Replicas: desiredScale(s, scale), Platform: s.Platform}
+		ss := schedule.Service{Name: name, Replicas: plan.DesiredScale(s, scale), Platform: s.Platform}
 		if s.Deploy != nil {
 			ss.Constraints = s.Deploy.Placement.Constraints
 		}
@@ -171,7 +172,7 @@ func (e *Engine) place(ctx context.Context, p *compose.Project, set []string, sc
 		// the holder); with several, placement avoids them.
 		if len(e.Pool.Hosts) > 1 && !strings.HasPrefix(s.NetworkMode, types.ServicePrefix) && s.NetworkMode != "host" {
 			for _, pc := range s.Ports {
-				start, end, ok := portRange(pc.Published)
+				start, end, ok := plan.PortRange(pc.Published)
 				if !ok || start != end {
 					continue
 				}

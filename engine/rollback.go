@@ -175,7 +175,7 @@ func (e *Engine) park(ctx context.Context, limit sem, old *Container, timeout *t
 	if err := e.stop(ctx, limit, old, timeout); err != nil {
 		return err
 	}
-	name := fmt.Sprintf("%s_replaced_%s", old.Name, shortID(old.ID))
+	name := fmt.Sprintf("%s_replaced_%s", old.Name, old.ShortID())
 	if err := limit.acquire(ctx); err != nil {
 		return err
 	}

@@ -21,6 +21,7 @@ import (
 
 	"github.com/devorch/devorch/compose"
 	"github.com/devorch/devorch/engine/hosts"
+	"github.com/devorch/devorch/engine/plan"
 	"github.com/devorch/devorch/engine/schedule"
 	"github.com/devorch/devorch/internal/labels"
 	"github.com/devorch/devorch/netctl"
@@ -140,7 +141,7 @@ func (e *Engine) Up(ctx context.Context, p *compose.Project, o UpOptions) (*UpRe
 		lk, err = netctl.CrossHostLinks(e.netPool(e.Pool.Hosts), p.Services, set, func(service string) []string {
 			var hs []string
 			if _, ok := p.Services[service]; ok && slices.Contains(set, service) {
-				for r := 1; r <= desiredScale(p.Services[service], o.Scale); r++ {
+				for r := 1; r <= plan.DesiredScale(p.Services[service], o.Scale); r++ {
 					if h := placement(service, r); h != "" && !slices.Contains(hs, h) {
 						hs = append(hs, h)
 					}
@@ -155,7 +156,7 @@ func (e *Engine) Up(ctx context.Context, p *compose.Project, o UpOptions) (*UpRe
 			return hs
 		}, func(service, host string) int {
 			if _, ok := p.Services[service]; ok && slices.Contains(set, service) {
-				for r := 1; r <= desiredScale(p.Services[service], o.Scale); r++ {
+				for r := 1; r <= plan.DesiredScale(p.Services[service], o.Scale); r++ {
 					if placement(service, r) == host {
 						return r
 					}
@@ -178,7 +179,7 @@ func (e *Engine) Up(ctx context.Context, p *compose.Project, o UpOptions) (*UpRe
 	need := map[string][]*hosts.Host{}
 	for _, name := range set {
 		s := p.Services[name]
-		n := desiredScale(s, o.Scale)
+		n := plan.DesiredScale(s, o.Scale)
 		seen := map[string]bool{}
 		for r := 1; r <= n; r++ {
 			h := placement(name, r)
@@ -199,11 +200,11 @@ func (e *Engine) Up(ctx context.Context, p *compose.Project, o UpOptions) (*UpRe
 		}
 	}
 	planFor := func(images map[string]map[string]string) (*Plan, error) {
-		return makePlan(planInput{
-			project: p, services: set, existing: world.serviceContainers(), images: images,
-			scale: o.Scale, force: force, noRecreate: o.NoRecreate, place: placement,
-			linkSig: func(service, host string, replica int) string { return lk.Get(service, host, replica).Signature() },
-			why: func(service string, replica int) string {
+		return plan.Make(plan.Input{
+			Project: p, Services: set, Existing: world.serviceContainers(), Images: images,
+			Scale: o.Scale, Force: force, NoRecreate: o.NoRecreate, Place: placement,
+			LinkSig: func(service, host string, replica int) string { return lk.Get(service, host, replica).Signature() },
+			Why: func(service string, replica int) string {
 				return pl.why[schedule.ReplicaKey{Service: service, Replica: replica}]
 			},
 		})
@@ -241,7 +242,7 @@ func (e *Engine) Up(ctx context.Context, p *compose.Project, o UpOptions) (*UpRe
 	if err := e.checkEngines(ctx, p, plan, views); err != nil {
 		return nil, err
 	}
-	plan.Placement = pl
+	plan.Placement = pl.summary()
 	if o.DryRun {
 		return &UpResult{Plan: plan}, nil
 	}
@@ -811,7 +812,7 @@ func removeStaleCreate(ctx context.Context, h *hosts.Host, name string, want map
 func (e *Engine) recreateReplica(ctx context.Context, in replicaInput, st Step, timeout *time.Duration) (*Container, error) {
 	limit, old := in.limit, st.Existing
 	e.containerProgress(old, "Recreate", st.Reason)
-	tmp := fmt.Sprintf("%s_%s", shortID(old.ID), st.Name)
+	tmp := fmt.Sprintf("%s_%s", old.ShortID(), st.Name)
 	c, err := e.createReplica(ctx, in, Step{Service: st.Service, Replica: st.Replica, Host: st.Host, Name: st.Name, Action: ActCreate, Why: st.Why}, tmp)
 	if err != nil {
 		return nil, refusal(err)
@@ -846,13 +847,6 @@ func (e *Engine) createGone(ctx context.Context, in replicaInput, st Step) (*Con
 		return nil, refusal(err)
 	}
 	return c, nil
-}
-
-func shortID(id string) string {
-	if len(id) > 12 {
-		return id[:12]
-	}
-	return id
 }
 
 // applyStart starts what the plan says must run. A container gone since

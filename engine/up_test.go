@@ -13,6 +13,28 @@ import (
 	"github.com/devorch/devorch/compose"
 )
 
+func testProject(t *testing.T, services ...types.ServiceConfig) *compose.Project {
+	t.Helper()
+	tp := &types.Project{Name: "p", Services: types.Services{}}
+	for _, s := range services {
+		tp.Services[s.Name] = s
+	}
+	p, err := compose.FromTypes(tp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func svc(name string, mods ...func(*types.ServiceConfig)) types.ServiceConfig {
+	s := types.ServiceConfig{Name: name}
+	s.Image = "img"
+	for _, m := range mods {
+		m(&s)
+	}
+	return s
+}
+
 // convergeProject: web needs api healthy and metrics optionally; api needs
 // db; sidecar shares api's network namespace (compose-go adds the
 // depends_on a loaded file would have).

@@ -1,6 +1,13 @@
-package engine
+// Package plan decides what a run of up does, without I/O: from the
+// containers observed on the hosts (Container), the desired model and the
+// placement, the action for every replica (Make), and the checks that need
+// nothing more than what the engine gathered beforehand (Validate: names
+// and published ports held by other containers or processes). The engine
+// does the reading and the acting.
+package plan
 
 import (
+	"cmp"
 	"fmt"
 	"maps"
 	"slices"
@@ -11,6 +18,7 @@ import (
 
 	"github.com/devorch/devorch/compose"
 	"github.com/devorch/devorch/engine/schedule"
+	"github.com/devorch/devorch/internal/labels"
 )
 
 // Action is what convergence does to one replica.
@@ -45,8 +53,19 @@ type Step struct {
 type Plan struct {
 	Steps   []Step
 	Orphans []Container
-	// Placement is where every replica goes, with the scheduler's reasons.
-	Placement *placement
+	// Placement is where every replica goes, with the scheduler's reasons;
+	// the engine fills it in for --dry-run's table.
+	Placement []Placed
+}
+
+// Placed is where one replica goes, as the scheduler decided it.
+type Placed struct {
+	Service string
+	Replica int
+	Host    string
+	Why     string
+	// Verdicts is every host's verdict, when the scheduler explained.
+	Verdicts []schedule.HostVerdict
 }
 
 // ServiceSteps returns the steps for one service, by replica.
@@ -60,26 +79,27 @@ func (p *Plan) ServiceSteps(service string) []Step {
 	return out
 }
 
-// planInput is what planning needs; it is plain data, so planning is a
-// pure function tested without Docker.
-type planInput struct {
-	project  *compose.Project
-	services []string                     // the services to converge
-	existing []Container                  // the project's service containers (not one-offs), on all hosts
-	images   map[string]map[string]string // service → host → image ID it should run
-	scale    map[string]int
-	// force recreates these services even when unchanged (--force-recreate
+// Input is what planning needs; it is plain data, so planning is a pure
+// function tested without Docker.
+type Input struct {
+	Project  *compose.Project
+	Services []string                     // the services to converge
+	Existing []Container                  // the project's service containers (not one-offs), on all hosts
+	Images   map[string]map[string]string // service → host → image ID it should run
+	Scale    map[string]int
+	// Force recreates these services even when unchanged (--force-recreate
 	// applies to the services named, or all; dependencies pulled in by them
 	// are recreated only when they diverged, as in compose).
-	force      map[string]bool
-	noRecreate bool
-	// place returns the host for a new replica (existing replicas keep theirs).
-	place func(service string, replica int) string
-	// linkSig returns the cross-host link signature a replica on a host
+	Force      map[string]bool
+	NoRecreate bool
+	// Place returns the host of a replica: where a new one goes, or where
+	// the scheduler moves an existing one ("" or its own host: it stays).
+	Place func(service string, replica int) string
+	// LinkSig returns the cross-host link signature a replica on a host
 	// must have (nil: none).
-	linkSig func(service, host string, replica int) string
-	// why returns the scheduler's reason for a replica's host (nil: none).
-	why func(service string, replica int) string
+	LinkSig func(service, host string, replica int) string
+	// Why returns the scheduler's reason for a replica's host (nil: none).
+	Why func(service string, replica int) string
 }
 
 // ContainerName is the name of a service replica's container.
@@ -90,24 +110,32 @@ func ContainerName(p *compose.Project, s types.ServiceConfig, replica int) strin
 	return fmt.Sprintf("%s-%s-%d", p.Name, s.Name, replica)
 }
 
-// desiredScale is the number of replicas wanted for a service.
-func desiredScale(s types.ServiceConfig, override map[string]int) int {
+// DesiredScale is the number of replicas wanted for a service, override
+// being --scale.
+func DesiredScale(s types.ServiceConfig, override map[string]int) int {
 	if n, ok := override[s.Name]; ok {
 		return n
 	}
 	return s.GetScale()
 }
 
-func makePlan(in planInput) (*Plan, error) {
-	p := in.project
+// Make plans the run: for every replica of the services converged, in
+// dependency order, whether it is kept, started, created, recreated or
+// restarted, and which containers go (duplicates, replicas beyond the
+// scale); containers of services no longer in the model are orphans.
+func Make(in Input) (*Plan, error) {
+	p := in.Project
 	plan := &Plan{}
 	selected := map[string]bool{}
-	for _, s := range in.services {
+	for _, s := range in.Services {
 		selected[s] = true
 	}
-	bySvc := byService(in.existing)
+	bySvc := map[string][]Container{}
+	for _, c := range in.Existing {
+		bySvc[c.Service] = append(bySvc[c.Service], c)
+	}
 	// Orphans: containers of services no longer in the model.
-	for _, c := range in.existing {
+	for _, c := range in.Existing {
 		if _, ok := p.Services[c.Service]; ok {
 			continue
 		}
@@ -117,13 +145,13 @@ func makePlan(in planInput) (*Plan, error) {
 		plan.Orphans = append(plan.Orphans, c)
 	}
 	changed := map[string]bool{} // services whose containers are created or replaced
-	order, err := compose.Order(compose.NewGraph(p.Project, in.services), compose.Up)
+	order, err := compose.Order(compose.NewGraph(p.Project, in.Services), compose.Up)
 	if err != nil {
 		return nil, err
 	}
 	for _, name := range order {
 		s := p.Services[name]
-		n := desiredScale(s, in.scale)
+		n := DesiredScale(s, in.Scale)
 		if s.ContainerName != "" && n > 1 {
 			return nil, fmt.Errorf("service %q: container_name %q cannot be used with %d replicas: container names must be unique", name, s.ContainerName, n)
 		}
@@ -142,24 +170,24 @@ func makePlan(in planInput) (*Plan, error) {
 			cname := ContainerName(p, s, r)
 			cs := replicas[r]
 			if len(cs) == 0 {
-				host := in.place(name, r)
+				host := in.Place(name, r)
 				plan.Steps = append(plan.Steps, Step{Service: name, Replica: r, Host: host, Name: cname, Action: ActCreate, Reason: "missing", Why: whyOf(in, name, r)})
 				changed[name] = true
 				continue
 			}
-			want := in.images[name]
+			want := in.Images[name]
 			best, extras := pickReplica(cs, cname, p.Hashes[name], want)
 			for i := range extras {
 				plan.Steps = append(plan.Steps, Step{Service: name, Replica: r, Host: extras[i].HostName(), Name: extras[i].Name, Action: ActRemove, Reason: "duplicate replica", Existing: &extras[i]})
 			}
 			st := Step{Service: name, Replica: r, Host: best.HostName(), Name: cname, Existing: best, Rename: best.Name != cname, Why: whyOf(in, name, r)}
 			reason := ""
-			switch to := in.place(name, r); {
+			switch to := in.Place(name, r); {
 			case to != "" && to != best.HostName():
 				// The scheduler moved it (its host became infeasible).
 				st.Host = to
 				reason = "moved from host " + best.HostName() + " to " + to
-			case in.force[name]:
+			case in.Force[name]:
 				reason = "--force-recreate"
 			case best.Hash != p.Hashes[name]:
 				reason = "configuration changed"
@@ -167,11 +195,11 @@ func makePlan(in planInput) (*Plan, error) {
 				reason = "image changed"
 			case followsChanged != "":
 				reason = fmt.Sprintf("shares a namespace with %s, which is replaced", followsChanged)
-			case in.linkSig != nil && in.linkSig(name, st.Host, r) != best.Labels[labelLinks]:
+			case in.LinkSig != nil && in.LinkSig(name, st.Host, r) != best.Labels[labels.Links]:
 				reason = "cross-host links changed"
 			}
 			switch {
-			case reason != "" && !in.noRecreate:
+			case reason != "" && !in.NoRecreate:
 				st.Action, st.Reason = ActRecreate, reason
 				changed[name] = true
 			case best.Running():
@@ -250,21 +278,14 @@ func pickReplica(cs []Container, name, hash string, want map[string]string) (*Co
 // every replica with its reason, then the actions per host.
 func (p *Plan) String() string {
 	var b strings.Builder
-	if pl := p.Placement; pl != nil && len(pl.hostOf) > 0 {
+	if len(p.Placement) > 0 {
 		b.WriteString("PLACEMENT\n")
-		keys := make([]schedule.ReplicaKey, 0, len(pl.hostOf))
-		for k := range pl.hostOf {
-			keys = append(keys, k)
-		}
-		sort.Slice(keys, func(i, j int) bool {
-			if keys[i].Service != keys[j].Service {
-				return keys[i].Service < keys[j].Service
-			}
-			return keys[i].Replica < keys[j].Replica
+		placed := slices.SortedFunc(slices.Values(p.Placement), func(a, b Placed) int {
+			return cmp.Or(cmp.Compare(a.Service, b.Service), cmp.Compare(a.Replica, b.Replica))
 		})
-		for _, k := range keys {
-			fmt.Fprintf(&b, "  %s-%d → %s  (%s)\n", k.Service, k.Replica, pl.hostOf[k], pl.why[k])
-			for _, v := range pl.reasons[k] {
+		for _, r := range placed {
+			fmt.Fprintf(&b, "  %s-%d → %s  (%s)\n", r.Service, r.Replica, r.Host, r.Why)
+			for _, v := range r.Verdicts {
 				if !v.Placed {
 					fmt.Fprintf(&b, "      %s: %s\n", v.Host, v.Reason)
 				}
@@ -285,9 +306,9 @@ func (p *Plan) String() string {
 	return b.String()
 }
 
-func whyOf(in planInput, service string, replica int) string {
-	if in.why == nil {
+func whyOf(in Input, service string, replica int) string {
+	if in.Why == nil {
 		return ""
 	}
-	return in.why(service, replica)
+	return in.Why(service, replica)
 }
