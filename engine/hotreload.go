@@ -1,18 +1,14 @@
 package engine
 
 import (
-	"archive/tar"
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"maps"
 	"os"
-	"path"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -48,13 +44,6 @@ type WatchReport struct {
 	Err     error
 }
 
-// rule is one develop.watch trigger of one service, with its matcher.
-type rule struct {
-	service string
-	trigger types.Trigger
-	matcher *watch.Matcher
-}
-
 // Watch follows the services' develop.watch rules until ctx ends: file
 // changes are synced into running containers, or trigger a rebuild, a
 // restart or a command, as each rule says. Editing the compose file or its
@@ -72,7 +61,7 @@ func (e *Engine) Watch(ctx context.Context, p *compose.Project, o WatchOptions) 
 // watchOnce watches with one model; it returns the next model after a
 // reload, or nil when ctx ended.
 func (e *Engine) watchOnce(ctx context.Context, p *compose.Project, o WatchOptions) (*compose.Project, error) {
-	rules, err := watchRules(p, o.Services)
+	rules, err := watch.Rules(p.Project, o.Services)
 	if err != nil {
 		return nil, err
 	}
@@ -88,7 +77,7 @@ func (e *Engine) watchOnce(ctx context.Context, p *compose.Project, o WatchOptio
 	}
 	rootsSet := map[string]bool{}
 	for _, r := range rules {
-		rootsSet[r.trigger.Path] = true
+		rootsSet[r.Trigger.Path] = true
 	}
 	for f := range configFiles {
 		if _, err := os.Stat(f); err == nil {
@@ -97,28 +86,16 @@ func (e *Engine) watchOnce(ctx context.Context, p *compose.Project, o WatchOptio
 	}
 	roots := slices.Sorted(maps.Keys(rootsSet))
 	bo := o.Batching
-	bo.Ignore = func(pth string, dir bool) bool {
-		if configFiles[pth] {
-			return false
-		}
-		for _, r := range rules {
-			if within(r.trigger.Path, pth) && !r.matcher.Ignored(pth, dir) {
-				return false
-			}
-		}
-		// Directories above a rule's root (the compose file's directory)
-		// are watched only for the config files.
-		return !dir || !anyRuleBelow(rules, pth)
-	}
+	bo.Ignore = watch.Ignore(rules, configFiles)
 	w, err := watch.New(roots, bo)
 	if err != nil {
 		return nil, err
 	}
 	defer w.Close()
 	for _, r := range rules {
-		if r.trigger.InitialSync && strings.HasPrefix(string(r.trigger.Action), "sync") {
+		if r.Trigger.InitialSync && strings.HasPrefix(string(r.Trigger.Action), "sync") {
 			if err := e.initialSync(ctx, p, r); err != nil {
-				e.warn("service %q: initial sync of %s: %v", r.service, r.trigger.Path, err)
+				e.warn("service %q: initial sync of %s: %v", r.Service, r.Trigger.Path, err)
 			}
 		}
 	}
@@ -163,54 +140,6 @@ func (e *Engine) watchOnce(ctx context.Context, p *compose.Project, o WatchOptio
 	}
 }
 
-func within(root, p string) bool {
-	return p == root || strings.HasPrefix(p, root+string(filepath.Separator))
-}
-
-func anyRuleBelow(rules []rule, dir string) bool {
-	for _, r := range rules {
-		if within(dir, r.trigger.Path) || within(r.trigger.Path, dir) {
-			return true
-		}
-	}
-	return false
-}
-
-func watchRules(p *compose.Project, services []string) ([]rule, error) {
-	if err := compose.CheckServices(p.Project, services); err != nil {
-		return nil, err
-	}
-	if len(services) == 0 {
-		services = p.ServiceNames()
-	}
-	sort.Strings(services)
-	var out []rule
-	for _, name := range services {
-		s := p.Services[name]
-		if s.Develop == nil {
-			continue
-		}
-		for _, t := range s.Develop.Watch {
-			if t.Action == types.WatchActionRebuild && s.Build == nil {
-				return nil, fmt.Errorf("service %q: develop.watch action rebuild needs a build section", name)
-			}
-			ctxDir, dockerfile := "", ""
-			if s.Build != nil {
-				ctxDir, dockerfile = s.Build.Context, s.Build.Dockerfile
-				if ctxDir != "" && !within(ctxDir, t.Path) {
-					ctxDir = ""
-				}
-			}
-			m, err := watch.NewMatcher(t.Path, t.Ignore, t.Include, ctxDir, dockerfile)
-			if err != nil {
-				return nil, fmt.Errorf("service %q: develop.watch %s: %w", name, t.Path, err)
-			}
-			out = append(out, rule{service: name, trigger: t, matcher: m})
-		}
-	}
-	return out, nil
-}
-
 func (e *Engine) report(r WatchReport) {
 	ev := Event{Kind: KindWatch, Service: r.Service, Status: r.Action, Err: r.Err,
 		Detail: fmt.Sprintf("%d files (%d deleted) in %dms", r.Files, r.Deleted, r.Took.Milliseconds())}
@@ -223,9 +152,9 @@ func (e *Engine) report(r WatchReport) {
 
 // applyBatch runs each service's first matching rule for every changed
 // path: one action per (service, rule), in parallel across services.
-func (e *Engine) applyBatch(ctx context.Context, p *compose.Project, rules []rule, b watch.Batch, warned *sync.Map) {
+func (e *Engine) applyBatch(ctx context.Context, p *compose.Project, rules []watch.Rule, b watch.Batch, warned *sync.Map) {
 	type work struct {
-		r       rule
+		r       watch.Rule
 		changes []watch.Change
 	}
 	var order []string
@@ -233,11 +162,11 @@ func (e *Engine) applyBatch(ctx context.Context, p *compose.Project, rules []rul
 	for _, c := range b.Changes {
 		taken := map[string]bool{}
 		for i, r := range rules {
-			if taken[r.service] || !within(r.trigger.Path, c.Path) || r.matcher.Ignored(c.Path, c.Dir) {
+			if taken[r.Service] || !r.Covers(c.Path, c.Dir) {
 				continue
 			}
-			taken[r.service] = true
-			key := fmt.Sprintf("%s/%d", r.service, i)
+			taken[r.Service] = true
+			key := fmt.Sprintf("%s/%d", r.Service, i)
 			if jobs[key] == nil {
 				jobs[key] = &work{r: r}
 				order = append(order, key)
@@ -260,28 +189,28 @@ func (e *Engine) applyBatch(ctx context.Context, p *compose.Project, rules []rul
 				}
 			}
 			err := e.runRule(ctx, p, j.r, j.changes, warned)
-			e.report(WatchReport{Service: j.r.service, Action: string(j.r.trigger.Action), Files: files + deleted, Deleted: deleted, Took: time.Since(b.Started), Err: err})
+			e.report(WatchReport{Service: j.r.Service, Action: string(j.r.Trigger.Action), Files: files + deleted, Deleted: deleted, Took: time.Since(b.Started), Err: err})
 		}()
 	}
 	wg.Wait()
 }
 
-func (e *Engine) runRule(ctx context.Context, p *compose.Project, r rule, changes []watch.Change, warned *sync.Map) error {
-	t := r.trigger
+func (e *Engine) runRule(ctx context.Context, p *compose.Project, r watch.Rule, changes []watch.Change, warned *sync.Map) error {
+	t := r.Trigger
 	switch t.Action {
 	case types.WatchActionRebuild:
-		return e.rebuildService(ctx, p, r.service)
+		return e.rebuildService(ctx, p, r.Service)
 	case types.WatchActionRestart:
-		return e.Restart(ctx, p.Name, []string{r.service}, nil)
+		return e.Restart(ctx, p.Name, []string{r.Service}, nil)
 	}
 	if err := e.syncChanges(ctx, p, r, changes, warned); err != nil {
 		return err
 	}
 	switch t.Action {
 	case types.WatchActionSyncRestart:
-		return e.Restart(ctx, p.Name, []string{r.service}, nil)
+		return e.Restart(ctx, p.Name, []string{r.Service}, nil)
 	case types.WatchActionSyncExec:
-		return e.execHook(ctx, p, r.service, t.Exec)
+		return e.execHook(ctx, p, r.Service, t.Exec)
 	}
 	return nil
 }
@@ -306,8 +235,8 @@ func (e *Engine) rebuildService(ctx context.Context, p *compose.Project, service
 
 // syncChanges copies changed files into every running replica of the
 // service in one tar stream, and deletes deleted ones with rm.
-func (e *Engine) syncChanges(ctx context.Context, p *compose.Project, r rule, changes []watch.Change, warned *sync.Map) error {
-	cs, err := e.list(ctx, p.Name, listOptions{skipOneOffs: true, services: []string{r.service}})
+func (e *Engine) syncChanges(ctx context.Context, p *compose.Project, r watch.Rule, changes []watch.Change, warned *sync.Map) error {
+	cs, err := e.list(ctx, p.Name, listOptions{skipOneOffs: true, services: []string{r.Service}})
 	if err != nil {
 		return err
 	}
@@ -318,35 +247,12 @@ func (e *Engine) syncChanges(ctx context.Context, p *compose.Project, r rule, ch
 		}
 	}
 	if len(running) == 0 {
-		return fmt.Errorf("service %q has no running container to sync into", r.service)
+		return fmt.Errorf("service %q has no running container to sync into", r.Service)
 	}
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	var deletes []string
-	n := 0
-	for _, c := range changes {
-		rel, err := filepath.Rel(r.trigger.Path, c.Path)
-		if err != nil {
-			continue
-		}
-		target := path.Join(r.trigger.Target, filepath.ToSlash(rel))
-		if c.Deleted {
-			deletes = append(deletes, target)
-			continue
-		}
-		if err := addToTar(tw, c, strings.TrimPrefix(target, "/")); err != nil {
-			if errors.Is(err, os.ErrNotExist) {
-				deletes = append(deletes, target)
-				continue
-			}
-			return err
-		}
-		n++
-	}
-	if err := tw.Close(); err != nil {
+	sy, err := watch.PackSync(r, changes)
+	if err != nil {
 		return err
 	}
-	data := buf.Bytes()
 	var errs []error
 	var mu sync.Mutex
 	var wg sync.WaitGroup
@@ -355,11 +261,11 @@ func (e *Engine) syncChanges(ctx context.Context, p *compose.Project, r rule, ch
 		go func() {
 			defer wg.Done()
 			var err error
-			if n > 0 {
-				err = c.Host.Client.CopyToContainer(ctx, c.ID, "/", bytes.NewReader(data), container.CopyToContainerOptions{})
+			if sy.Files > 0 {
+				err = c.Host.Client.CopyToContainer(ctx, c.ID, "/", bytes.NewReader(sy.Tar), container.CopyToContainerOptions{})
 			}
-			if err == nil && len(deletes) > 0 {
-				err = e.removeIn(ctx, c, deletes, warned)
+			if err == nil && len(sy.Deletes) > 0 {
+				err = e.removeIn(ctx, c, sy.Deletes, warned)
 			}
 			if err != nil {
 				mu.Lock()
@@ -370,44 +276,6 @@ func (e *Engine) syncChanges(ctx context.Context, p *compose.Project, r rule, ch
 	}
 	wg.Wait()
 	return errors.Join(errs...)
-}
-
-func addToTar(tw *tar.Writer, c watch.Change, name string) error {
-	fi, err := os.Lstat(c.Path)
-	if err != nil {
-		return err
-	}
-	hdr, err := tar.FileInfoHeader(fi, "")
-	if err != nil {
-		return err
-	}
-	hdr.Name = name
-	hdr.Uname, hdr.Gname = "", ""
-	if fi.IsDir() {
-		hdr.Name += "/"
-		return tw.WriteHeader(hdr)
-	}
-	if fi.Mode()&os.ModeSymlink != 0 {
-		link, err := os.Readlink(c.Path)
-		if err != nil {
-			return err
-		}
-		hdr.Linkname = link
-		return tw.WriteHeader(hdr)
-	}
-	if !fi.Mode().IsRegular() {
-		return nil
-	}
-	f, err := os.Open(c.Path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	if err := tw.WriteHeader(hdr); err != nil {
-		return err
-	}
-	_, err = io.CopyN(tw, f, hdr.Size)
-	return err
 }
 
 // removeIn deletes paths in a container with its rm, as compose does; an
@@ -460,13 +328,13 @@ func (e *Engine) execHook(ctx context.Context, p *compose.Project, service strin
 }
 
 // initialSync copies every file under the rule's path that is not ignored.
-func (e *Engine) initialSync(ctx context.Context, p *compose.Project, r rule) error {
+func (e *Engine) initialSync(ctx context.Context, p *compose.Project, r watch.Rule) error {
 	var changes []watch.Change
-	err := filepath.WalkDir(r.trigger.Path, func(pth string, d os.DirEntry, err error) error {
+	err := filepath.WalkDir(r.Trigger.Path, func(pth string, d os.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
-		if pth != r.trigger.Path && r.matcher.Ignored(pth, d.IsDir()) {
+		if pth != r.Trigger.Path && r.Matcher.Ignored(pth, d.IsDir()) {
 			if d.IsDir() {
 				return filepath.SkipDir
 			}
@@ -482,6 +350,6 @@ func (e *Engine) initialSync(ctx context.Context, p *compose.Project, r rule) er
 	}
 	start := time.Now()
 	err = e.syncChanges(ctx, p, r, changes, &sync.Map{})
-	e.report(WatchReport{Service: r.service, Action: "initial sync", Files: len(changes), Took: time.Since(start), Err: err})
+	e.report(WatchReport{Service: r.Service, Action: "initial sync", Files: len(changes), Took: time.Since(start), Err: err})
 	return err
 }

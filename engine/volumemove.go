@@ -76,6 +76,33 @@ func (e *Engine) VolumeMove(ctx context.Context, project, name, to string) error
 	if err != nil {
 		return err
 	}
+	v, err := volumeToMove(list, project, name, to)
+	if err != nil {
+		return err
+	}
+	src := e.Pool.Get(v.Host)
+	cs, err := listHost(ctx, src, project, listOptions{all: true})
+	if err != nil {
+		return err
+	}
+	users := volumeUsers(cs, v.UsedBy)
+	if err := refuseRunningUsers(v, users); err != nil {
+		return err
+	}
+	err = volumes.Copy(ctx, v.Name, volumes.Side{Host: v.Host, API: src.Client}, volumes.Side{Host: to, API: dst.Client},
+		func(host, status string) { e.progress(ResVolume, v.Name, host, status) })
+	if err != nil {
+		return err
+	}
+	if err := e.removeVolumeUsers(ctx, src, v, users); err != nil {
+		return err
+	}
+	return e.removeMovedSource(ctx, src, v, to)
+}
+
+// volumeToMove picks the one volume named name (its full name or its
+// compose key) and checks it may move to host to.
+func volumeToMove(list []VolumeEntry, project, name, to string) (VolumeEntry, error) {
 	var found []VolumeEntry
 	for _, v := range list {
 		if v.Name == name || v.Key == name {
@@ -84,46 +111,62 @@ func (e *Engine) VolumeMove(ctx context.Context, project, name, to string) error
 	}
 	switch {
 	case len(found) == 0:
-		return fmt.Errorf("project %q has no volume %q on a reachable host", project, name)
+		return VolumeEntry{}, fmt.Errorf("project %q has no volume %q on a reachable host", project, name)
 	case len(found) > 1:
-		return fmt.Errorf("volume %q exists on several hosts (%s %s); remove the stale one first", name, found[0].Host, found[1].Host)
+		return VolumeEntry{}, fmt.Errorf("volume %q exists on several hosts (%s %s); remove the stale one first", name, found[0].Host, found[1].Host)
 	}
 	v := found[0]
 	if v.Host == to {
-		return fmt.Errorf("volume %s is already on host %q", v.Name, to)
+		return VolumeEntry{}, fmt.Errorf("volume %s is already on host %q", v.Name, to)
 	}
-	src := e.Pool.Get(v.Host)
-	cs, err := listHost(ctx, src, project, listOptions{all: true})
-	if err != nil {
-		return err
-	}
-	var running []string
+	return v, nil
+}
+
+// volumeUsers is the containers, in listing order, whose names usedBy
+// holds; a name listed twice (a volume mounted twice) counts twice.
+func volumeUsers(cs []Container, usedBy []string) []Container {
+	var out []Container
 	for _, c := range cs {
-		for _, u := range v.UsedBy {
-			if u == c.Name && c.Running() {
-				running = append(running, c.Service)
+		for _, u := range usedBy {
+			if u == c.Name {
+				out = append(out, c)
 			}
+		}
+	}
+	return out
+}
+
+// refuseRunningUsers refuses the move while a user of the volume runs: a
+// running service could write while the data is copied, and its container
+// is removed afterwards.
+func refuseRunningUsers(v VolumeEntry, users []Container) error {
+	var running []string
+	for _, c := range users {
+		if c.Running() {
+			running = append(running, c.Service)
 		}
 	}
 	if len(running) > 0 {
 		return fmt.Errorf("volume %s is in use by running service(s) %s on host %q; stop them first (devorch stop %s)", v.Name, strings.Join(running, ", "), v.Host, strings.Join(running, " "))
 	}
-	err = volumes.Copy(ctx, v.Name, volumes.Side{Host: v.Host, API: src.Client}, volumes.Side{Host: to, API: dst.Client},
-		func(host, status string) { e.progress(ResVolume, v.Name, host, status) })
-	if err != nil {
-		return err
-	}
-	// The stopped containers on the old host still reference the volume.
-	for _, c := range cs {
-		for _, u := range v.UsedBy {
-			if u == c.Name {
-				if err := src.Client.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true}); err != nil && !errdefs.IsNotFound(err) {
-					return fmt.Errorf("remove container %s (it used the moved volume) on host %q: %w", c.Name, v.Host, err)
-				}
-				e.progress(ResContainer, c.Name, v.Host, "Removed")
-			}
+	return nil
+}
+
+// removeVolumeUsers removes the stopped containers on the old host: they
+// still reference the volume, so it could not be removed while they stay.
+func (e *Engine) removeVolumeUsers(ctx context.Context, src *hosts.Host, v VolumeEntry, users []Container) error {
+	for _, c := range users {
+		if err := src.Client.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true}); err != nil && !errdefs.IsNotFound(err) {
+			return fmt.Errorf("remove container %s (it used the moved volume) on host %q: %w", c.Name, v.Host, err)
 		}
+		e.progress(ResContainer, c.Name, v.Host, "Removed")
 	}
+	return nil
+}
+
+// removeMovedSource removes the source volume once its data is verified
+// on host to.
+func (e *Engine) removeMovedSource(ctx context.Context, src *hosts.Host, v VolumeEntry, to string) error {
 	if err := volumes.Remove(ctx, src.Client, v.Name); err != nil {
 		return errors.Join(fmt.Errorf("the data is on host %q and verified, but removing the old volume on host %q failed", to, v.Host), err)
 	}

@@ -62,35 +62,66 @@ func (m *Model) renderDetail(w, h int) []string {
 	return d.window(d.lines, h)
 }
 
+// detailLines renders the selected replica, section by section.
 func (m *Model) detailLines(w int) []string {
-	th := m.th
 	d := &m.detail
-	var out []string
-	add := func(s string) { out = append(out, clip(s, w)) }
-	field := func(label, value string) {
-		add("  " + th.Label.Render(fit(label, 11)) + " " + value)
-	}
-	section := func(title string) {
-		out = append(out, "")
-		add(th.Section.Render(title))
-	}
-	name := replicaName(d.service, d.replica)
+	out := &detailWriter{th: &m.th, w: w}
 	c := m.container(d.service, d.replica)
-	info := m.svcInfo[d.service]
 	if c == nil {
-		add(th.Bold.Render(name) + th.Dim.Render(" · service "+d.service))
-		field("state", th.Dim.Render("no container (not created, or removed)"))
-		if info.Image != "" {
-			field("image", info.Image)
-		}
-		if info.HasBuild {
-			field("build", "yes (b rebuilds)")
-		}
-		return out
+		m.detailNoContainer(out)
+		return out.lines
 	}
-	n := len(m.byService[d.service])
-	add(th.Bold.Render(c.Name) + th.Dim.Render(fmt.Sprintf(" · service %s · replica %d of %d", c.Service, c.Replica, n)))
-	state := m.th.Dim.Render(stateText(c))
+	m.detailState(out, c)
+	m.detailIdentity(out, c)
+	detailResources(out, c)
+	detailEnv(out, c)
+	detailMounts(out, c)
+	detailNetworks(out, c)
+	detailHealth(out, c)
+	detailEvents(out, c)
+	return out.lines
+}
+
+// detailWriter collects the detail view's lines, each clipped to the
+// view's width.
+type detailWriter struct {
+	th    *Theme
+	w     int
+	lines []string
+}
+
+func (o *detailWriter) add(s string) { o.lines = append(o.lines, clip(s, o.w)) }
+
+func (o *detailWriter) field(label, value string) {
+	o.add("  " + o.th.Label.Render(fit(label, 11)) + " " + value)
+}
+
+func (o *detailWriter) section(title string) {
+	o.lines = append(o.lines, "")
+	o.add(o.th.Section.Render(title))
+}
+
+// detailNoContainer is what is known of a replica that has no container:
+// the service's image and whether it builds.
+func (m *Model) detailNoContainer(out *detailWriter) {
+	th, d := out.th, &m.detail
+	info := m.svcInfo[d.service]
+	out.add(th.Bold.Render(replicaName(d.service, d.replica)) + th.Dim.Render(" · service "+d.service))
+	out.field("state", th.Dim.Render("no container (not created, or removed)"))
+	if info.Image != "" {
+		out.field("image", info.Image)
+	}
+	if info.HasBuild {
+		out.field("build", "yes (b rebuilds)")
+	}
+}
+
+// detailState is the title line and the state with its uptime or age.
+func (m *Model) detailState(out *detailWriter, c *engine.ContainerState) {
+	th := out.th
+	n := len(m.byService[m.detail.service])
+	out.add(th.Bold.Render(c.Name) + th.Dim.Render(fmt.Sprintf(" · service %s · replica %d of %d", c.Service, c.Replica, n)))
+	state := th.Dim.Render(stateText(c))
 	switch stateClass(c) {
 	case 1:
 		state = th.Good.Render(stateText(c))
@@ -105,53 +136,76 @@ func (m *Model) detailLines(w int) []string {
 	} else if !c.FinishedAt.IsZero() {
 		extra = " · finished " + age(m.now().Sub(c.FinishedAt)) + extra
 	}
-	field("state", state+extra)
-	field("host", c.HostName())
-	field("placement", m.placement(c))
+	out.field("state", state+extra)
+}
+
+// detailIdentity is where the replica runs and what: host, placement,
+// image, command, ports.
+func (m *Model) detailIdentity(out *detailWriter, c *engine.ContainerState) {
+	out.field("host", c.HostName())
+	out.field("placement", m.placement(c))
 	img := c.Image
 	if c.ImageID != "" {
-		img += th.Dim.Render(" (" + shortImageID(c.ImageID) + ")")
+		img += out.th.Dim.Render(" (" + shortImageID(c.ImageID) + ")")
 	}
-	field("image", img)
+	out.field("image", img)
 	cmd := strings.Join(append(append([]string(nil), c.Entrypoint...), c.Cmd...), " ")
 	if cmd == "" {
 		cmd = c.Command
 	}
-	field("command", cmd)
+	out.field("command", cmd)
 	if p := ports(c.Ports); p != "" {
-		field("ports", p)
+		out.field("ports", p)
 	}
-	if s, ok := lastSample(c); ok && c.Running() {
-		cpus := make([]float64, len(c.Samples))
-		mems := make([]float64, len(c.Samples))
-		for i, smp := range c.Samples {
-			cpus[i], mems[i] = smp.CPUPercent, float64(smp.MemUsage)
-		}
-		lim := ""
-		if c.CPULimit > 0 {
-			lim = fmt.Sprintf(" (limit %g CPUs)", c.CPULimit)
-		}
-		field("cpu", fit(percent(s.CPUPercent), 7)+th.Spark.Render(sparkline(cpus, 30, 0))+lim)
-		mem := bytesLong(float64(s.MemUsage))
-		if l := memLimit(c, s); l > 0 {
-			mem += " / " + bytesLong(float64(l))
-		}
-		field("memory", th.Spark.Render(sparkline(mems, 30, 0))+" "+mem)
-		field("network", fmt.Sprintf("↓ %s  ↑ %s", rate(c.Rates.NetRx), rate(c.Rates.NetTx)))
-		field("block io", fmt.Sprintf("read %s  write %s", rate(c.Rates.BlockRead), rate(c.Rates.BlockWrite)))
-	}
+}
 
-	section(fmt.Sprintf("Environment (%d)", len(c.Env)))
+// detailResources is a running replica's cpu, memory, network and block
+// io, with sparklines of the samples kept.
+func detailResources(out *detailWriter, c *engine.ContainerState) {
+	s, ok := lastSample(c)
+	if !ok || !c.Running() {
+		return
+	}
+	th := out.th
+	cpus := make([]float64, len(c.Samples))
+	mems := make([]float64, len(c.Samples))
+	for i, smp := range c.Samples {
+		cpus[i], mems[i] = smp.CPUPercent, float64(smp.MemUsage)
+	}
+	lim := ""
+	if c.CPULimit > 0 {
+		lim = fmt.Sprintf(" (limit %g CPUs)", c.CPULimit)
+	}
+	out.field("cpu", fit(percent(s.CPUPercent), 7)+th.Spark.Render(sparkline(cpus, 30, 0))+lim)
+	mem := bytesLong(float64(s.MemUsage))
+	if l := memLimit(c, s); l > 0 {
+		mem += " / " + bytesLong(float64(l))
+	}
+	out.field("memory", th.Spark.Render(sparkline(mems, 30, 0))+" "+mem)
+	out.field("network", fmt.Sprintf("↓ %s  ↑ %s", rate(c.Rates.NetRx), rate(c.Rates.NetTx)))
+	out.field("block io", fmt.Sprintf("read %s  write %s", rate(c.Rates.BlockRead), rate(c.Rates.BlockWrite)))
+}
+
+// detailEnv lists the environment sorted, secret-looking values masked.
+func detailEnv(out *detailWriter, c *engine.ContainerState) {
+	out.section(fmt.Sprintf("Environment (%d)", len(c.Env)))
 	env := append([]string(nil), c.Env...)
 	sort.Strings(env)
 	for _, e := range env {
-		add("  " + maskEnv(e))
+		out.add("  " + maskEnv(e))
 	}
-	section(fmt.Sprintf("Mounts (%d)", len(c.Mounts)))
+}
+
+func detailMounts(out *detailWriter, c *engine.ContainerState) {
+	out.section(fmt.Sprintf("Mounts (%d)", len(c.Mounts)))
 	for _, mt := range c.Mounts {
-		add("  " + mt)
+		out.add("  " + mt)
 	}
-	section(fmt.Sprintf("Networks (%d)", len(c.Networks)))
+}
+
+// detailNetworks lists the networks by name with the replica's address.
+func detailNetworks(out *detailWriter, c *engine.ContainerState) {
+	out.section(fmt.Sprintf("Networks (%d)", len(c.Networks)))
 	nets := make([]string, 0, len(c.Networks))
 	for n := range c.Networks {
 		nets = append(nets, n)
@@ -162,11 +216,16 @@ func (m *Model) detailLines(w int) []string {
 		if ip == "" {
 			ip = "(no address)"
 		}
-		add("  " + fit(n, 24) + " " + ip)
+		out.add("  " + fit(n, 24) + " " + ip)
 	}
-	section("Health (last checks)")
+}
+
+// detailHealth shows the last five health checks.
+func detailHealth(out *detailWriter, c *engine.ContainerState) {
+	th := out.th
+	out.section("Health (last checks)")
 	if len(c.HealthLog) == 0 {
-		add(th.Dim.Render("  no health check"))
+		out.add(th.Dim.Render("  no health check"))
 	}
 	hl := c.HealthLog
 	if len(hl) > 5 {
@@ -177,16 +236,18 @@ func (m *Model) detailLines(w int) []string {
 		if p.ExitCode != 0 {
 			res = th.Bad.Render(fmt.Sprintf("exit %-2d", p.ExitCode))
 		}
-		add("  " + p.Start.Format("15:04:05") + "  " + res + " " + oneLine(p.Output))
+		out.add("  " + p.Start.Format("15:04:05") + "  " + res + " " + oneLine(p.Output))
 	}
-	section("Recent events")
+}
+
+func detailEvents(out *detailWriter, c *engine.ContainerState) {
+	out.section("Recent events")
 	if len(c.Events) == 0 {
-		add(th.Dim.Render("  none since devorch started watching"))
+		out.add(out.th.Dim.Render("  none since devorch started watching"))
 	}
 	for _, e := range c.Events {
-		add("  " + e)
+		out.add("  " + e)
 	}
-	return out
 }
 
 // placement is the host and why, when the backend says; with one host

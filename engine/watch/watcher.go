@@ -1,11 +1,13 @@
-// Package watch owns hot reload's file side: it watches directory trees
-// recursively with fsnotify (directories created later included), drops
-// ignored paths (.dockerignore, the rule's ignore, .git/, editor swap and
-// temp files), and groups events into batches with an adaptive settle
-// window, so that one save becomes one change within milliseconds, an
-// editor's atomic save becomes one change to the real file (never a
-// delete), and a burst of thousands of files becomes one batch. What a
-// batch does to containers (sync, rebuild, restart, exec) is the engine's.
+// Package watch owns hot reload's file side: it turns the services'
+// develop.watch sections into rules, watches directory trees recursively
+// with fsnotify (directories created later included), drops ignored paths
+// (.dockerignore, the rule's ignore, .git/, editor swap and temp files),
+// groups events into batches with an adaptive settle window, so that one
+// save becomes one change within milliseconds, an editor's atomic save
+// becomes one change to the real file (never a delete), and a burst of
+// thousands of files becomes one batch, and packs a sync rule's changes
+// into one tar stream. What a batch does to containers (sync, rebuild,
+// restart, exec) is the engine's.
 package watch
 
 import (
