@@ -60,10 +60,10 @@ func (e *Engine) Hosts(ctx context.Context, project string) []HostEntry {
 			}
 			for _, c := range cs {
 				if c.Running() {
-					if v, err := strconv.ParseInt(c.Labels[labelReserveCPUs], 10, 64); err == nil {
+					if v, err := strconv.ParseInt(c.Labels[labels.ReserveCPUs], 10, 64); err == nil {
 						he.ReservedNanoCPUs += v
 					}
-					if v, err := strconv.ParseInt(c.Labels[labelReserveMem], 10, 64); err == nil {
+					if v, err := strconv.ParseInt(c.Labels[labels.ReserveMemory], 10, 64); err == nil {
 						he.ReservedMemory += v
 					}
 				}

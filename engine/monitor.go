@@ -410,9 +410,9 @@ func stateFromInspect(h *hosts.Host, insp container.InspectResponse) *ContainerS
 		st.Status = s.Status
 	}
 	st.RestartCount = insp.RestartCount
-	st.ReservedNanoCPUs, _ = strconv.ParseInt(cfg.Labels[labelReserveCPUs], 10, 64)
-	st.ReservedMemory, _ = strconv.ParseInt(cfg.Labels[labelReserveMem], 10, 64)
-	st.Placement = cfg.Labels[labelPlacement]
+	st.ReservedNanoCPUs, _ = strconv.ParseInt(cfg.Labels[labels.ReserveCPUs], 10, 64)
+	st.ReservedMemory, _ = strconv.ParseInt(cfg.Labels[labels.ReserveMemory], 10, 64)
+	st.Placement = cfg.Labels[labels.Placement]
 	for _, mt := range insp.Mounts {
 		src := mt.Name
 		if src == "" {

@@ -5,14 +5,8 @@ import (
 	"os"
 
 	"github.com/devorch/devorch/engine/hosts"
-	"github.com/devorch/devorch/internal/labels"
 	"github.com/devorch/devorch/netctl"
 )
-
-// labelLinks records the cross-host links a container was created with
-// (netctl.Link's signature), so that a change of placement that changes
-// them recreates it.
-const labelLinks = labels.Prefix + "links"
 
 // The engine's names for netctl's networks by name and ID and cross-host
 // links, as the verbs pass them along.

@@ -62,15 +62,6 @@ func (e *Engine) probeHosts(ctx context.Context) map[string]*hostView {
 	return out
 }
 
-// Reservation labels: what a container reserved, so that placement can
-// subtract it from its host's capacity in later runs.
-const (
-	labelReserveCPUs = labels.Prefix + "reserve-nanocpus"
-	labelReserveMem  = labels.Prefix + "reserve-memory"
-	// labelPlacement is the scheduler's reason for the container's host.
-	labelPlacement = labels.Prefix + "placement"
-)
-
 func reservations(s types.ServiceConfig) (int64, int64) {
 	if s.Deploy == nil || s.Deploy.Resources.Reservations == nil {
 		return 0, 0
@@ -119,10 +110,10 @@ func (e *Engine) place(ctx context.Context, p *compose.Project, set []string, sc
 				continue
 			}
 			sh.Containers++
-			if cpu, err := strconv.ParseInt(c.Labels[labelReserveCPUs], 10, 64); err == nil {
+			if cpu, err := strconv.ParseInt(c.Labels[labels.ReserveCPUs], 10, 64); err == nil {
 				sh.ReservedNanoCPUs += cpu
 			}
-			if mem, err := strconv.ParseInt(c.Labels[labelReserveMem], 10, 64); err == nil {
+			if mem, err := strconv.ParseInt(c.Labels[labels.ReserveMemory], 10, 64); err == nil {
 				sh.ReservedMemory += mem
 			}
 			for _, port := range c.Ports {

@@ -727,14 +727,14 @@ func (e *Engine) createReplica(ctx context.Context, in replicaInput, st Step, na
 		return nil, err
 	}
 	if sig := link.Signature(); sig != "" {
-		spec.config.Labels[labelLinks] = sig
+		spec.config.Labels[labels.Links] = sig
 	}
 	if st.Why != "" {
-		spec.config.Labels[labelPlacement] = st.Why
+		spec.config.Labels[labels.Placement] = st.Why
 	}
 	if cpu, mem := reservations(s); cpu > 0 || mem > 0 {
-		spec.config.Labels[labelReserveCPUs] = strconv.FormatInt(cpu, 10)
-		spec.config.Labels[labelReserveMem] = strconv.FormatInt(mem, 10)
+		spec.config.Labels[labels.ReserveCPUs] = strconv.FormatInt(cpu, 10)
+		spec.config.Labels[labels.ReserveMemory] = strconv.FormatInt(mem, 10)
 	}
 	files, err := inlineFiles(p, s)
 	if err != nil {

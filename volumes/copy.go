@@ -140,7 +140,7 @@ func ensureHelperImage(ctx context.Context, h Side) error {
 	_ = tw.WriteHeader(&tar.Header{Name: "v/", Typeflag: tar.TypeDir, Mode: 0o755})
 	_ = tw.Close()
 	rc, err := h.API.ImageImport(ctx, image.ImportSource{Source: &buf, SourceName: "-"}, helperImage,
-		image.ImportOptions{Changes: []string{`LABEL ` + labels.Prefix + `helper=true`, `CMD ["/none"]`}})
+		image.ImportOptions{Changes: []string{`LABEL ` + labels.Helper + `=true`, `CMD ["/none"]`}})
 	if err != nil {
 		return fmt.Errorf("create helper image on host %q: %w", h.Host, err)
 	}
@@ -154,7 +154,7 @@ func helperContainer(ctx context.Context, h Side, vol string, readOnly bool) (id
 	if err := ensureHelperImage(ctx, h); err != nil {
 		return "", nil, err
 	}
-	resp, err := h.API.ContainerCreate(ctx, &container.Config{Image: helperImage, Labels: map[string]string{labels.Prefix + "helper": "true"}},
+	resp, err := h.API.ContainerCreate(ctx, &container.Config{Image: helperImage, Labels: map[string]string{labels.Helper: "true"}},
 		&container.HostConfig{Mounts: []mount.Mount{{Type: mount.TypeVolume, Source: vol, Target: "/v", ReadOnly: readOnly, VolumeOptions: &mount.VolumeOptions{NoCopy: true}}}}, nil, nil, "")
 	if err != nil {
 		return "", nil, fmt.Errorf("create helper container for volume %s on host %q: %w", vol, h.Host, err)
