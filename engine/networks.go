@@ -8,13 +8,6 @@ import (
 	"github.com/devorch/devorch/netctl"
 )
 
-// The engine's names for netctl's networks by name and ID and cross-host
-// links, as the verbs pass them along.
-type (
-	networkRef = netctl.Ref
-	links      = netctl.Links
-)
-
 // netPool is hs as netctl sees them, reporting to the engine's sink.
 func (e *Engine) netPool(hs []*hosts.Host) netctl.Pool {
 	p := netctl.Pool{

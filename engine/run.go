@@ -14,6 +14,7 @@ import (
 
 	"github.com/devorch/devorch/compose"
 	"github.com/devorch/devorch/engine/hosts"
+	"github.com/devorch/devorch/netctl"
 )
 
 // RunOptions are `devorch run`'s choices.
@@ -178,7 +179,7 @@ func (e *Engine) runHost(ctx context.Context, p *compose.Project, service string
 // image, and the networks and volumes made for it.
 type runReady struct {
 	imageID string
-	nets    map[string]networkRef
+	nets    map[string]netctl.Ref
 	vols    map[string]string
 }
 

@@ -136,7 +136,7 @@ func (e *Engine) Up(ctx context.Context, p *compose.Project, o UpOptions) (*UpRe
 		set = keep
 	}
 	placement := func(service string, replica int) string { return pl.host(service, replica) }
-	var lk links
+	var lk netctl.Links
 	if !e.Pool.Single() {
 		lk, err = netctl.CrossHostLinks(e.netPool(e.Pool.Hosts), p.Services, set, func(service string) []string {
 			var hs []string
@@ -371,7 +371,7 @@ func (e *Engine) observe(ctx context.Context, project string, views map[string]*
 
 // ensureNetworksVolumes creates the networks and volumes the services use,
 // on every host that runs one of them.
-func (e *Engine) ensureNetworksVolumes(ctx context.Context, p *compose.Project, set []string, plan *Plan) (map[string]map[string]networkRef, map[string]map[string]string, error) {
+func (e *Engine) ensureNetworksVolumes(ctx context.Context, p *compose.Project, set []string, plan *Plan) (map[string]map[string]netctl.Ref, map[string]map[string]string, error) {
 	netsOn := netctl.Need{}
 	volsOn := map[string]map[string]bool{}
 	for _, st := range plan.Steps {
@@ -394,7 +394,7 @@ func (e *Engine) ensureNetworksVolumes(ctx context.Context, p *compose.Project, 
 	if err != nil {
 		return nil, nil, err
 	}
-	var nets map[string]map[string]networkRef // host → key → network
+	var nets map[string]map[string]netctl.Ref // host → key → network
 	vols := map[string]map[string]string{}
 	var mu sync.Mutex
 	g, gctx := errgroup.WithContext(ctx)
@@ -485,7 +485,7 @@ func convergeGraph(p *compose.Project, set []string, noStart bool) compose.Graph
 // created as soon as the services whose namespaces it joins exist, and
 // started as soon as its dependencies meet their conditions. Docker calls
 // are bounded by e.Parallel; waits are not.
-func (e *Engine) converge(ctx context.Context, p *compose.Project, set []string, plan *Plan, images map[string]map[string]string, nets map[string]map[string]networkRef, vols map[string]map[string]string, lk links, o UpOptions) ([]Container, error) {
+func (e *Engine) converge(ctx context.Context, p *compose.Project, set []string, plan *Plan, images map[string]map[string]string, nets map[string]map[string]netctl.Ref, vols map[string]map[string]string, lk netctl.Links, o UpOptions) ([]Container, error) {
 	parent := ctx
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -617,7 +617,7 @@ func (e *Engine) fillTargets(ctx context.Context, p *compose.Project, s types.Se
 
 // applyCreate creates, recreates and removes a service's replicas. It
 // returns the service's containers after the change.
-func (e *Engine) applyCreate(ctx context.Context, limit sem, p *compose.Project, s types.ServiceConfig, steps []Step, images map[string]string, nets map[string]map[string]networkRef, vols map[string]map[string]string, targets map[string]string, lk links, o UpOptions) ([]*Container, bool, error) {
+func (e *Engine) applyCreate(ctx context.Context, limit sem, p *compose.Project, s types.ServiceConfig, steps []Step, images map[string]string, nets map[string]map[string]netctl.Ref, vols map[string]map[string]string, targets map[string]string, lk netctl.Links, o UpOptions) ([]*Container, bool, error) {
 	in := replicaInput{limit: limit, p: p, s: s, images: images, nets: nets, vols: vols, targets: targets, lk: lk}
 	var mu sync.Mutex
 	var out []*Container
@@ -700,10 +700,10 @@ type replicaInput struct {
 	// images, nets and vols are by host name: the image ID, and the
 	// networks and volumes by compose key.
 	images  map[string]string
-	nets    map[string]map[string]networkRef
+	nets    map[string]map[string]netctl.Ref
 	vols    map[string]map[string]string
 	targets map[string]string // service:x references: service → container ID
-	lk      links
+	lk      netctl.Links
 }
 
 // createReplica creates the replica of a step under name (st.Name, or a
