@@ -151,48 +151,91 @@ func (e *Engine) report(r WatchReport) {
 }
 
 // applyBatch runs each service's first matching rule for every changed
-// path: one action per (service, rule), in parallel across services.
+// path: one action per (service, rule). Services go in parallel; one
+// service's actions go one after the other, those that restart or
+// recreate its containers last, so that a restart never kills another
+// rule's sync or exec in flight.
 func (e *Engine) applyBatch(ctx context.Context, p *compose.Project, rules []watch.Rule, b watch.Batch, warned *sync.Map) {
-	type work struct {
-		r       watch.Rule
-		changes []watch.Change
+	var wg sync.WaitGroup
+	for _, queue := range batchJobs(rules, b.Changes) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for _, j := range queue {
+				files, deleted := 0, 0
+				for _, c := range j.changes {
+					if c.Deleted {
+						deleted++
+					} else if !c.Dir {
+						files++
+					}
+				}
+				err := e.runRule(ctx, p, j.r, j.changes, warned)
+				e.report(WatchReport{Service: j.r.Service, Action: string(j.r.Trigger.Action), Files: files + deleted, Deleted: deleted, Took: time.Since(b.Started), Err: err})
+			}
+		}()
 	}
-	var order []string
-	jobs := map[string]*work{}
-	for _, c := range b.Changes {
+	wg.Wait()
+}
+
+// watchJob is one rule's action on the changes of a batch it covers.
+type watchJob struct {
+	r       watch.Rule
+	changes []watch.Change
+}
+
+// batchJobs gives each changed path to each service's first rule that
+// covers it, and returns one queue per service (in the order services
+// first appear), its jobs ordered by how much they disturb the
+// containers: sync, sync+exec, sync+restart, restart, rebuild; rules of
+// one kind in file order.
+func batchJobs(rules []watch.Rule, changes []watch.Change) [][]*watchJob {
+	var services []string
+	queues := map[string][]*watchJob{}
+	byRule := map[int]*watchJob{}
+	for _, c := range changes {
 		taken := map[string]bool{}
 		for i, r := range rules {
 			if taken[r.Service] || !r.Covers(c.Path, c.Dir) {
 				continue
 			}
 			taken[r.Service] = true
-			key := fmt.Sprintf("%s/%d", r.Service, i)
-			if jobs[key] == nil {
-				jobs[key] = &work{r: r}
-				order = append(order, key)
+			j := byRule[i]
+			if j == nil {
+				j = &watchJob{r: r}
+				byRule[i] = j
+				if queues[r.Service] == nil {
+					services = append(services, r.Service)
+				}
+				queues[r.Service] = append(queues[r.Service], j)
 			}
-			jobs[key].changes = append(jobs[key].changes, c)
+			j.changes = append(j.changes, c)
 		}
 	}
-	var wg sync.WaitGroup
-	for _, key := range order {
-		j := jobs[key]
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			files, deleted := 0, 0
-			for _, c := range j.changes {
-				if c.Deleted {
-					deleted++
-				} else if !c.Dir {
-					files++
-				}
-			}
-			err := e.runRule(ctx, p, j.r, j.changes, warned)
-			e.report(WatchReport{Service: j.r.Service, Action: string(j.r.Trigger.Action), Files: files + deleted, Deleted: deleted, Took: time.Since(b.Started), Err: err})
-		}()
+	out := make([][]*watchJob, 0, len(services))
+	for _, s := range services {
+		q := queues[s]
+		slices.SortStableFunc(q, func(a, b *watchJob) int {
+			return disturbance(a.r.Trigger.Action) - disturbance(b.r.Trigger.Action)
+		})
+		out = append(out, q)
 	}
-	wg.Wait()
+	return out
+}
+
+// disturbance ranks watch actions by what they do to running containers.
+func disturbance(a types.WatchAction) int {
+	switch a {
+	case types.WatchActionSync:
+		return 0
+	case types.WatchActionSyncExec:
+		return 1
+	case types.WatchActionSyncRestart:
+		return 2
+	case types.WatchActionRestart:
+		return 3
+	}
+	return 4 // rebuild
 }
 
 func (e *Engine) runRule(ctx context.Context, p *compose.Project, r watch.Rule, changes []watch.Change, warned *sync.Map) error {

@@ -238,7 +238,9 @@ func (hb *hub) waitFor(ctx context.Context, id, name string, cond condition) err
 	for {
 		insp, err := hb.host.Client.ContainerInspect(ctx, id)
 		if err != nil {
-			return fmt.Errorf("container %s: %w", name, err)
+			// Named with its host: a host that went away shows here first
+			// when a dependency's wait is what was running.
+			return fmt.Errorf("container %s on host %q: %w", name, hb.host.Name, err)
 		}
 		done, err := met(insp, name, cond)
 		if done || err != nil {

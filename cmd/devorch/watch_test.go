@@ -89,6 +89,25 @@ func (w *watcher) next(what string) string {
 	}
 }
 
+// until waits for a batch line containing want, passing over others (a
+// step's changes may settle in several batches on a busy machine).
+func (w *watcher) until(what, want string) string {
+	w.t.Helper()
+	deadline := time.After(waitDeadline)
+	for {
+		select {
+		case l := <-w.lines:
+			w.t.Logf("%s %s: %s", time.Now().Format("15:04:05.000"), what, l)
+			if strings.Contains(l, want) {
+				return l
+			}
+		case <-deadline:
+			w.t.Fatalf("no watch line with %q for %s within %s:\n%s", want, what, waitDeadline, w.output())
+			return ""
+		}
+	}
+}
+
 // quiet asserts no batch line arrives for d.
 func (w *watcher) quiet(d time.Duration, what string) {
 	w.t.Helper()
@@ -140,48 +159,60 @@ func TestWatchSyncActions(t *testing.T) {
 		out, _ := s.execOut(web, "cat", p)
 		return out
 	}
+	// Each step waits for its facts, the batch line of its kind and the
+	// container's state, not for "the next line": on a busy machine one
+	// step's changes can settle in two batches, or two steps' in one.
+	eventually := func(what string, ok func() (bool, string)) {
+		t.Helper()
+		deadline := time.Now().Add(waitDeadline)
+		for {
+			done, got := ok()
+			if done {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: still %q after %s:\n%s", what, got, waitDeadline, w.output())
+			}
+			time.Sleep(100 * time.Millisecond) // polling the container: the fact has no event
+		}
+	}
+	has := func(p, want string) func() (bool, string) {
+		return func() (bool, string) { got := cat(p); return got == want, got }
+	}
+	gone := func(p string) func() (bool, string) {
+		return func() (bool, string) { out, code := s.execOut(web, "cat", p); return code != 0, out }
+	}
 	// A plain sync; file mode kept.
 	s.write("static/index.txt", "v2")
 	if err := os.Chmod(filepath.Join(s.dir, "static/index.txt"), 0o751); err != nil {
 		t.Fatal(err)
 	}
-	if l := w.next("edit"); !strings.Contains(l, "web sync ok: 1 files") {
-		t.Errorf("line %q", l)
-	}
-	if got := cat("/srv/static/index.txt"); got != "v2" {
-		t.Errorf("synced content %q", got)
-	}
-	if out, _ := s.execOut(web, "stat", "-c", "%a", "/srv/static/index.txt"); strings.TrimSpace(out) != "751" {
-		t.Errorf("mode %q", out)
-	}
-	// New directories created later are watched, their files synced.
+	w.until("edit", "web sync ok: 1 files")
+	eventually("synced content", has("/srv/static/index.txt", "v2"))
+	eventually("synced mode", func() (bool, string) {
+		out, _ := s.execOut(web, "stat", "-c", "%a", "/srv/static/index.txt")
+		return strings.TrimSpace(out) == "751", out
+	})
+	// New directories created later are watched, their files synced: the
+	// watcher watches a new directory as soon as it sees it created, so a
+	// file written there after the first one reached the container counts.
 	if err := os.MkdirAll(filepath.Join(s.dir, "static/new/deeper"), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	s.write("static/new/deeper/f.txt", "deep")
-	// The watcher watches a new directory as soon as it sees it created,
-	// before that batch closes: once its line is out, later files count.
-	w.next("new dir")
+	eventually("file in a new directory", has("/srv/static/new/deeper/f.txt", "deep"))
 	s.write("static/new/deeper/g.txt", "later")
-	w.next("file in new dir")
-	if got := cat("/srv/static/new/deeper/g.txt"); got != "later" {
-		t.Errorf("file in a directory created after the start: %q", got)
-	}
+	eventually("file in a directory created after the start", has("/srv/static/new/deeper/g.txt", "later"))
 	// Ignored: the rule's ignore, .git, editor swap files.
 	s.write("static/debug.log", "x")
 	s.write("static/cache/c.bin", "x")
 	s.write("static/.git/index", "x")
 	s.write("static/.index.txt.swp", "x")
 	s.write("static/index.txt~", "x")
-	// Then one file that is not ignored: the next batch is that file
-	// alone, and none of the ignored ones reached the container.
+	// Then one file that is not ignored: once it is in the container, the
+	// ignored ones written before it would be too, had they been synced.
 	s.write("static/marker.txt", "m")
-	if l := w.next("ignored files, then one that is not"); !strings.Contains(l, "web sync ok: 1 files (0 deleted)") {
-		t.Errorf("ignored files were synced: %q", l)
-	}
-	if got := cat("/srv/static/marker.txt"); got != "m" {
-		t.Errorf("the file after the ignored ones: %q", got)
-	}
+	eventually("the file after the ignored ones", has("/srv/static/marker.txt", "m"))
 	for _, p := range []string{"debug.log", "cache/c.bin", ".git/index", ".index.txt.swp", "index.txt~"} {
 		if _, code := s.execOut(web, "cat", "/srv/static/"+p); code == 0 {
 			t.Errorf("ignored %s is in the container", p)
@@ -191,38 +222,24 @@ func TestWatchSyncActions(t *testing.T) {
 	if err := os.Remove(filepath.Join(s.dir, "static/index.txt")); err != nil {
 		t.Fatal(err)
 	}
-	if l := w.next("delete"); !strings.Contains(l, "(1 deleted)") {
-		t.Errorf("delete line %q", l)
-	}
-	if _, code := s.execOut(web, "cat", "/srv/static/index.txt"); code == 0 {
-		t.Errorf("deleted file still in the container")
-	}
+	w.until("delete", "(1 deleted)")
+	eventually("deleted file gone from the container", gone("/srv/static/index.txt"))
 	// sync+restart.
 	started := s.inspect(web).State.StartedAt
 	s.write("conf/app.conf", "a=2")
-	if l := w.next("sync+restart"); !strings.Contains(l, "web sync+restart ok") {
-		t.Errorf("line %q", l)
-	}
+	w.until("sync+restart", "web sync+restart ok")
 	if s.inspect(web).State.StartedAt == started {
 		t.Errorf("sync+restart did not restart")
 	}
-	if got := cat("/etc/app/app.conf"); got != "a=2" {
-		t.Errorf("synced conf %q", got)
-	}
+	eventually("synced conf", has("/etc/app/app.conf", "a=2"))
 	// sync+exec.
 	s.write("hooks/h.txt", "hook2")
-	if l := w.next("sync+exec"); !strings.Contains(l, "web sync+exec ok") {
-		t.Errorf("line %q", l)
-	}
-	if got := cat("/srv/ran"); got != "hook2" {
-		t.Errorf("exec did not run after sync: %q", got)
-	}
+	w.until("sync+exec", "web sync+exec ok")
+	eventually("exec after sync", has("/srv/ran", "hook2"))
 	// restart on a single watched file.
 	started = s.inspect(web).State.StartedAt
 	s.write("restart.txt", "1")
-	if l := w.next("restart"); !strings.Contains(l, "web restart ok") {
-		t.Errorf("line %q", l)
-	}
+	w.until("restart", "web restart ok")
 	if s.inspect(web).State.StartedAt == started {
 		t.Errorf("restart action did not restart")
 	}
