@@ -17,6 +17,7 @@ import (
 	"github.com/docker/docker/api/types/container"
 
 	"github.com/devorch/devorch/compose"
+	"github.com/devorch/devorch/engine/spec"
 	"github.com/devorch/devorch/engine/watch"
 )
 
@@ -357,7 +358,7 @@ func (e *Engine) execHook(ctx context.Context, p *compose.Project, service strin
 		}
 		var out bytes.Buffer
 		code, err := runExec(ctx, c.Host.Client, c.ID, execRequest{
-			cmd: h.Command, user: h.User, privileged: h.Privileged, env: envList(h.Environment),
+			cmd: h.Command, user: h.User, privileged: h.Privileged, env: spec.Env(h.Environment),
 			streams: Streams{Out: &out, Err: &out},
 		})
 		switch {

@@ -18,6 +18,7 @@ import (
 	"github.com/devorch/devorch/engine/hosts"
 	"github.com/devorch/devorch/engine/plan"
 	"github.com/devorch/devorch/engine/schedule"
+	"github.com/devorch/devorch/engine/spec"
 	"github.com/devorch/devorch/internal/labels"
 	"github.com/devorch/devorch/volumes"
 )
@@ -60,14 +61,6 @@ func (e *Engine) probeHosts(ctx context.Context) map[string]*hostView {
 	}
 	wg.Wait()
 	return out
-}
-
-func reservations(s types.ServiceConfig) (int64, int64) {
-	if s.Deploy == nil || s.Deploy.Resources.Reservations == nil {
-		return 0, 0
-	}
-	r := s.Deploy.Resources.Reservations
-	return nanoCPUs(float32(r.NanoCPUs)), int64(r.MemoryBytes)
 }
 
 // placement is the host of every replica of the services converged.
@@ -158,7 +151,7 @@ func (e *Engine) place(ctx context.Context, p *compose.Project, set []string, sc
 		if s.Deploy != nil {
 			ss.Constraints = s.Deploy.Placement.Constraints
 		}
-		ss.ReservedNanoCPUs, ss.ReservedMemory = reservations(s)
+		ss.ReservedNanoCPUs, ss.ReservedMemory = spec.Reservations(s)
 		// With one host, port clashes are validate's to report (it names
 		// the holder); with several, placement avoids them.
 		if len(e.Pool.Hosts) > 1 && !strings.HasPrefix(s.NetworkMode, types.ServicePrefix) && s.NetworkMode != "host" {

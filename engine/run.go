@@ -14,6 +14,7 @@ import (
 
 	"github.com/devorch/devorch/compose"
 	"github.com/devorch/devorch/engine/hosts"
+	"github.com/devorch/devorch/engine/spec"
 	"github.com/devorch/devorch/netctl"
 )
 
@@ -54,12 +55,12 @@ func (e *Engine) Run(ctx context.Context, p *compose.Project, o RunOptions, st S
 		return 1, err
 	}
 	name := runName(p.Name, o)
-	spec, err := e.runSpec(ctx, p, runProject, s, h, name, ready)
+	cs, err := e.runSpec(ctx, p, runProject, s, h, name, ready)
 	if err != nil {
 		return 1, err
 	}
-	setRunStreams(spec, s.StdinOpen, o, st)
-	id, err := e.createContainer(ctx, newSem(1), h, spec, name, s.Platform)
+	setRunStreams(cs, s.StdinOpen, o, st)
+	id, err := e.createContainer(ctx, newSem(1), h, cs, name, s.Platform)
 	if err != nil {
 		return 1, err
 	}
@@ -222,15 +223,15 @@ func runName(project string, o RunOptions) string {
 }
 
 // runSpec is the create request of the one-off container named name.
-func (e *Engine) runSpec(ctx context.Context, p, runProject *compose.Project, s types.ServiceConfig, h *hosts.Host, name string, r runReady) (*containerSpec, error) {
+func (e *Engine) runSpec(ctx context.Context, p, runProject *compose.Project, s types.ServiceConfig, h *hosts.Host, name string, r runReady) (*spec.Container, error) {
 	targets := map[string]string{}
 	if err := e.fillTargets(ctx, p, s, targets); err != nil {
 		return nil, err
 	}
-	return buildSpec(specInput{
-		project: runProject, svc: s, replica: 1, name: name, host: h.Name,
-		image: ImageRef(p, s), imageID: r.imageID,
-		networks: r.nets, volumes: r.vols, targets: targets, oneOff: true,
+	return spec.Build(spec.Input{
+		Project: runProject, Service: s, Replica: 1, Name: name, Host: h.Name,
+		Image: ImageRef(p, s), ImageID: r.imageID, Version: Version,
+		Networks: r.nets, Volumes: r.vols, Targets: targets, OneOff: true,
 	})
 }
 
@@ -238,18 +239,18 @@ func (e *Engine) runSpec(ctx context.Context, p, runProject *compose.Project, s 
 // attached unless detached, stdin when open, removal by the daemon only
 // when detached (attached, run removes it itself after the wait), the
 // terminal's size, and no published ports unless asked for.
-func setRunStreams(spec *containerSpec, stdinOpen bool, o RunOptions, st Streams) {
-	spec.config.AttachStdin = stdinOpen
-	spec.config.AttachStdout = !o.Detach
-	spec.config.AttachStderr = !o.Detach
-	spec.config.StdinOnce = stdinOpen
-	spec.host.AutoRemove = o.Remove && o.Detach
+func setRunStreams(cs *spec.Container, stdinOpen bool, o RunOptions, st Streams) {
+	cs.Config.AttachStdin = stdinOpen
+	cs.Config.AttachStdout = !o.Detach
+	cs.Config.AttachStderr = !o.Detach
+	cs.Config.StdinOnce = stdinOpen
+	cs.Host.AutoRemove = o.Remove && o.Detach
 	if !o.ServicePorts && len(o.Publish) == 0 {
-		spec.host.PortBindings = nat.PortMap{}
+		cs.Host.PortBindings = nat.PortMap{}
 	}
 	if st.TTY && st.Size != nil {
 		hgt, w := st.Size()
-		spec.host.ConsoleSize = [2]uint{hgt, w}
+		cs.Host.ConsoleSize = [2]uint{hgt, w}
 	}
 }
 

@@ -18,6 +18,7 @@ import (
 	"github.com/compose-spec/compose-go/v2/types"
 
 	"github.com/devorch/devorch/compose"
+	"github.com/devorch/devorch/engine/spec"
 )
 
 func runTestProject() *compose.Project {
@@ -64,7 +65,7 @@ func TestRunService(t *testing.T) {
 		{name: "-e sets, overrides and passes a bare key on", o: RunOptions{Service: "web", Env: []string{"OVER=new", "BARE", "E="}},
 			check: func(t *testing.T, s types.ServiceConfig) {
 				want := []string{"BARE", "E=", "KEEP=1", "OVER=new"}
-				if got := envList(s.Environment); !reflect.DeepEqual(got, want) {
+				if got := spec.Env(s.Environment); !reflect.DeepEqual(got, want) {
 					t.Errorf("env = %q, want %q", got, want)
 				}
 			}},
@@ -179,9 +180,9 @@ func TestSetRunStreams(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			spec := &containerSpec{config: &container.Config{}, host: &container.HostConfig{PortBindings: bound}}
-			setRunStreams(spec, tt.stdin, tt.o, tt.st)
-			c, h := spec.config, spec.host
+			cs := &spec.Container{Config: &container.Config{}, Host: &container.HostConfig{PortBindings: bound}}
+			setRunStreams(cs, tt.stdin, tt.o, tt.st)
+			c, h := cs.Config, cs.Host
 			if c.AttachStdin != tt.stdin || c.StdinOnce != tt.stdin {
 				t.Errorf("attach stdin %v, stdin once %v, want %v", c.AttachStdin, c.StdinOnce, tt.stdin)
 			}

@@ -23,6 +23,7 @@ import (
 	"github.com/devorch/devorch/engine/hosts"
 	"github.com/devorch/devorch/engine/plan"
 	"github.com/devorch/devorch/engine/schedule"
+	"github.com/devorch/devorch/engine/spec"
 	"github.com/devorch/devorch/internal/labels"
 	"github.com/devorch/devorch/netctl"
 	"github.com/devorch/devorch/volumes"
@@ -717,51 +718,51 @@ func (e *Engine) createReplica(ctx context.Context, in replicaInput, st Step, na
 	c := &Container{Host: h, Name: st.Name, Service: s.Name, Replica: st.Replica, Hash: p.Hashes[s.Name]}
 	e.containerProgress(c, "Creating", "")
 	link := in.lk.Get(s.Name, h.Name, st.Replica)
-	spec, err := buildSpec(specInput{
-		project: p, svc: s, replica: st.Replica, name: st.Name, host: h.Name,
-		image: ImageRef(p, s), imageID: in.images[h.Name],
-		networks: in.nets[h.Name], volumes: in.vols[h.Name], targets: in.targets,
-		extraHosts: link.ExtraHosts, publish: link.Publish,
+	cs, err := spec.Build(spec.Input{
+		Project: p, Service: s, Replica: st.Replica, Name: st.Name, Host: h.Name,
+		Image: ImageRef(p, s), ImageID: in.images[h.Name], Version: Version,
+		Networks: in.nets[h.Name], Volumes: in.vols[h.Name], Targets: in.targets,
+		ExtraHosts: link.ExtraHosts, Publish: link.Publish,
 	})
 	if err != nil {
 		return nil, err
 	}
 	if sig := link.Signature(); sig != "" {
-		spec.config.Labels[labels.Links] = sig
+		cs.Config.Labels[labels.Links] = sig
 	}
 	if st.Why != "" {
-		spec.config.Labels[labels.Placement] = st.Why
+		cs.Config.Labels[labels.Placement] = st.Why
 	}
-	if cpu, mem := reservations(s); cpu > 0 || mem > 0 {
-		spec.config.Labels[labels.ReserveCPUs] = strconv.FormatInt(cpu, 10)
-		spec.config.Labels[labels.ReserveMemory] = strconv.FormatInt(mem, 10)
+	if cpu, mem := spec.Reservations(s); cpu > 0 || mem > 0 {
+		cs.Config.Labels[labels.ReserveCPUs] = strconv.FormatInt(cpu, 10)
+		cs.Config.Labels[labels.ReserveMemory] = strconv.FormatInt(mem, 10)
 	}
-	files, err := inlineFiles(p, s)
+	files, err := spec.InlineFiles(p, s)
 	if err != nil {
 		return nil, err
 	}
-	id, err := e.createContainer(ctx, limit, h, spec, name, s.Platform)
+	id, err := e.createContainer(ctx, limit, h, cs, name, s.Platform)
 	if err != nil {
 		return nil, fmt.Errorf("service %q: %w", s.Name, err)
 	}
 	if err := copyInlineFiles(uncancelled(ctx), h, id, files); err != nil {
 		return nil, fmt.Errorf("service %q: copy secrets and configs into %s: %w", s.Name, name, err)
 	}
-	c.ID, c.State, c.Labels, c.ImageID = id, "created", spec.config.Labels, in.images[h.Name]
+	c.ID, c.State, c.Labels, c.ImageID = id, "created", cs.Config.Labels, in.images[h.Name]
 	e.containerProgress(c, "Created", "")
 	return c, nil
 }
 
 // createContainer creates the container and connects its further networks;
 // createReplica then copies in content-based secrets and configs.
-func (e *Engine) createContainer(ctx context.Context, limit sem, h *hosts.Host, spec *containerSpec, name, platform string) (string, error) {
+func (e *Engine) createContainer(ctx context.Context, limit sem, h *hosts.Host, cs *spec.Container, name, platform string) (string, error) {
 	if err := limit.acquire(ctx); err != nil {
 		return "", err
 	}
 	defer limit.release()
-	resp, err := h.Client.ContainerCreate(uncancelled(ctx), spec.config, spec.host, spec.networking, nil, name)
-	if err != nil && errdefs.IsConflict(err) && removeStaleCreate(uncancelled(ctx), h, name, spec.config.Labels) {
-		resp, err = h.Client.ContainerCreate(uncancelled(ctx), spec.config, spec.host, spec.networking, nil, name)
+	resp, err := h.Client.ContainerCreate(uncancelled(ctx), cs.Config, cs.Host, cs.Networking, nil, name)
+	if err != nil && errdefs.IsConflict(err) && removeStaleCreate(uncancelled(ctx), h, name, cs.Config.Labels) {
+		resp, err = h.Client.ContainerCreate(uncancelled(ctx), cs.Config, cs.Host, cs.Networking, nil, name)
 	}
 	if err != nil {
 		if errdefs.IsConflict(err) {
@@ -769,7 +770,7 @@ func (e *Engine) createContainer(ctx context.Context, limit sem, h *hosts.Host, 
 		}
 		return "", fmt.Errorf("create container %s on host %q: %w", name, h.Name, err)
 	}
-	return resp.ID, netctl.Connect(uncancelled(ctx), h.Client, h.Name, resp.ID, name, spec.later)
+	return resp.ID, netctl.Connect(uncancelled(ctx), h.Client, h.Name, resp.ID, name, cs.Later)
 }
 
 // removeStaleCreate removes the container holding name when it is the same

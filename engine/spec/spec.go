@@ -1,4 +1,12 @@
-package engine
+// Package spec turns one replica of a compose service into a Docker
+// container create request: its config (process, identity, environment,
+// labels, healthcheck), its host config (security, DNS, logging, resources,
+// restart policy, namespaces, ports, mounts), the network it is created on
+// and the ones connected after, and the secret and config contents copied
+// in before it starts. It is pure: what it needs from the engine (image,
+// networks, volumes, the containers service:x names, cross-host links)
+// comes in as data, and nothing here talks to Docker.
+package spec
 
 import (
 	"fmt"
@@ -18,42 +26,46 @@ import (
 	"github.com/devorch/devorch/netctl"
 )
 
-// specInput is everything needed to turn one replica of a service into a
+// Input is everything needed to turn one replica of a service into a
 // container create request.
-type specInput struct {
-	project *compose.Project
-	svc     types.ServiceConfig
-	replica int
-	name    string
-	host    string
-	image   string
-	imageID string
-	// networks maps compose network keys to Docker networks.
-	networks map[string]netctl.Ref
-	// volumes maps compose volume keys to Docker volume names.
-	volumes map[string]string
-	// targets maps a service name to the container (replica 1) that
+type Input struct {
+	Project *compose.Project
+	Service types.ServiceConfig
+	Replica int
+	// Name is the container's name, which its endpoints answer to.
+	Name string
+	// Host is the devorch host the container is created on.
+	Host    string
+	Image   string
+	ImageID string
+	// Version is devorch's, written in a label.
+	Version string
+	// Networks maps compose network keys to Docker networks.
+	Networks map[string]netctl.Ref
+	// Volumes maps compose volume keys to Docker volume names.
+	Volumes map[string]string
+	// Targets maps a service name to the container (replica 1) that
 	// service:x references resolve to.
-	targets map[string]string
-	oneOff  bool
-	// extraHosts are added by the engine (cross-host links).
-	extraHosts []string
-	// publish adds port bindings the engine needs (cross-host links).
-	publish []netctl.Publish
+	Targets map[string]string
+	OneOff  bool
+	// ExtraHosts are added by the engine (cross-host links).
+	ExtraHosts []string
+	// Publish adds port bindings the engine needs (cross-host links).
+	Publish []netctl.Publish
 }
 
-// containerSpec is a create request plus the networks to connect after
+// Container is a create request plus the networks to connect after
 // create (API 1.41 accepts one network at create time).
-type containerSpec struct {
-	config     *container.Config
-	host       *container.HostConfig
-	networking *network.NetworkingConfig
-	// later lists further networks to connect before start, in order.
-	later []netctl.Attachment
+type Container struct {
+	Config     *container.Config
+	Host       *container.HostConfig
+	Networking *network.NetworkingConfig
+	// Later lists further networks to connect before start, in order.
+	Later []netctl.Attachment
 }
 
 // serviceLabels are the labels every container of a service carries.
-func serviceLabels(p *compose.Project, svc types.ServiceConfig, replica int, host, imageID string, oneOff bool) map[string]string {
+func serviceLabels(p *compose.Project, svc types.ServiceConfig, replica int, host, imageID, version string, oneOff bool) map[string]string {
 	l := map[string]string{}
 	for k, v := range svc.Labels {
 		l[k] = v
@@ -72,7 +84,7 @@ func serviceLabels(p *compose.Project, svc types.ServiceConfig, replica int, hos
 	l[labels.WorkingDir] = p.WorkingDir
 	l[labels.ConfigFiles] = strings.Join(p.ComposeFiles, ",")
 	l[labels.DependsOn] = strings.Join(compose.Dependencies(p.Project, svc), ",")
-	l[labels.Version] = Version
+	l[labels.Version] = version
 	if oneOff {
 		l[labels.OneOff] = "true"
 	} else {
@@ -81,54 +93,54 @@ func serviceLabels(p *compose.Project, svc types.ServiceConfig, replica int, hos
 	return l
 }
 
-// buildSpec turns one replica of a service into a create request. Each
+// Build turns one replica of a service into a create request. Each
 // concern is its own function; the order of the failing steps is the order
 // in which a service's errors are reported.
-func buildSpec(in specInput) (*containerSpec, error) {
-	s := in.svc
+func Build(in Input) (*Container, error) {
+	s := in.Service
 	cfg := containerConfig(in)
-	hc := hostConfig(s, in.extraHosts)
+	hc := hostConfig(s, in.ExtraHosts)
 	// compose.Validate refuses a bad restart policy, expose, bind or volume
 	// type before anything is created; the errors below are a last guard.
 	var err error
 	if hc.RestartPolicy, err = restartPolicy(s); err != nil {
 		return nil, err
 	}
-	if hc.IpcMode, hc.PidMode, err = namespaces(s, in.targets); err != nil {
+	if hc.IpcMode, hc.PidMode, err = namespaces(s, in.Targets); err != nil {
 		return nil, err
 	}
-	if hc.VolumesFrom, err = volumesFrom(s, in.targets); err != nil {
+	if hc.VolumesFrom, err = volumesFrom(s, in.Targets); err != nil {
 		return nil, err
 	}
-	if cfg.ExposedPorts, hc.PortBindings, err = ports(s, in.publish); err != nil {
+	if cfg.ExposedPorts, hc.PortBindings, err = ports(s, in.Publish); err != nil {
 		return nil, err
 	}
-	if hc.Binds, hc.Mounts, err = mounts(in.project, s, in.volumes); err != nil {
+	if hc.Binds, hc.Mounts, err = mounts(in.Project, s, in.Volumes); err != nil {
 		return nil, err
 	}
-	spec := &containerSpec{config: cfg, host: hc}
-	if err := setNetworks(spec, in); err != nil {
+	c := &Container{Config: cfg, Host: hc}
+	if err := setNetworks(c, in); err != nil {
 		return nil, err
 	}
-	return spec, nil
+	return c, nil
 }
 
 // containerConfig is what the container runs and as whom: process,
 // identity, environment, labels and healthcheck.
-func containerConfig(in specInput) *container.Config {
-	s := in.svc
+func containerConfig(in Input) *container.Config {
+	s := in.Service
 	cfg := &container.Config{
 		Hostname:   s.Hostname,
 		Domainname: s.DomainName,
 		User:       s.User,
 		Tty:        s.Tty,
 		OpenStdin:  s.StdinOpen,
-		Image:      in.image,
+		Image:      in.Image,
 		WorkingDir: s.WorkingDir,
 		StopSignal: s.StopSignal,
 		MacAddress: s.MacAddress,
-		Labels:     serviceLabels(in.project, s, in.replica, in.host, in.imageID, in.oneOff),
-		Env:        envList(s.Environment),
+		Labels:     serviceLabels(in.Project, s, in.Replica, in.Host, in.ImageID, in.Version, in.OneOff),
+		Env:        Env(s.Environment),
 	}
 	if s.Command != nil {
 		cfg.Cmd = strslice.StrSlice(s.Command)
@@ -147,12 +159,12 @@ func containerConfig(in specInput) *container.Config {
 }
 
 // setNetworks puts the container in the network namespace network_mode
-// names, or on its networks: the first at create, the others in spec.later.
-func setNetworks(spec *containerSpec, in specInput) error {
-	s, cfg, hc := in.svc, spec.config, spec.host
+// names, or on its networks: the first at create, the others in c.Later.
+func setNetworks(c *Container, in Input) error {
+	s, cfg, hc := in.Service, c.Config, c.Host
 	switch {
 	case strings.HasPrefix(s.NetworkMode, types.ServicePrefix):
-		mode, err := serviceRef(s.Name, in.targets, "network_mode", s.NetworkMode)
+		mode, err := serviceRef(s.Name, in.Targets, "network_mode", s.NetworkMode)
 		if err != nil {
 			return err
 		}
@@ -163,15 +175,15 @@ func setNetworks(spec *containerSpec, in specInput) error {
 	case s.NetworkMode != "":
 		hc.NetworkMode = container.NetworkMode(s.NetworkMode)
 	default:
-		atts, err := netctl.Attachments(s, in.networks, in.name, in.oneOff)
+		atts, err := netctl.Attachments(s, in.Networks, in.Name, in.OneOff)
 		if err != nil {
 			return err
 		}
 		if len(atts) > 0 {
 			first := atts[0].Network.Name
 			hc.NetworkMode = container.NetworkMode(first)
-			spec.networking = &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{first: atts[0].Settings}}
-			spec.later = atts[1:]
+			c.Networking = &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{first: atts[0].Settings}}
+			c.Later = atts[1:]
 		}
 	}
 	return nil
@@ -242,7 +254,9 @@ func hasBinding(bs []nat.PortBinding, ip, hostPort string) bool {
 	return false
 }
 
-func envList(m types.MappingWithEquals) []string {
+// Env is the environment as Docker takes it, sorted by name: KEY=value,
+// or a bare KEY where compose has no value.
+func Env(m types.MappingWithEquals) []string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)

@@ -1,4 +1,4 @@
-package engine
+package spec
 
 import (
 	"fmt"
@@ -260,6 +260,17 @@ func setDeployResources(r *container.Resources, d types.Resources) {
 			})
 		}
 	}
+}
+
+// Reservations are the CPUs (in nano CPUs) and memory (in bytes) the
+// service's deploy.resources.reservations ask for; placement counts them
+// against a host's capacity.
+func Reservations(s types.ServiceConfig) (int64, int64) {
+	if s.Deploy == nil || s.Deploy.Resources.Reservations == nil {
+		return 0, 0
+	}
+	r := s.Deploy.Resources.Reservations
+	return nanoCPUs(float32(r.NanoCPUs)), int64(r.MemoryBytes)
 }
 
 // nanoCPUs converts compose's float32 CPU count to Docker's NanoCPUs as the
