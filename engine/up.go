@@ -8,7 +8,6 @@ import (
 	"maps"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -717,25 +716,14 @@ func (e *Engine) createReplica(ctx context.Context, in replicaInput, st Step, na
 	}
 	c := &Container{Host: h, Name: st.Name, Service: s.Name, Replica: st.Replica, Hash: p.Hashes[s.Name]}
 	e.containerProgress(c, "Creating", "")
-	link := in.lk.Get(s.Name, h.Name, st.Replica)
 	cs, err := spec.Build(spec.Input{
 		Project: p, Service: s, Replica: st.Replica, Name: st.Name, Host: h.Name,
 		Image: ImageRef(p, s), ImageID: in.images[h.Name], Version: Version,
 		Networks: in.nets[h.Name], Volumes: in.vols[h.Name], Targets: in.targets,
-		ExtraHosts: link.ExtraHosts, Publish: link.Publish,
+		Link: in.lk.Get(s.Name, h.Name, st.Replica), Placement: st.Why,
 	})
 	if err != nil {
 		return nil, err
-	}
-	if sig := link.Signature(); sig != "" {
-		cs.Config.Labels[labels.Links] = sig
-	}
-	if st.Why != "" {
-		cs.Config.Labels[labels.Placement] = st.Why
-	}
-	if cpu, mem := spec.Reservations(s); cpu > 0 || mem > 0 {
-		cs.Config.Labels[labels.ReserveCPUs] = strconv.FormatInt(cpu, 10)
-		cs.Config.Labels[labels.ReserveMemory] = strconv.FormatInt(mem, 10)
 	}
 	files, err := spec.InlineFiles(p, s)
 	if err != nil {

@@ -48,10 +48,11 @@ type Input struct {
 	// service:x references resolve to.
 	Targets map[string]string
 	OneOff  bool
-	// ExtraHosts are added by the engine (cross-host links).
-	ExtraHosts []string
-	// Publish adds port bindings the engine needs (cross-host links).
-	Publish []netctl.Publish
+	// Link is what cross-host links add: extra hosts, ports to publish,
+	// and its signature as a label (a change recreates the container).
+	Link netctl.Link
+	// Placement is the scheduler's reason for the host, kept as a label.
+	Placement string
 }
 
 // Container is a create request plus the networks to connect after
@@ -64,8 +65,9 @@ type Container struct {
 	Later []netctl.Attachment
 }
 
-// serviceLabels are the labels every container of a service carries.
-func serviceLabels(p *compose.Project, svc types.ServiceConfig, replica int, host, imageID, version string, oneOff bool) map[string]string {
+// containerLabels are the service's labels and devorch's own.
+func containerLabels(in Input) map[string]string {
+	p, svc := in.Project, in.Service
 	l := map[string]string{}
 	for k, v := range svc.Labels {
 		l[k] = v
@@ -77,18 +79,30 @@ func serviceLabels(p *compose.Project, svc types.ServiceConfig, replica int, hos
 	}
 	l[labels.Project] = p.Name
 	l[labels.Service] = svc.Name
-	l[labels.Replica] = strconv.Itoa(replica)
+	l[labels.Replica] = strconv.Itoa(in.Replica)
 	l[labels.ConfigHash] = p.Hashes[svc.Name]
-	l[labels.ImageID] = imageID
-	l[labels.Host] = host
+	l[labels.ImageID] = in.ImageID
+	l[labels.Host] = in.Host
 	l[labels.WorkingDir] = p.WorkingDir
 	l[labels.ConfigFiles] = strings.Join(p.ComposeFiles, ",")
 	l[labels.DependsOn] = strings.Join(compose.Dependencies(p.Project, svc), ",")
-	l[labels.Version] = version
-	if oneOff {
+	l[labels.Version] = in.Version
+	if in.OneOff {
 		l[labels.OneOff] = "true"
 	} else {
 		l[labels.OneOff] = "false"
+	}
+	if sig := in.Link.Signature(); sig != "" {
+		l[labels.Links] = sig
+	}
+	if in.Placement != "" {
+		l[labels.Placement] = in.Placement
+	}
+	// A one-off container is not placed by the scheduler, so it holds no
+	// reservation that placement would count against its host.
+	if cpu, mem := Reservations(svc); !in.OneOff && (cpu > 0 || mem > 0) {
+		l[labels.ReserveCPUs] = strconv.FormatInt(cpu, 10)
+		l[labels.ReserveMemory] = strconv.FormatInt(mem, 10)
 	}
 	return l
 }
@@ -99,7 +113,7 @@ func serviceLabels(p *compose.Project, svc types.ServiceConfig, replica int, hos
 func Build(in Input) (*Container, error) {
 	s := in.Service
 	cfg := containerConfig(in)
-	hc := hostConfig(s, in.ExtraHosts)
+	hc := hostConfig(s, in.Link.ExtraHosts)
 	// compose.Validate refuses a bad restart policy, expose, bind or volume
 	// type before anything is created; the errors below are a last guard.
 	var err error
@@ -112,7 +126,7 @@ func Build(in Input) (*Container, error) {
 	if hc.VolumesFrom, err = volumesFrom(s, in.Targets); err != nil {
 		return nil, err
 	}
-	if cfg.ExposedPorts, hc.PortBindings, err = ports(s, in.Publish); err != nil {
+	if cfg.ExposedPorts, hc.PortBindings, err = ports(s, in.Link.Publish); err != nil {
 		return nil, err
 	}
 	if hc.Binds, hc.Mounts, err = mounts(in.Project, s, in.Volumes); err != nil {
@@ -139,7 +153,7 @@ func containerConfig(in Input) *container.Config {
 		WorkingDir: s.WorkingDir,
 		StopSignal: s.StopSignal,
 		MacAddress: s.MacAddress,
-		Labels:     serviceLabels(in.Project, s, in.Replica, in.Host, in.ImageID, in.Version, in.OneOff),
+		Labels:     containerLabels(in),
 		Env:        Env(s.Environment),
 	}
 	if s.Command != nil {

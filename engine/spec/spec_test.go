@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"maps"
 	"reflect"
 	"strings"
 	"testing"
@@ -13,6 +14,7 @@ import (
 	"github.com/docker/go-units"
 
 	"github.com/devorch/devorch/compose"
+	"github.com/devorch/devorch/internal/labels"
 	"github.com/devorch/devorch/netctl"
 )
 
@@ -369,4 +371,93 @@ func wantErr(t *testing.T, err error, want string) bool {
 		t.Fatal(err)
 	}
 	return want == ""
+}
+
+func TestContainerLabels(t *testing.T) {
+	p := &compose.Project{Project: &types.Project{Name: "proj", WorkingDir: "/proj", ComposeFiles: []string{"/proj/a.yaml", "/proj/b.yaml"}},
+		Hashes: map[string]string{"web": "h1"}}
+	reserving := types.ServiceConfig{Name: "web", Deploy: &types.DeployConfig{Resources: types.Resources{
+		Reservations: &types.Resource{NanoCPUs: 0.5, MemoryBytes: 64 << 20}}}}
+	labelled := types.ServiceConfig{Name: "web", Deploy: &types.DeployConfig{Labels: types.Labels{"b": "2"}}}
+	labelled.Labels = types.Labels{"a": "1", "b": "1"}
+	link := netctl.Link{ExtraHosts: []string{"db:192.0.2.2"}}
+	tests := []struct {
+		name string
+		in   Input
+		want map[string]string // besides the labels every container carries
+	}{
+		{name: "plain", in: Input{Service: types.ServiceConfig{Name: "web"}}, want: map[string]string{labels.OneOff: "false"}},
+		{
+			name: "the service's own, deploy's winning",
+			in:   Input{Service: labelled},
+			want: map[string]string{"a": "1", "b": "2", labels.OneOff: "false"},
+		},
+		{
+			name: "link, placement and reservations",
+			in:   Input{Service: reserving, Link: link, Placement: "most free memory"},
+			want: map[string]string{labels.OneOff: "false", labels.Links: link.Signature(), labels.Placement: "most free memory",
+				labels.ReserveCPUs: "500000000", labels.ReserveMemory: "67108864"},
+		},
+		// run places its container itself: nothing for the scheduler to count.
+		{name: "a one-off reserves nothing", in: Input{Service: reserving, OneOff: true}, want: map[string]string{labels.OneOff: "true"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.in.Project, tt.in.Replica, tt.in.Host, tt.in.ImageID, tt.in.Version = p, 2, "b", "sha256:1", "1.2.3"
+			want := map[string]string{labels.Project: "proj", labels.Service: "web", labels.Replica: "2", labels.ConfigHash: "h1",
+				labels.ImageID: "sha256:1", labels.Host: "b", labels.WorkingDir: "/proj", labels.ConfigFiles: "/proj/a.yaml,/proj/b.yaml",
+				labels.DependsOn: "", labels.Version: "1.2.3"}
+			maps.Copy(want, tt.want)
+			if got := containerLabels(tt.in); !reflect.DeepEqual(got, want) {
+				t.Errorf("got  %v\nwant %v", got, want)
+			}
+		})
+	}
+}
+
+func TestInlineFiles(t *testing.T) {
+	p := &compose.Project{Project: &types.Project{
+		Environment: types.Mapping{"TOKEN": "t0k"},
+		Secrets:     types.Secrets{"file": {File: "/proj/f"}, "env": {Environment: "TOKEN"}, "unset": {Environment: "NOPE"}, "inline": {Content: "s"}},
+		Configs:     types.Configs{"conf": {Content: "c"}},
+	}}
+	mode := types.FileMode(0o400)
+	tests := []struct {
+		name    string
+		secrets []types.ServiceSecretConfig
+		configs []types.ServiceConfigObjConfig
+		want    []InlineFile
+		wantErr string
+	}{
+		{name: "none"},
+		// A file source is bind-mounted, not copied.
+		{name: "file sources are left out", secrets: []types.ServiceSecretConfig{{Source: "file"}}},
+		{
+			name:    "secrets then configs, targets under their directories",
+			configs: []types.ServiceConfigObjConfig{{Source: "conf"}, {Source: "conf", Target: "etc/c.conf"}},
+			secrets: []types.ServiceSecretConfig{{Source: "env"}, {Source: "inline", Target: "/abs", Mode: &mode, UID: "1000", GID: "1001"}},
+			want: []InlineFile{
+				{Target: "/run/secrets/env", Content: []byte("t0k"), Mode: 0o444},
+				{Target: "/abs", Content: []byte("s"), Mode: 0o400, UID: 1000, GID: 1001},
+				{Target: "/conf", Content: []byte("c"), Mode: 0o444},
+				{Target: "/etc/c.conf", Content: []byte("c"), Mode: 0o444},
+			},
+		},
+		{name: "unset environment", secrets: []types.ServiceSecretConfig{{Source: "unset"}}, wantErr: `service "s": secret "unset" comes from environment variable NOPE, which is not set`},
+		{name: "undeclared secret", secrets: []types.ServiceSecretConfig{{Source: "nope"}}, wantErr: `service "s": secret "nope" is not declared`},
+		{name: "undeclared config", configs: []types.ServiceConfigObjConfig{{Source: "nope"}}, wantErr: `service "s": config "nope" is not declared`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := types.ServiceConfig{Name: "s"}
+			s.Secrets, s.Configs = tt.secrets, tt.configs
+			got, err := InlineFiles(p, s)
+			if !wantErr(t, err, tt.wantErr) {
+				return
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("got  %+v\nwant %+v", got, tt.want)
+			}
+		})
+	}
 }
