@@ -14,7 +14,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
-	"sort"
 	"strings"
 
 	"github.com/compose-spec/compose-go/v2/types"
@@ -433,14 +432,4 @@ func context2(tail []string) string {
 		return ""
 	}
 	return "\n  " + strings.Join(tail, "\n  ")
-}
-
-// sortedServiceNames returns the keys of a service set, sorted.
-func sortedServiceNames(m map[string]types.ServiceConfig) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
