@@ -3,9 +3,10 @@
 // use what is there, build, pull or copy it from another host (a pure plan);
 // building with the classic builder (build contexts, .dockerignore, the
 // Dockerfile checks for BuildKit-only syntax, devorch's labels); pulling
-// with the Docker CLI's credentials; and streaming an image from one host
-// to another. It works over a narrow Docker API and plain data and reports
-// to a Sink, so that it needs nothing of the engine.
+// with the Docker CLI's credentials; streaming an image from one host to
+// another; and removing what down --rmi asks for. It works over a narrow
+// Docker API and plain data and reports to a Sink, so that it needs nothing
+// of the engine.
 package images
 
 import (
