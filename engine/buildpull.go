@@ -8,6 +8,7 @@ import (
 
 	"github.com/devorch/devorch/compose"
 	"github.com/devorch/devorch/engine/hosts"
+	"github.com/devorch/devorch/engine/images"
 )
 
 // targetHosts returns the hosts a service's images belong on: where its
@@ -87,11 +88,11 @@ func (e *Engine) Pull(ctx context.Context, p *compose.Project, services []string
 		if p.Services[name].Build != nil {
 			s := p.Services[name]
 			for _, h := range hs {
-				if _, err := e.pull(ctx, h, s.Image, s.Platform, false); err != nil {
+				if _, err := images.Pull(ctx, imageHost(h), s.Image, s.Platform, false, e.imageEvent); err != nil {
 					if ignoreBuildable {
 						continue
 					}
-					return &PullError{fmt.Errorf("service %q: %w", name, err)}
+					return &images.PullError{Err: fmt.Errorf("service %q: %w", name, err)}
 				}
 			}
 			continue

@@ -6,18 +6,16 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 
 	"github.com/docker/docker/api/types/container"
-	"github.com/docker/docker/api/types/filters"
-	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/errdefs"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/devorch/devorch/compose"
 	"github.com/devorch/devorch/engine/hosts"
+	"github.com/devorch/devorch/engine/images"
 	"github.com/devorch/devorch/internal/labels"
 	"github.com/devorch/devorch/netctl"
 	"github.com/devorch/devorch/volumes"
@@ -84,7 +82,7 @@ func (e *Engine) Down(ctx context.Context, project string, p *compose.Project, o
 		}))
 	}
 	if o.RemoveImages != "" {
-		errs = append(errs, e.removeImages(ctx, project, p, o.RemoveImages, hs))
+		errs = append(errs, images.Remove(ctx, imageHosts(hs), project, p, o.RemoveImages, e.imageEvent))
 	}
 	return errors.Join(errs...)
 }
@@ -198,59 +196,6 @@ func isRemovalInProgress(err error) bool {
 // removeContainers stops and removes containers, dependents first.
 func (e *Engine) removeContainers(ctx context.Context, cs []Container, timeout *time.Duration) error {
 	return e.stopInOrder(ctx, cs, timeout, true, false)
-}
-
-// removeImages removes images devorch built for the project ("local"), or
-// every image the model's services use ("all").
-func (e *Engine) removeImages(ctx context.Context, project string, p *compose.Project, mode string, hs []*hosts.Host) error {
-	if mode != "local" && mode != "all" {
-		return fmt.Errorf("--rmi %q: want local or all", mode)
-	}
-	for _, h := range hs {
-		refs := map[string]bool{}
-		list, err := h.Client.ImageList(ctx, image.ListOptions{Filters: filters.NewArgs(
-			filters.Arg("label", labels.Project+"="+project), filters.Arg("label", labels.Built+"=true"))})
-		if err != nil {
-			return fmt.Errorf("list images on host %q: %w", h.Name, err)
-		}
-		for _, im := range list {
-			tagged := false
-			for _, t := range im.RepoTags {
-				if t != "<none>:<none>" {
-					refs[t] = true
-					tagged = true
-				}
-			}
-			if !tagged {
-				// An earlier build of a service, untagged by a rebuild.
-				refs[im.ID] = true
-			}
-		}
-		if mode == "all" && p != nil {
-			for _, s := range p.Services {
-				refs[ImageRef(p, s)] = true
-			}
-		}
-		keys := make([]string, 0, len(refs))
-		for r := range refs {
-			keys = append(keys, r)
-		}
-		sort.Strings(keys)
-		for _, r := range keys {
-			e.progress(ResImage, r, h.Name, "Removing")
-			if _, err := h.Client.ImageRemove(ctx, r, image.RemoveOptions{PruneChildren: true}); err != nil {
-				if errdefs.IsNotFound(err) {
-					continue
-				}
-				if errdefs.IsConflict(err) && strings.HasPrefix(r, "sha256:") {
-					continue // still used by another image or container
-				}
-				return fmt.Errorf("remove image %s on host %q: %w", r, h.Name, err)
-			}
-			e.progress(ResImage, r, h.Name, "Removed")
-		}
-	}
-	return nil
 }
 
 // answering returns the hosts that answer; with several hosts the others

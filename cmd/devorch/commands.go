@@ -16,6 +16,7 @@ import (
 
 	"github.com/devorch/devorch/compose"
 	"github.com/devorch/devorch/engine"
+	"github.com/devorch/devorch/engine/images"
 )
 
 // labelCommand is the shape of commands that act on a project's containers
@@ -315,7 +316,7 @@ func (a *app) configCommand() *cobra.Command {
 				return nil
 			case imgs:
 				for _, n := range p.ServiceNames() {
-					fmt.Fprintln(out, engine.ImageRef(p, p.Services[n]))
+					fmt.Fprintln(out, images.Ref(p, p.Services[n]))
 				}
 				return nil
 			case hash != "":

@@ -16,6 +16,7 @@ import (
 	"github.com/devorch/devorch/compose"
 	"github.com/devorch/devorch/engine"
 	"github.com/devorch/devorch/engine/hosts"
+	"github.com/devorch/devorch/engine/images"
 	"github.com/devorch/devorch/internal/errtext"
 )
 
@@ -61,8 +62,8 @@ func (e *usageError) Unwrap() error { return e.err }
 
 func exitCode(err error) int {
 	var ee *exitError
-	var be *engine.BuildError
-	var pe *engine.PullError
+	var be *images.BuildError
+	var pe *images.PullError
 	var le *loadError
 	var ue *usageError
 	switch {

@@ -1,4 +1,4 @@
-package engine
+package images
 
 // BuildError is a failed image build; the CLI maps it to compose's exit
 // code for build failures.

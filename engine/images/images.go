@@ -1,4 +1,13 @@
-package engine
+// Package images owns the images a project's containers run, on a pool of
+// Docker hosts: their names (Ref); deciding per image and host whether to
+// use what is there, build, pull or copy it from another host (a pure plan);
+// building with the classic builder (build contexts, .dockerignore, the
+// Dockerfile checks for BuildKit-only syntax, devorch's labels); pulling
+// with the Docker CLI's credentials; streaming an image from one host to
+// another; and removing what down --rmi asks for. It works over a narrow
+// Docker API and plain data and reports to a Sink, so that it needs nothing
+// of the engine.
+package images
 
 import (
 	"context"
@@ -8,7 +17,6 @@ import (
 	"maps"
 	"slices"
 	"sync"
-	"time"
 
 	"github.com/distribution/reference"
 	"github.com/docker/docker/api/types/image"
@@ -16,60 +24,52 @@ import (
 	"github.com/docker/docker/errdefs"
 	"github.com/docker/docker/pkg/jsonmessage"
 	"golang.org/x/sync/errgroup"
+	"golang.org/x/sync/semaphore"
 
 	"github.com/devorch/devorch/compose"
-	"github.com/devorch/devorch/engine/hosts"
 )
 
-// ImageOptions controls how images are made present.
-type ImageOptions struct {
-	Build   bool   // --build: build every service with a build section
-	NoBuild bool   // --no-build: never build; a missing image is an error
-	Pull    string // --pull: always, missing, never, build; "" follows each service's pull_policy
-	NoCache bool
-	Quiet   bool
-}
-
-// ensureImages makes every needed image present on the host that needs it,
+// Ensure makes every needed image present on the host that needs it,
 // building or pulling as the options and pull policies say, before any
-// container is created. It returns the image ID per service and host.
-func (e *Engine) ensureImages(ctx context.Context, p *compose.Project, need map[string][]*hosts.Host, o ImageOptions) (map[string]map[string]string, error) {
-	present, err := e.inspectImages(ctx, p, need)
+// container is created. need lists, by service, the hosts its containers
+// run on. It returns the image ID per service and host.
+func Ensure(ctx context.Context, pool Pool, p *compose.Project, need map[string][]Host, o Options) (map[string]map[string]string, error) {
+	present, err := inspect(ctx, pool, p, need)
 	if err != nil {
 		return nil, err
 	}
 	wants := imageWants(p, need)
-	plan, err := planImages(wants, present, e.Pool.Names(), o)
+	plan, err := planImages(wants, present, hostNames(pool.Hosts), o)
 	if err != nil {
 		return nil, err
 	}
-	on := hostsByName(e.Pool.Hosts, need)
+	on := hostsByName(pool.Hosts, need)
 	made := &madeImages{m: map[imageKey]string{}}
-	if err := e.buildAndPull(ctx, p, plan, on, o, made); err != nil {
+	if err := buildAndPull(ctx, p, plan, on, o, made, pool.Sink); err != nil {
 		return nil, err
 	}
 	// Copies come after the builds they may copy from.
-	if err := e.copyImages(ctx, plan.copies, on, made); err != nil {
+	if err := copyImages(ctx, plan.copies, on, made, pool.Sink); err != nil {
 		return nil, err
 	}
 	return resolveImageIDs(wants, plan.use, made.m), nil
 }
 
-// inspectImages finds the IDs of the needed images already on each host.
-// With several hosts it looks on every reachable one: an image present on
-// one host is copied to another rather than pulled or built again. Only a
-// host that needs the image has to answer.
-func (e *Engine) inspectImages(ctx context.Context, p *compose.Project, need map[string][]*hosts.Host) (map[imageKey]string, error) {
+// inspect finds the IDs of the needed images already on each host. With
+// several hosts it looks on every reachable one: an image present on one
+// host is copied to another rather than pulled or built again. Only a host
+// that needs the image has to answer.
+func inspect(ctx context.Context, pool Pool, p *compose.Project, need map[string][]Host) (map[imageKey]string, error) {
 	present := map[imageKey]string{}
 	var mu sync.Mutex
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(8)
 	seen := map[imageKey]bool{}
 	for _, name := range slices.Sorted(maps.Keys(need)) {
-		ref := ImageRef(p, p.Services[name])
+		ref := Ref(p, p.Services[name])
 		look := need[name]
-		if !e.Pool.Single() {
-			look = e.reachableHosts()
+		if len(pool.Hosts) != 1 {
+			look = reachable(pool.Hosts)
 		}
 		for _, h := range look {
 			k := imageKey{h.Name, ref}
@@ -77,9 +77,9 @@ func (e *Engine) inspectImages(ctx context.Context, p *compose.Project, need map
 				continue
 			}
 			seen[k] = true
-			required := containsHost(need[name], h)
+			required := containsHost(need[name], h.Name)
 			g.Go(func() error {
-				insp, err := h.Client.ImageInspect(gctx, ref)
+				insp, err := h.API.ImageInspect(gctx, ref)
 				if err != nil {
 					if errdefs.IsNotFound(err) || !required {
 						return nil
@@ -101,11 +101,11 @@ func (e *Engine) inspectImages(ctx context.Context, p *compose.Project, need map
 
 // imageWants lists, by service name, each service's image and the names of
 // the hosts that need it.
-func imageWants(p *compose.Project, need map[string][]*hosts.Host) []imageWant {
+func imageWants(p *compose.Project, need map[string][]Host) []imageWant {
 	var wants []imageWant
 	for _, name := range slices.Sorted(maps.Keys(need)) {
 		s := p.Services[name]
-		w := imageWant{service: name, svc: s, ref: ImageRef(p, s)}
+		w := imageWant{service: name, svc: s, ref: Ref(p, s)}
 		for _, h := range need[name] {
 			w.hosts = append(w.hosts, h.Name)
 		}
@@ -116,8 +116,8 @@ func imageWants(p *compose.Project, need map[string][]*hosts.Host) []imageWant {
 
 // hostsByName indexes the pool and the hosts that need images by name, for
 // running a plan that names them.
-func hostsByName(pool []*hosts.Host, need map[string][]*hosts.Host) map[string]*hosts.Host {
-	on := map[string]*hosts.Host{}
+func hostsByName(pool []Host, need map[string][]Host) map[string]Host {
+	on := map[string]Host{}
 	for _, h := range pool {
 		on[h.Name] = h
 	}
@@ -144,11 +144,11 @@ func (r *madeImages) set(host, ref, id string) {
 
 // buildAndPull runs the plan's pulls in parallel and its builds two at a
 // time: the daemons do the work.
-func (e *Engine) buildAndPull(ctx context.Context, p *compose.Project, pl imagePlan, on map[string]*hosts.Host, o ImageOptions, made *madeImages) error {
+func buildAndPull(ctx context.Context, p *compose.Project, pl imagePlan, on map[string]Host, o Options, made *madeImages, sink Sink) error {
 	g, gctx := errgroup.WithContext(ctx)
 	for _, j := range pl.pulls {
 		g.Go(func() error {
-			id, err := e.pull(gctx, on[j.host], j.ref, j.svc.Platform, o.Quiet)
+			id, err := Pull(gctx, on[j.host], j.ref, j.svc.Platform, o.Quiet, sink)
 			if err != nil {
 				return &PullError{fmt.Errorf("service %q: %w", j.svc.Name, err)}
 			}
@@ -156,14 +156,16 @@ func (e *Engine) buildAndPull(ctx context.Context, p *compose.Project, pl imageP
 			return nil
 		})
 	}
-	bsem := newSem(2)
+	// A weighted semaphore fails an acquire whose context is done even when
+	// a slot is free: an interrupted run starts no further build.
+	bsem := semaphore.NewWeighted(2)
 	for _, j := range pl.builds {
 		g.Go(func() error {
-			if err := bsem.acquire(gctx); err != nil {
+			if err := bsem.Acquire(gctx, 1); err != nil {
 				return err
 			}
-			defer bsem.release()
-			id, err := e.build(gctx, p, j.svc, on[j.host], o.NoCache)
+			defer bsem.Release(1)
+			id, err := buildService(gctx, p, j.svc, on[j.host], o.NoCache, sink)
 			if err != nil {
 				return &BuildError{err}
 			}
@@ -176,11 +178,11 @@ func (e *Engine) buildAndPull(ctx context.Context, p *compose.Project, pl imageP
 
 // copyImages streams each image of copies from the host that has it to the
 // host that needs it, in parallel.
-func (e *Engine) copyImages(ctx context.Context, copies []imageJob, on map[string]*hosts.Host, made *madeImages) error {
+func copyImages(ctx context.Context, copies []imageJob, on map[string]Host, made *madeImages, sink Sink) error {
 	g, gctx := errgroup.WithContext(ctx)
 	for _, c := range copies {
 		g.Go(func() error {
-			id, err := e.copyImage(gctx, on[c.from], on[c.host], c.ref)
+			id, err := copyImage(gctx, on[c.from], on[c.host], c.ref, sink)
 			if err != nil {
 				return fmt.Errorf("service %q: %w", c.svc.Name, err)
 			}
@@ -191,8 +193,9 @@ func (e *Engine) copyImages(ctx context.Context, copies []imageJob, on map[strin
 	return g.Wait()
 }
 
-// pull pulls ref on host h, reporting progress, and returns the image ID.
-func (e *Engine) pull(ctx context.Context, h *hosts.Host, ref, platform string, quiet bool) (string, error) {
+// Pull pulls ref on host h, reporting progress (every 10 %, unless quiet),
+// and returns the image ID.
+func Pull(ctx context.Context, h Host, ref, platform string, quiet bool, sink Sink) (string, error) {
 	named, err := reference.ParseNormalizedNamed(ref)
 	if err != nil {
 		return "", fmt.Errorf("image %q: %w", ref, err)
@@ -202,8 +205,8 @@ func (e *Engine) pull(ctx context.Context, h *hosts.Host, ref, platform string, 
 	if err != nil {
 		return "", fmt.Errorf("pull %s: %w", ref, err)
 	}
-	e.emit(Event{Kind: KindProgress, Resource: ResImage, Name: ref, Host: h.Name, Status: "Pulling"})
-	rc, err := h.Client.ImagePull(ctx, named.String(), image.PullOptions{Platform: platform, RegistryAuth: auth})
+	sink.send(Event{Ref: ref, Host: h.Name, Status: "Pulling"})
+	rc, err := h.API.ImagePull(ctx, named.String(), image.PullOptions{Platform: platform, RegistryAuth: auth})
 	if err != nil {
 		return "", fmt.Errorf("pull %s on host %q: %w%s", ref, h.Name, err, loginHint(auth, reference.Domain(named), err.Error()))
 	}
@@ -234,15 +237,15 @@ func (e *Engine) pull(ctx context.Context, h *hosts.Host, ref, platform string, 
 			pct := int(cur * 100 / total)
 			if pct/10 != lastPct/10 {
 				lastPct = pct
-				e.emit(Event{Kind: KindProgress, Resource: ResImage, Name: ref, Host: h.Name, Status: "Pulling", Detail: fmt.Sprintf("%d%%", pct)})
+				sink.send(Event{Ref: ref, Host: h.Name, Status: "Pulling", Detail: fmt.Sprintf("%d%%", pct)})
 			}
 		}
 	}
-	insp, err := h.Client.ImageInspect(ctx, ref)
+	insp, err := h.API.ImageInspect(ctx, ref)
 	if err != nil {
 		return "", fmt.Errorf("pull %s on host %q: image not found after pull: %w", ref, h.Name, err)
 	}
-	e.emit(Event{Kind: KindProgress, Resource: ResImage, Name: ref, Host: h.Name, Status: "Pulled"})
+	sink.send(Event{Ref: ref, Host: h.Name, Status: "Pulled"})
 	return insp.ID, nil
 }
 
@@ -250,41 +253,44 @@ func (e *Engine) pull(ctx context.Context, h *hosts.Host, ref, platform string, 
 // docker load through the API). For the images of a development stack this
 // is far faster than building or pulling again (6 MB: about 0.1 s here,
 // against 1-2 s for a cached classic build).
-func (e *Engine) copyImage(ctx context.Context, from, to *hosts.Host, ref string) (string, error) {
-	e.emit(Event{Kind: KindProgress, Resource: ResImage, Name: ref, Host: to.Name, Status: "Copying", Detail: "from " + from.Name})
-	rc, err := from.Client.ImageSave(ctx, []string{ref})
+func copyImage(ctx context.Context, from, to Host, ref string, sink Sink) (string, error) {
+	sink.send(Event{Ref: ref, Host: to.Name, Status: "Copying", Detail: "from " + from.Name})
+	rc, err := from.API.ImageSave(ctx, []string{ref})
 	if err != nil {
 		return "", fmt.Errorf("save image %s on host %q: %w", ref, from.Name, err)
 	}
 	defer rc.Close()
-	resp, err := to.Client.ImageLoad(ctx, rc, client.ImageLoadWithQuiet(true))
+	resp, err := to.API.ImageLoad(ctx, rc, client.ImageLoadWithQuiet(true))
 	if err != nil {
 		return "", fmt.Errorf("load image %s on host %q: %w", ref, to.Name, err)
 	}
 	_, _ = io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
-	insp, err := to.Client.ImageInspect(ctx, ref)
+	insp, err := to.API.ImageInspect(ctx, ref)
 	if err != nil {
 		return "", fmt.Errorf("image %s not on host %q after copying it from %q: %w", ref, to.Name, from.Name, err)
 	}
-	e.emit(Event{Kind: KindProgress, Resource: ResImage, Name: ref, Host: to.Name, Status: "Copied", Detail: "from " + from.Name})
+	sink.send(Event{Ref: ref, Host: to.Name, Status: "Copied", Detail: "from " + from.Name})
 	return insp.ID, nil
 }
 
-func containsHost(list []*hosts.Host, h *hosts.Host) bool {
-	for _, x := range list {
-		if x == h {
-			return true
-		}
-	}
-	return false
+func containsHost(list []Host, name string) bool {
+	return slices.ContainsFunc(list, func(h Host) bool { return h.Name == name })
 }
 
-// reachableHosts returns the hosts that answered recently.
-func (e *Engine) reachableHosts() []*hosts.Host {
-	var out []*hosts.Host
-	for _, h := range e.Pool.Hosts {
-		if _, err := h.Info(context.Background(), 10*time.Second); err == nil {
+func hostNames(hs []Host) []string {
+	out := make([]string, len(hs))
+	for i, h := range hs {
+		out[i] = h.Name
+	}
+	return out
+}
+
+// reachable returns the hosts that answered recently.
+func reachable(hs []Host) []Host {
+	var out []Host
+	for _, h := range hs {
+		if h.Alive == nil || h.Alive() == nil {
 			out = append(out, h)
 		}
 	}

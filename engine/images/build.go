@@ -1,4 +1,4 @@
-package engine
+package images
 
 import (
 	"archive/tar"
@@ -14,7 +14,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
-	"sort"
 	"strings"
 
 	"github.com/compose-spec/compose-go/v2/types"
@@ -26,13 +25,12 @@ import (
 	"github.com/moby/patternmatcher/ignorefile"
 
 	"github.com/devorch/devorch/compose"
-	"github.com/devorch/devorch/engine/hosts"
 	"github.com/devorch/devorch/internal/labels"
 )
 
-// ImageRef is the image a service's containers run: its image: field, or
+// Ref is the image a service's containers run: its image: field, or
 // <project>-<service> for a service that is only built, as compose names it.
-func ImageRef(p *compose.Project, s types.ServiceConfig) string {
+func Ref(p *compose.Project, s types.ServiceConfig) string {
 	if s.Image != "" {
 		return s.Image
 	}
@@ -310,14 +308,14 @@ func ignorePatterns(ctxDir, dfPath string) ([]string, error) {
 	return nil, nil
 }
 
-// build builds one service's image on host h with the classic builder and
-// returns the image ID.
-func (e *Engine) build(ctx context.Context, p *compose.Project, s types.ServiceConfig, h *hosts.Host, noCache bool) (string, error) {
+// buildService builds one service's image on host h with the classic builder
+// and returns the image ID.
+func buildService(ctx context.Context, p *compose.Project, s types.ServiceConfig, h Host, noCache bool, sink Sink) (string, error) {
 	b := s.Build
 	if kit := buildKitOnly(b); len(kit) > 0 {
 		return "", fmt.Errorf("service %q: build uses %s, which needs BuildKit; devorch builds through the Docker API's classic builder", s.Name, strings.Join(kit, ", "))
 	}
-	ref := ImageRef(p, s)
+	ref := Ref(p, s)
 	l := map[string]string{}
 	for k, v := range b.Labels {
 		l[k] = v
@@ -367,12 +365,12 @@ func (e *Engine) build(ctx context.Context, p *compose.Project, s types.ServiceC
 		opts.Platform = b.Platforms[0]
 	}
 	if auths, err := buildAuthConfigs(); err != nil {
-		e.warn("service %q: building without registry credentials: %v", s.Name, err)
+		sink.warn("service %q: building without registry credentials: %v", s.Name, err)
 	} else {
 		opts.AuthConfigs = auths
 	}
-	e.emit(Event{Kind: KindProgress, Resource: ResImage, Name: ref, Host: h.Name, Service: s.Name, Status: "Building"})
-	resp, err := h.Client.ImageBuild(ctx, tr, opts)
+	sink.send(Event{Ref: ref, Host: h.Name, Service: s.Name, Status: "Building"})
+	resp, err := h.API.ImageBuild(ctx, tr, opts)
 	if err != nil {
 		return "", fmt.Errorf("build service %q on host %q: %w", s.Name, h.Name, err)
 	}
@@ -410,18 +408,18 @@ func (e *Engine) build(ctx context.Context, p *compose.Project, s types.ServiceC
 				if len(tail) > 5 {
 					tail = tail[1:]
 				}
-				e.emit(Event{Kind: KindLog, Resource: ResImage, Name: ref, Host: h.Name, Service: s.Name, Stream: "build", Line: line})
+				sink.send(Event{Ref: ref, Host: h.Name, Service: s.Name, Line: line})
 			}
 		}
 	}
 	if id == "" {
-		insp, err := h.Client.ImageInspect(ctx, ref)
+		insp, err := h.API.ImageInspect(ctx, ref)
 		if err != nil {
 			return "", fmt.Errorf("build service %q: image %s not found after build: %w", s.Name, ref, err)
 		}
 		id = insp.ID
 	}
-	e.emit(Event{Kind: KindProgress, Resource: ResImage, Name: ref, Host: h.Name, Service: s.Name, Status: "Built"})
+	sink.send(Event{Ref: ref, Host: h.Name, Service: s.Name, Status: "Built"})
 	return id, nil
 }
 
@@ -433,14 +431,4 @@ func context2(tail []string) string {
 		return ""
 	}
 	return "\n  " + strings.Join(tail, "\n  ")
-}
-
-// sortedServiceNames returns the keys of a service set, sorted.
-func sortedServiceNames(m map[string]types.ServiceConfig) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }

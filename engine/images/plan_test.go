@@ -1,9 +1,10 @@
-package engine
+package images
 
 import (
 	"fmt"
 	"reflect"
 	"sort"
+	"strings"
 	"testing"
 
 	"github.com/compose-spec/compose-go/v2/types"
@@ -48,7 +49,7 @@ func TestPlanImages(t *testing.T) {
 		name    string
 		wants   []imageWant
 		present map[imageKey]string
-		o       ImageOptions
+		o       Options
 		want    []string
 		wantErr string
 	}{
@@ -69,7 +70,7 @@ func TestPlanImages(t *testing.T) {
 			want:    []string{"pull pg on a"}},
 		{name: "--pull overrides the service's policy",
 			wants: []imageWant{pulled("db", "pg", types.PullPolicyNever, "a")},
-			o:     ImageOptions{Pull: types.PullPolicyAlways},
+			o:     Options{Pull: types.PullPolicyAlways},
 			want:  []string{"pull pg on a"}},
 		{name: "two services of one image pull it once per host",
 			wants: []imageWant{pulled("db", "pg", types.PullPolicyAlways, "a"), pulled("db2", "pg", types.PullPolicyAlways, "a", "b")},
@@ -86,7 +87,7 @@ func TestPlanImages(t *testing.T) {
 			wantErr: `service "db": pull_policy is build but the service has no build section`},
 		{name: "a bad policy is an error even under --pull",
 			wants:   []imageWant{pulled("db", "pg", "every_x", "a")},
-			o:       ImageOptions{Pull: types.PullPolicyAlways},
+			o:       Options{Pull: types.PullPolicyAlways},
 			wantErr: `service "db": `},
 		{name: "the first error in service order wins",
 			wants:   []imageWant{pulled("a-svc", "x", types.PullPolicyNever, "a"), pulled("b-svc", "y", "every_x", "a")},
@@ -105,7 +106,7 @@ func TestPlanImages(t *testing.T) {
 		{name: "--build builds even what another host has",
 			wants:   []imageWant{built("web", "p-web", "", "a", "b")},
 			present: map[imageKey]string{{"c", "p-web"}: "sha:9", {"a", "p-web"}: "sha:8"},
-			o:       ImageOptions{Build: true},
+			o:       Options{Build: true},
 			want:    []string{"build p-web on a", "copy p-web a→b"}},
 		{name: "pull_policy build rebuilds",
 			wants:   []imageWant{built("web", "p-web", types.PullPolicyBuild, "b")},
@@ -120,12 +121,12 @@ func TestPlanImages(t *testing.T) {
 		{name: "--no-build uses a present image",
 			wants:   []imageWant{built("web", "p-web", "", "a")},
 			present: map[imageKey]string{{"a", "p-web"}: "sha:9"},
-			o:       ImageOptions{NoBuild: true, Build: true},
+			o:       Options{NoBuild: true, Build: true},
 			want:    []string{"use web on a = sha:9"}},
 		{name: "--no-build refuses a missing image, even if another host has it",
 			wants:   []imageWant{built("web", "p-web", "", "a")},
 			present: map[imageKey]string{{"b", "p-web"}: "sha:9"},
-			o:       ImageOptions{NoBuild: true},
+			o:       Options{NoBuild: true},
 			wantErr: `service "web": image p-web is not on host "a" and --no-build forbids building it`},
 	}
 	for _, tt := range tests {
@@ -163,4 +164,17 @@ func TestResolveImageIDs(t *testing.T) {
 	if use["db"]["a"] != "sha:old" {
 		t.Errorf("resolveImageIDs changed the plan's map: %v", use)
 	}
+}
+
+// wantErr fails t unless err is as wanted: an error containing want, or no
+// error when want is empty. It reports whether the case goes on (no error).
+func wantErr(t *testing.T, err error, want string) bool {
+	t.Helper()
+	switch {
+	case want != "" && (err == nil || !strings.Contains(err.Error(), want)):
+		t.Fatalf("error = %v, want one containing %q", err, want)
+	case want == "" && err != nil:
+		t.Fatal(err)
+	}
+	return want == ""
 }

@@ -1,4 +1,4 @@
-package engine
+package images
 
 import (
 	"fmt"
@@ -25,7 +25,7 @@ type imageJob struct {
 	from string // copies only: the host that has the image, or builds it first
 }
 
-// imagePlan is what ensureImages does: builds and pulls, then copies (which
+// imagePlan is what Ensure does: builds and pulls, then copies (which
 // may copy what was just built), and the IDs of images already present that
 // are used as they are (service → host → ID).
 type imagePlan struct {
@@ -47,7 +47,7 @@ const (
 // decideImage says what host needs done about w's image, given whether the
 // image is there and the pull policy in force. A service with a build
 // section is built, never pulled.
-func decideImage(w imageWant, host, policy string, present bool, o ImageOptions) (imageAction, error) {
+func decideImage(w imageWant, host, policy string, present bool, o Options) (imageAction, error) {
 	forced := o.Build || policy == types.PullPolicyBuild
 	switch {
 	case w.svc.Build != nil && o.NoBuild:
@@ -75,7 +75,7 @@ func decideImage(w imageWant, host, policy string, present bool, o ImageOptions)
 
 // pullPolicy is the policy in force for w: --pull, else the service's own.
 // A service's policy that does not parse is an error even under --pull.
-func pullPolicy(w imageWant, o ImageOptions) (string, error) {
+func pullPolicy(w imageWant, o Options) (string, error) {
 	policy, _, err := w.svc.GetPullPolicy()
 	if err != nil {
 		return "", fmt.Errorf("service %q: %w", w.service, err)
@@ -92,7 +92,7 @@ func pullPolicy(w imageWant, o ImageOptions) (string, error) {
 // every host name in the order they are preferred as a source to copy
 // from. Each image is made at most once per host and built on one host
 // only; the first error, in the order of wants, stops the plan.
-func planImages(wants []imageWant, present map[imageKey]string, pool []string, o ImageOptions) (imagePlan, error) {
+func planImages(wants []imageWant, present map[imageKey]string, pool []string, o Options) (imagePlan, error) {
 	pl := imagePlan{use: map[string]map[string]string{}}
 	planned := map[imageKey]bool{}
 	builtOn := map[string]string{} // ref → the one host that builds it
