@@ -610,6 +610,20 @@ func convergeGraph(p *compose.Project, set []string, noStart bool) compose.Graph
 	return g
 }
 
+// convergeRun is what the steps of one converge share: every service's
+// run, and what creating and starting replicas needs.
+type convergeRun struct {
+	p      *compose.Project
+	runs   map[string]*svcRun
+	limit  sem
+	waits  *depWaits
+	images map[string]map[string]string // service → host → image ID
+	nets   map[string]map[string]netctl.Ref
+	vols   map[string]map[string]string
+	lk     netctl.Links
+	o      UpOptions
+}
+
 // converge applies the plan by walking convergeGraph: every service is
 // created as soon as the services whose namespaces it joins exist, and
 // started as soon as its dependencies meet their conditions. Docker calls
@@ -618,54 +632,10 @@ func (e *Engine) converge(ctx context.Context, p *compose.Project, set []string,
 	parent := ctx
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	limit := newSem(e.Parallel)
-	waits := e.newDepWaits(ctx, p.Name)
-	runs := map[string]*svcRun{}
+	cr := &convergeRun{p: p, runs: map[string]*svcRun{}, limit: newSem(e.Parallel), waits: e.newDepWaits(ctx, p.Name),
+		images: images, nets: nets, vols: vols, lk: lk, o: o}
 	for _, n := range set {
-		runs[n] = &svcRun{steps: plan.ServiceSteps(n), targets: map[string]string{}}
-	}
-	create := func(ctx context.Context, name string) error {
-		r, s := runs[name], p.Services[name]
-		for _, t := range compose.NamespaceTargets(s) {
-			if tr, ok := runs[t]; ok && len(tr.containers) > 0 {
-				r.targets[t] = tr.containers[0].ID
-			}
-		}
-		// Targets not converged in this run: their existing replica 1.
-		if err := e.fillTargets(ctx, p, s, r.targets); err != nil {
-			return err
-		}
-		cs, changed, err := e.applyCreate(ctx, limit, p, s, r.steps, images[name], nets, vols, r.targets, lk, o)
-		r.containers, r.changed = cs, changed
-		return err
-	}
-	start := func(ctx context.Context, name string, failed map[string]error) error {
-		r, s := runs[name], p.Services[name]
-		if err := failed[createStep(name)]; err != nil {
-			return err // not created
-		}
-		// An optional dependency that failed is told by what it failed
-		// with first: its create's error before its start's.
-		told := map[string]error{}
-		for d, err := range failed {
-			if dr, ok := runs[d]; ok && dr.err != nil {
-				err = dr.err
-			}
-			told[d] = err
-		}
-		err := waits.await(ctx, s, told, func(d string) []*Container {
-			if dr, ok := runs[d]; ok {
-				return dr.containers
-			}
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-		again := func(ctx context.Context, st Step) (*Container, error) {
-			return e.createGone(ctx, replicaInput{limit: limit, p: p, s: s, images: images[name], nets: nets, vols: vols, targets: r.targets, lk: lk}, st)
-		}
-		return e.applyStart(ctx, limit, r.steps, r.containers, again, o)
+		cr.runs[n] = &svcRun{steps: plan.ServiceSteps(n), targets: map[string]string{}}
 	}
 	// The walk is not bounded: starts wait for their dependencies'
 	// conditions.
@@ -673,11 +643,11 @@ func (e *Engine) converge(ctx context.Context, p *compose.Project, set []string,
 		name, creating := strings.CutSuffix(step, createSuffix)
 		var err error
 		if creating {
-			err = create(ctx, name)
+			err = e.createService(ctx, cr, name)
 		} else {
-			err = start(ctx, name, failed)
+			err = e.startService(ctx, cr, name, failed)
 		}
-		if r := runs[name]; err != nil && r.err == nil {
+		if r := cr.runs[name]; err != nil && r.err == nil {
 			r.err = err
 		}
 		if isRefusal(err) {
@@ -689,12 +659,81 @@ func (e *Engine) converge(ctx context.Context, p *compose.Project, set []string,
 	if err != nil && !errors.As(err, &walked) {
 		return nil, err // a cycle, which loading the file refuses
 	}
+	out, errs := convergeOutcome(set, cr.runs, walked)
+	return out, convergeErrors(parent, errs)
+}
+
+// createService is the create step of a service: its replicas are
+// created, recreated and removed once the services whose namespaces it
+// joins exist.
+func (e *Engine) createService(ctx context.Context, cr *convergeRun, name string) error {
+	r, s := cr.runs[name], cr.p.Services[name]
+	runTargets(s, cr.runs, r.targets)
+	// Targets not converged in this run: their existing replica 1.
+	if err := e.fillTargets(ctx, cr.p, s, r.targets); err != nil {
+		return err
+	}
+	cs, changed, err := e.applyCreate(ctx, cr.limit, cr.p, s, r.steps, cr.images[name], cr.nets, cr.vols, r.targets, cr.lk, cr.o)
+	r.containers, r.changed = cs, changed
+	return err
+}
+
+// runTargets resolves the service:x references of s to services converged
+// in this run to their first replica.
+func runTargets(s types.ServiceConfig, runs map[string]*svcRun, targets map[string]string) {
+	for _, t := range compose.NamespaceTargets(s) {
+		if tr, ok := runs[t]; ok && len(tr.containers) > 0 {
+			targets[t] = tr.containers[0].ID
+		}
+	}
+}
+
+// startService is the start step of a service: once its dependencies meet
+// their conditions, its replicas are started as the plan says (failed
+// holds the optional dependencies that failed).
+func (e *Engine) startService(ctx context.Context, cr *convergeRun, name string, failed map[string]error) error {
+	r, s := cr.runs[name], cr.p.Services[name]
+	if err := failed[createStep(name)]; err != nil {
+		return err // not created
+	}
+	err := cr.waits.await(ctx, s, toldErrors(cr.runs, failed), func(d string) []*Container {
+		if dr, ok := cr.runs[d]; ok {
+			return dr.containers
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	again := func(ctx context.Context, st Step) (*Container, error) {
+		return e.createGone(ctx, replicaInput{limit: cr.limit, p: cr.p, s: s, images: cr.images[name], nets: cr.nets, vols: cr.vols, targets: r.targets, lk: cr.lk}, st)
+	}
+	return e.applyStart(ctx, cr.limit, r.steps, r.containers, again, cr.o)
+}
+
+// toldErrors is what a dependent is told each failed optional dependency
+// failed with: its create's error before its start's, as it failed first.
+func toldErrors(runs map[string]*svcRun, failed map[string]error) map[string]error {
+	told := map[string]error{}
+	for d, err := range failed {
+		if dr, ok := runs[d]; ok && dr.err != nil {
+			err = dr.err
+		}
+		told[d] = err
+	}
+	return told
+}
+
+// convergeOutcome collects the containers of a converge's services and
+// what they failed with. A service the walk did not visit failed with why
+// (a dependency failed, or the run was cut short). A dependency failure
+// is not reported again by its dependents unless nothing else is.
+func convergeOutcome(set []string, runs map[string]*svcRun, walked *compose.WalkError) ([]Container, []error) {
 	var out []Container
 	var errs []error
 	for _, name := range set {
 		r := runs[name]
 		if r.err == nil && walked != nil {
-			// Not visited: a dependency failed, or the run was cut short.
 			r.err = cmp.Or(walked.Failed[name], walked.Failed[createStep(name)])
 		}
 		for _, c := range r.containers {
@@ -713,7 +752,7 @@ func (e *Engine) converge(ctx context.Context, p *compose.Project, set []string,
 		}
 	}
 	sortContainers(out)
-	return out, convergeErrors(parent, errs)
+	return out, errs
 }
 
 func isDependencyErr(err error) bool {

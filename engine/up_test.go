@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"fmt"
 	"maps"
 	"reflect"
 	"slices"
@@ -326,5 +327,99 @@ func TestPlanInput(t *testing.T) {
 	}
 	if in.Place("web", 2) != "a" || in.Why("web", 2) != "spread" || in.Place("web", 1) != "" || in.LinkSig("web", "a", 2) != "" {
 		t.Errorf("place %q why %q", in.Place("web", 2), in.Why("web", 2))
+	}
+}
+
+func TestRunTargets(t *testing.T) {
+	runs := map[string]*svcRun{
+		"db":    {containers: []*Container{{ID: "db1"}, {ID: "db2"}}},
+		"cache": {}, // not created (yet)
+	}
+	s := svc("app", func(s *types.ServiceConfig) {
+		s.NetworkMode, s.Ipc, s.VolumesFrom = "service:db", "service:cache", []string{"outside:ro"}
+	})
+	targets := map[string]string{"outside": "old"}
+	runTargets(s, runs, targets)
+	if want := map[string]string{"db": "db1", "outside": "old"}; !maps.Equal(targets, want) {
+		t.Errorf("targets %v, want %v (replica 1 of what this run created; the rest is fillTargets')", targets, want)
+	}
+}
+
+func TestToldErrors(t *testing.T) {
+	created, started := errors.New("create refused"), errors.New("start refused")
+	runs := map[string]*svcRun{"metrics": {err: created}, "logs": {}}
+	got := toldErrors(runs, map[string]error{"metrics": started, "logs": started, "outside": started})
+	want := map[string]error{"metrics": created, "logs": started, "outside": started}
+	if !maps.Equal(got, want) {
+		t.Errorf("got %v, want %v", got, want)
+	}
+}
+
+func TestConvergeOutcome(t *testing.T) {
+	refused := &refusedError{errors.New("Docker refused")}
+	dep := func(err error) error { return &compose.DependencyError{Service: "x", Dependency: "db", Err: err} }
+	c := func(service string, replica int) *Container { return &Container{Service: service, Replica: replica} }
+	for _, tc := range []struct {
+		name   string
+		runs   map[string]*svcRun
+		walked map[string]error // nil: the walk visited everything
+		errs   []string
+		runErr map[string]string // each service's err afterwards
+		out    []string
+	}{
+		{name: "all well", runs: map[string]*svcRun{"db": {containers: []*Container{c("db", 2), c("db", 1)}}, "web": {containers: []*Container{c("web", 1)}}},
+			out: []string{"db-1", "db-2", "web-1"}},
+		{name: "dependents are not reported again",
+			runs:   map[string]*svcRun{"db": {err: refused}, "web": {}},
+			walked: map[string]error{"db": refused, "web": dep(refused)},
+			errs:   []string{"Docker refused"},
+			runErr: map[string]string{"db": "Docker refused", "web": "dependency failed to start: Docker refused"}},
+		{name: "a create not visited (no start step: NoStart)",
+			runs:   map[string]*svcRun{"db": {}, "web": {}},
+			walked: map[string]error{createStep("web"): context.Canceled},
+			errs:   []string{"context canceled"},
+			runErr: map[string]string{"web": "context canceled"}},
+		{name: "the start step's error before the create's",
+			runs:   map[string]*svcRun{"db": {}, "web": {}},
+			walked: map[string]error{createStep("web"): context.Canceled, "web": refused},
+			errs:   []string{"Docker refused"},
+			runErr: map[string]string{"web": "Docker refused"}},
+		{name: "only dependency errors: the first is reported",
+			runs:   map[string]*svcRun{"db": {}, "web": {err: dep(context.Canceled)}},
+			walked: map[string]error{"db": dep(refused)},
+			errs:   []string{"dependency failed to start: Docker refused"},
+			runErr: map[string]string{"db": "dependency failed to start: Docker refused", "web": "dependency failed to start: context canceled"}},
+		{name: "a step's own error is kept",
+			runs:   map[string]*svcRun{"db": {err: refused}, "web": {}},
+			walked: map[string]error{"db": context.Canceled},
+			errs:   []string{"Docker refused"},
+			runErr: map[string]string{"db": "Docker refused"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var walked *compose.WalkError
+			if tc.walked != nil {
+				walked = &compose.WalkError{Failed: tc.walked}
+			}
+			out, errs := convergeOutcome([]string{"db", "web"}, tc.runs, walked)
+			var got []string
+			for _, err := range errs {
+				got = append(got, err.Error())
+			}
+			if !slices.Equal(got, tc.errs) {
+				t.Errorf("errs %q, want %q", got, tc.errs)
+			}
+			for name, r := range tc.runs {
+				if want := tc.runErr[name]; (r.err == nil && want != "") || (r.err != nil && r.err.Error() != want) {
+					t.Errorf("%s: err %v, want %q", name, r.err, want)
+				}
+			}
+			var names []string
+			for _, c := range out {
+				names = append(names, fmt.Sprintf("%s-%d", c.Service, c.Replica))
+			}
+			if !slices.Equal(names, tc.out) {
+				t.Errorf("containers %v, want %v", names, tc.out)
+			}
+		})
 	}
 }
