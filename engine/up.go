@@ -1032,30 +1032,11 @@ func (e *Engine) applyStart(ctx context.Context, limit sem, steps []Step, cs []*
 		}
 		c := cs[i]
 		g.Go(func() error {
-			act := st.Action
-			if st.Existing != nil && c.ID != st.Existing.ID && (act == ActKeep || act == ActRestart) {
-				act = ActStart // applyCreate created it again: it was gone
-			}
+			act := startAction(st, c)
 			if act == ActRestart {
-				e.containerProgress(c, "Restarting", st.Reason)
-				leave, err := e.leaving(gctx, c)
-				if err != nil {
+				restarted, err := e.restartReplica(gctx, limit, c, st, o)
+				if err != nil || restarted {
 					return err
-				}
-				if err := limit.acquire(gctx); err != nil {
-					leave()
-					return err
-				}
-				err = c.Host.Client.ContainerRestart(uncancelled(gctx), c.ID, container.StopOptions{Timeout: seconds(o.Timeout)})
-				limit.release()
-				leave()
-				if !errdefs.IsNotFound(err) {
-					if err != nil {
-						return fmt.Errorf("restart container %s: %w", c.Name, err)
-					}
-					c.State, c.Health = "running", ""
-					e.containerProgress(c, "Restarted", "")
-					return nil
 				}
 				// Gone since the plan: created again and started below.
 			}
@@ -1066,40 +1047,90 @@ func (e *Engine) applyStart(ctx context.Context, limit sem, steps []Step, cs []*
 				}
 				return nil
 			}
-			e.containerProgress(c, "Starting", "")
-			if err := limit.acquire(gctx); err != nil {
-				return err
+			nc, err := e.startReplica(gctx, limit, c, st, act, again, o)
+			if nc != c {
+				// Only when created again: the create of a service
+				// sharing this one's namespace may read cs meanwhile
+				// (runTargets).
+				cs[i] = nc
 			}
-			err := c.Host.Client.ContainerStart(uncancelled(gctx), c.ID, container.StartOptions{})
-			limit.release()
-			if errdefs.IsNotFound(err) {
-				nc, cerr := again(gctx, Step{Service: st.Service, Replica: st.Replica, Host: st.Host, Name: st.Name, Action: act, Why: st.Why, Existing: c})
-				if cerr != nil {
-					return cerr
-				}
-				cs[i], c = nc, nc
-				if err := limit.acquire(gctx); err != nil {
-					return err
-				}
-				err = c.Host.Client.ContainerStart(uncancelled(gctx), c.ID, container.StartOptions{})
-				limit.release()
-			}
-			if err != nil {
-				e.containerProgress(c, "Error", err.Error())
-				return fmt.Errorf("start container %s on host %q: %w", c.Name, c.HostName(), refusal(explainStartError(err)))
-			}
-			c.State, c.Health = "running", ""
-			e.containerProgress(c, "Started", "")
-			if o.OnStart != nil {
-				// After the start: logs asked for before it, of a
-				// created container, come back empty. From the
-				// container's beginning, so no line is lost.
-				o.OnStart(*c, true)
-			}
-			return nil
+			return err
 		})
 	}
 	return g.Wait()
+}
+
+// startAction is what starting does with a step's container: what the
+// plan says, but a container applyCreate created again (it was gone) is
+// started, not kept or restarted.
+func startAction(st Step, c *Container) Action {
+	if st.Existing != nil && c.ID != st.Existing.ID && (st.Action == ActKeep || st.Action == ActRestart) {
+		return ActStart
+	}
+	return st.Action
+}
+
+// restartReplica restarts a replica's container. It reports false, and
+// no error, when the container has gone since the plan.
+func (e *Engine) restartReplica(ctx context.Context, limit sem, c *Container, st Step, o UpOptions) (bool, error) {
+	e.containerProgress(c, "Restarting", st.Reason)
+	leave, err := e.leaving(ctx, c)
+	if err != nil {
+		return false, err
+	}
+	if err := limit.acquire(ctx); err != nil {
+		leave()
+		return false, err
+	}
+	err = c.Host.Client.ContainerRestart(uncancelled(ctx), c.ID, container.StopOptions{Timeout: seconds(o.Timeout)})
+	limit.release()
+	leave()
+	if errdefs.IsNotFound(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("restart container %s: %w", c.Name, err)
+	}
+	c.State, c.Health = "running", ""
+	e.containerProgress(c, "Restarted", "")
+	return true, nil
+}
+
+// startReplica starts a replica's container, creating it again (again)
+// when it has gone since the plan. It returns the container that holds
+// the replica: c, or the one created again.
+func (e *Engine) startReplica(ctx context.Context, limit sem, c *Container, st Step, act Action, again func(context.Context, Step) (*Container, error), o UpOptions) (*Container, error) {
+	e.containerProgress(c, "Starting", "")
+	if err := limit.acquire(ctx); err != nil {
+		return c, err
+	}
+	err := c.Host.Client.ContainerStart(uncancelled(ctx), c.ID, container.StartOptions{})
+	limit.release()
+	if errdefs.IsNotFound(err) {
+		nc, cerr := again(ctx, Step{Service: st.Service, Replica: st.Replica, Host: st.Host, Name: st.Name, Action: act, Why: st.Why, Existing: c})
+		if cerr != nil {
+			return c, cerr
+		}
+		c = nc
+		if err := limit.acquire(ctx); err != nil {
+			return c, err
+		}
+		err = c.Host.Client.ContainerStart(uncancelled(ctx), c.ID, container.StartOptions{})
+		limit.release()
+	}
+	if err != nil {
+		e.containerProgress(c, "Error", err.Error())
+		return c, fmt.Errorf("start container %s on host %q: %w", c.Name, c.HostName(), refusal(explainStartError(err)))
+	}
+	c.State, c.Health = "running", ""
+	e.containerProgress(c, "Started", "")
+	if o.OnStart != nil {
+		// After the start: logs asked for before it, of a created
+		// container, come back empty. From the container's beginning, so
+		// no line is lost.
+		o.OnStart(*c, true)
+	}
+	return c, nil
 }
 
 // explainStartError adds what a developer should do to Docker's terse

@@ -423,3 +423,27 @@ func TestConvergeOutcome(t *testing.T) {
 		})
 	}
 }
+
+func TestStartAction(t *testing.T) {
+	old := &Container{ID: "old"}
+	for _, tc := range []struct {
+		act  Action
+		c    *Container
+		want Action
+	}{
+		{ActKeep, old, ActKeep},
+		{ActRestart, old, ActRestart},
+		{ActStart, old, ActStart},
+		{ActKeep, &Container{ID: "new"}, ActStart}, // created again: it was gone
+		{ActRestart, &Container{ID: "new"}, ActStart},
+		{ActCreate, &Container{ID: "new"}, ActCreate},
+	} {
+		st := Step{Action: tc.act, Existing: old}
+		if tc.act == ActCreate {
+			st.Existing = nil
+		}
+		if got := startAction(st, tc.c); got != tc.want {
+			t.Errorf("%s of %s: got %s, want %s", tc.act, tc.c.ID, got, tc.want)
+		}
+	}
+}
