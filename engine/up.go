@@ -810,47 +810,13 @@ func (e *Engine) applyCreate(ctx context.Context, limit sem, p *compose.Project,
 			continue
 		}
 		g.Go(func() error {
-			var c *Container
-			var err error
-			switch st.Action {
-			case ActKeep, ActStart, ActRestart:
-				c = st.Existing
-				if st.Rename {
-					if err := limit.acquire(gctx); err != nil {
-						return err
-					}
-					err = c.Host.Client.ContainerRename(uncancelled(gctx), c.ID, st.Name)
-					limit.release()
-					switch {
-					case errdefs.IsNotFound(err):
-						if c, err = e.createGone(gctx, in, st); err != nil {
-							return err
-						}
-						mu.Lock()
-						changed = true
-						mu.Unlock()
-					case err != nil:
-						return fmt.Errorf("rename container %s to %s: %w", c.Name, st.Name, err)
-					default:
-						c.Name = st.Name
-					}
-				}
-			case ActCreate:
-				c, err = e.createReplica(gctx, in, st, st.Name)
-				if err != nil {
-					return refusal(err)
-				}
-			case ActRecreate:
-				c, err = e.recreateReplica(gctx, in, st, o.Timeout)
-				if err != nil {
-					return err
-				}
+			c, created, err := e.applyCreateStep(gctx, in, st, o)
+			if err != nil {
+				return err
 			}
 			mu.Lock()
 			out = append(out, c)
-			if st.Action == ActCreate || st.Action == ActRecreate {
-				changed = true
-			}
+			changed = changed || created
 			mu.Unlock()
 			return nil
 		})
@@ -858,6 +824,54 @@ func (e *Engine) applyCreate(ctx context.Context, limit sem, p *compose.Project,
 	err := g.Wait()
 	sort.Slice(out, func(i, j int) bool { return out[i].Replica < out[j].Replica })
 	return out, changed, err
+}
+
+// applyCreateStep applies the create side of one step and returns the
+// replica's container; created says whether it is a new one.
+func (e *Engine) applyCreateStep(ctx context.Context, in replicaInput, st Step, o UpOptions) (*Container, bool, error) {
+	switch st.Action {
+	case ActKeep, ActStart, ActRestart:
+		return e.keepReplica(ctx, in, st)
+	case ActCreate:
+		c, err := e.createReplica(ctx, in, st, st.Name)
+		if err != nil {
+			return nil, false, refusal(err)
+		}
+		return c, true, nil
+	case ActRecreate:
+		c, err := e.recreateReplica(ctx, in, st, o.Timeout)
+		if err != nil {
+			return nil, false, err
+		}
+		return c, true, nil
+	}
+	return nil, false, nil
+}
+
+// keepReplica keeps a step's existing container, renaming it when the
+// plan says so (Rename). One gone since the plan is created again
+// (created is then true).
+func (e *Engine) keepReplica(ctx context.Context, in replicaInput, st Step) (c *Container, created bool, err error) {
+	c = st.Existing
+	if !st.Rename {
+		return c, false, nil
+	}
+	if err := in.limit.acquire(ctx); err != nil {
+		return nil, false, err
+	}
+	err = c.Host.Client.ContainerRename(uncancelled(ctx), c.ID, st.Name)
+	in.limit.release()
+	switch {
+	case errdefs.IsNotFound(err):
+		if c, err = e.createGone(ctx, in, st); err != nil {
+			return nil, false, err
+		}
+		return c, true, nil
+	case err != nil:
+		return nil, false, fmt.Errorf("rename container %s to %s: %w", c.Name, st.Name, err)
+	}
+	c.Name = st.Name
+	return c, false, nil
 }
 
 // replicaInput is what creating any replica of one service needs.
