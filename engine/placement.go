@@ -83,46 +83,84 @@ func (pl *placement) host(service string, replica int) string {
 // some unreachable, such services are reported in failed and the rest is
 // placed.
 func (e *Engine) place(ctx context.Context, p *compose.Project, set []string, scale map[string]int, w *world, views map[string]*hostView, explain bool) (*placement, error) {
+	req, anyDown := placeRequest(p, set, scale, w, e.Pool.Hosts, views, explain)
+	where := volumes.Where(p.Name, w.volumes)
+	for _, key := range slices.Sorted(maps.Keys(where.Split)) {
+		hs := where.Split[key]
+		for _, h := range hs[1:] {
+			e.warn("volume %q exists on hosts %s and %s; placement follows %s", key, hs[0], h, hs[0])
+		}
+	}
+	req.VolumeHosts = where.Host
+	probeLocalPorts(req.Hosts, req.Services, w, p.Name, probePort)
+	return placeAround(req, anyDown, schedule.Place)
+}
+
+// placeRequest is what place asks the scheduler, but for where volumes are
+// and ports other processes hold: the hosts with what runs there besides
+// the services placed, where those services' replicas are now, the
+// services and the networks. anyDown says whether some host is
+// unreachable.
+func placeRequest(p *compose.Project, set []string, scale map[string]int, w *world, pool []*hosts.Host, views map[string]*hostView, explain bool) (schedule.Request, bool) {
 	inSet := map[string]bool{}
 	for _, s := range set {
 		inSet[s] = true
 	}
-	req := schedule.Request{Strategy: schedule.Strategy(p.X.Strategy), Current: map[schedule.ReplicaKey]string{}, Explain: explain}
+	req := schedule.Request{Strategy: schedule.Strategy(p.X.Strategy), Explain: explain}
 	anyDown := false
-	for _, h := range e.Pool.Hosts {
+	for _, h := range pool {
 		v := views[h.Name]
-		sh := schedule.Host{Name: h.Name, Reachable: v.reachable, Labels: h.Labels, NanoCPUs: int64(v.ncpu) * 1e9, MemoryBytes: v.mem, OS: v.os, Arch: v.arch,
-			UsedPorts: map[schedule.PortKey]string{}, Local: isLocal(h.Endpoint, h.Address)}
-		if v.err != nil {
-			sh.Err = v.err.Error()
-			anyDown = true
-		}
-		for _, c := range w.all[h.Name] {
-			ours := c.Labels[labels.Project] == p.Name && inSet[c.Service] && !c.OneOff
-			if ours || !c.Running() {
-				continue
-			}
-			sh.Containers++
-			if cpu, err := strconv.ParseInt(c.Labels[labels.ReserveCPUs], 10, 64); err == nil {
-				sh.ReservedNanoCPUs += cpu
-			}
-			if mem, err := strconv.ParseInt(c.Labels[labels.ReserveMemory], 10, 64); err == nil {
-				sh.ReservedMemory += mem
-			}
-			for _, port := range c.Ports {
-				if port.PublicPort != 0 {
-					sh.UsedPorts[schedule.PortKey{HostIP: port.IP, Port: port.PublicPort, Protocol: port.Type}] = "container " + c.Name
-				}
-			}
-		}
-		req.Hosts = append(req.Hosts, sh)
+		anyDown = anyDown || v.err != nil
+		req.Hosts = append(req.Hosts, scheduleHost(h, v, w.all[h.Name], p.Name, inSet))
 	}
-	// Where the project's replicas and volumes are now.
-	// With two containers for one replica (a copy moved off a host that was
-	// unreachable and came back, or an interrupted recreate), the current one
-	// is the one the plan keeps: running first, then the newest.
+	req.Current = currentHosts(w.project, inSet)
+	for _, name := range set {
+		req.Services = append(req.Services, scheduleService(p.Services[name], scale, len(pool) > 1))
+	}
+	for name, n := range p.Networks {
+		req.Networks = append(req.Networks, schedule.Network{Name: name, Colocate: compose.NetworkX(n).Colocate})
+	}
+	sort.Slice(req.Networks, func(i, j int) bool { return req.Networks[i].Name < req.Networks[j].Name })
+	return req, anyDown
+}
+
+// scheduleHost is a host as the scheduler sees it: its capacity, and the
+// reservations, count and published ports of its running containers but
+// the project's replicas of the services in inSet: those are placed.
+func scheduleHost(h *hosts.Host, v *hostView, cs []Container, project string, inSet map[string]bool) schedule.Host {
+	sh := schedule.Host{Name: h.Name, Reachable: v.reachable, Labels: h.Labels, NanoCPUs: int64(v.ncpu) * 1e9, MemoryBytes: v.mem, OS: v.os, Arch: v.arch,
+		UsedPorts: map[schedule.PortKey]string{}, Local: isLocal(h.Endpoint, h.Address)}
+	if v.err != nil {
+		sh.Err = v.err.Error()
+	}
+	for _, c := range cs {
+		ours := c.Labels[labels.Project] == project && inSet[c.Service] && !c.OneOff
+		if ours || !c.Running() {
+			continue
+		}
+		sh.Containers++
+		if cpu, err := strconv.ParseInt(c.Labels[labels.ReserveCPUs], 10, 64); err == nil {
+			sh.ReservedNanoCPUs += cpu
+		}
+		if mem, err := strconv.ParseInt(c.Labels[labels.ReserveMemory], 10, 64); err == nil {
+			sh.ReservedMemory += mem
+		}
+		for _, port := range c.Ports {
+			if port.PublicPort != 0 {
+				sh.UsedPorts[schedule.PortKey{HostIP: port.IP, Port: port.PublicPort, Protocol: port.Type}] = "container " + c.Name
+			}
+		}
+	}
+	return sh
+}
+
+// currentHosts is where the replicas of the services in inSet are now.
+// With two containers for one replica (a copy moved off a host that was
+// unreachable and came back, or an interrupted recreate), the current one
+// is the one the plan keeps: running first, then the newest.
+func currentHosts(project []Container, inSet map[string]bool) map[schedule.ReplicaKey]string {
 	chosen := map[schedule.ReplicaKey]Container{}
-	for _, c := range w.project {
+	for _, c := range project {
 		if c.OneOff || !inSet[c.Service] {
 			continue
 		}
@@ -132,94 +170,95 @@ func (e *Engine) place(ctx context.Context, p *compose.Project, set []string, sc
 			chosen[k] = c
 		}
 	}
+	out := map[schedule.ReplicaKey]string{}
 	for k, c := range chosen {
-		req.Current[k] = c.HostName()
+		out[k] = c.HostName()
 	}
-	where := volumes.Where(p.Name, w.volumes)
-	for _, key := range slices.Sorted(maps.Keys(where.Split)) {
-		hs := where.Split[key]
-		for _, h := range hs[1:] {
-			e.warn("volume %q exists on hosts %s and %s; placement follows %s", key, hs[0], h, hs[0])
+	return out
+}
+
+// scheduleService is a service as the scheduler sees it. Its fixed
+// published ports count only with several hosts: with one, port clashes
+// are validate's to report (it names the holder); with several, placement
+// avoids them.
+func scheduleService(s types.ServiceConfig, scale map[string]int, severalHosts bool) schedule.Service {
+	ss := schedule.Service{Name: s.Name, Replicas: plan.DesiredScale(s, scale), Platform: s.Platform}
+	if s.Deploy != nil {
+		ss.Constraints = s.Deploy.Placement.Constraints
+	}
+	ss.ReservedNanoCPUs, ss.ReservedMemory = spec.Reservations(s)
+	if severalHosts && !strings.HasPrefix(s.NetworkMode, types.ServicePrefix) && s.NetworkMode != "host" {
+		for _, pc := range s.Ports {
+			start, end, ok := plan.PortRange(pc.Published)
+			if !ok || start != end {
+				continue
+			}
+			ss.Ports = append(ss.Ports, schedule.PortKey{HostIP: pc.HostIP, Port: uint16(start), Protocol: pc.Protocol})
 		}
 	}
-	req.VolumeHosts = where.Host
-	// Services.
+	for _, v := range s.Volumes {
+		if v.Type == types.VolumeTypeVolume && v.Source != "" {
+			ss.Volumes = append(ss.Volumes, v.Source)
+		}
+	}
+	if t := compose.NamespaceTargets(s); len(t) > 0 {
+		ss.Follows = t[0]
+	}
+	if s.NetworkMode == "" {
+		for n := range s.Networks {
+			ss.Networks = append(ss.Networks, n)
+		}
+		sort.Strings(ss.Networks)
+	}
+	return ss
+}
+
+// probeLocalPorts marks, on the reachable hosts of this machine, the ports
+// the services publish that another process holds: the scheduler avoids
+// them as it avoids containers' ports. Each port is probed once per host,
+// and not at all when a container already holds it.
+func probeLocalPorts(hs []schedule.Host, services []schedule.Service, w *world, project string, probe func(ip string, port int, proto string) error) {
 	probed := map[string]bool{}
-	for _, name := range set {
-		s := p.Services[name]
-		ss := schedule.Service{Name: name, Replicas: plan.DesiredScale(s, scale), Platform: s.Platform}
-		if s.Deploy != nil {
-			ss.Constraints = s.Deploy.Placement.Constraints
-		}
-		ss.ReservedNanoCPUs, ss.ReservedMemory = spec.Reservations(s)
-		// With one host, port clashes are validate's to report (it names
-		// the holder); with several, placement avoids them.
-		if len(e.Pool.Hosts) > 1 && !strings.HasPrefix(s.NetworkMode, types.ServicePrefix) && s.NetworkMode != "host" {
-			for _, pc := range s.Ports {
-				start, end, ok := plan.PortRange(pc.Published)
-				if !ok || start != end {
+	for _, ss := range services {
+		for _, key := range ss.Ports {
+			for i := range hs {
+				h := &hs[i]
+				pk := h.Name + "/" + key.String()
+				if !h.Local || !h.Reachable || probed[pk] {
 					continue
 				}
-				ss.Ports = append(ss.Ports, schedule.PortKey{HostIP: pc.HostIP, Port: uint16(start), Protocol: pc.Protocol})
-				// On this machine, ports held by other processes count too.
-				for i := range req.Hosts {
-					h := &req.Hosts[i]
-					key := schedule.PortKey{HostIP: pc.HostIP, Port: uint16(start), Protocol: pc.Protocol}
-					pk := h.Name + "/" + key.String()
-					if !h.Local || !h.Reachable || probed[pk] {
-						continue
-					}
-					probed[pk] = true
-					if _, held := h.UsedPorts[key]; held || heldByProject(w, h.Name, p.Name, uint16(start)) {
-						continue
-					}
-					proto := pc.Protocol
-					if proto == "" {
-						proto = "tcp"
-					}
-					if err := probePort(pc.HostIP, start, proto); err != nil {
-						h.UsedPorts[key] = "another process"
-					}
+				probed[pk] = true
+				if _, held := h.UsedPorts[key]; held || heldByProject(w, h.Name, project, key.Port) {
+					continue
+				}
+				proto := key.Protocol
+				if proto == "" {
+					proto = "tcp"
+				}
+				if err := probe(key.HostIP, int(key.Port), proto); err != nil {
+					h.UsedPorts[key] = "another process"
 				}
 			}
 		}
-		for _, v := range s.Volumes {
-			if v.Type == types.VolumeTypeVolume && v.Source != "" {
-				ss.Volumes = append(ss.Volumes, v.Source)
-			}
-		}
-		if t := compose.NamespaceTargets(s); len(t) > 0 {
-			ss.Follows = t[0]
-		}
-		if s.NetworkMode == "" {
-			for n := range s.Networks {
-				ss.Networks = append(ss.Networks, n)
-			}
-			sort.Strings(ss.Networks)
-		}
-		req.Services = append(req.Services, ss)
 	}
-	for name, n := range p.Networks {
-		req.Networks = append(req.Networks, schedule.Network{Name: name, Colocate: compose.NetworkX(n).Colocate})
-	}
-	sort.Slice(req.Networks, func(i, j int) bool { return req.Networks[i].Name < req.Networks[j].Name })
+}
+
+// placeAround places the request (place is schedule.Place). While some
+// host is down (anyDown), a service that fits nowhere cannot move off it:
+// it is left out with what must be placed with it, and the rest is placed;
+// those left out are in the placement's failed, with the scheduler's
+// reason.
+func placeAround(req schedule.Request, anyDown bool, place func(schedule.Request) (schedule.Result, error)) (*placement, error) {
 	failed := map[string]string{}
 	for {
-		res, err := schedule.Place(req)
+		res, err := place(req)
 		if err == nil {
-			pl := &placement{hostOf: map[schedule.ReplicaKey]string{}, why: map[schedule.ReplicaKey]string{}, volumeHosts: res.VolumeHosts, reasons: res.Reasons, failed: failed}
-			for _, a := range res.Assignments {
-				k := schedule.ReplicaKey{Service: a.Service, Replica: a.Replica}
-				pl.hostOf[k], pl.why[k] = a.Host, a.Why
-			}
-			return pl, nil
+			return placementOf(res, failed), nil
 		}
 		var un *schedule.Unplaceable
 		if !errors.As(err, &un) || !anyDown {
 			return nil, err
 		}
-		// Some host is down: this service cannot move. Leave it (and what
-		// must be placed with it) out, and place the rest.
 		drop := map[string]bool{un.Service: true}
 		for _, g := range un.Group {
 			drop[g] = true
@@ -240,6 +279,16 @@ func (e *Engine) place(ctx context.Context, p *compose.Project, set []string, sc
 		}
 		req.Services = keep
 	}
+}
+
+// placementOf maps the scheduler's answer to the run's placement.
+func placementOf(res schedule.Result, failed map[string]string) *placement {
+	pl := &placement{hostOf: map[schedule.ReplicaKey]string{}, why: map[schedule.ReplicaKey]string{}, volumeHosts: res.VolumeHosts, reasons: res.Reasons, failed: failed}
+	for _, a := range res.Assignments {
+		k := schedule.ReplicaKey{Service: a.Service, Replica: a.Replica}
+		pl.hostOf[k], pl.why[k] = a.Host, a.Why
+	}
+	return pl
 }
 
 func heldByProject(w *world, host, project string, port uint16) bool {

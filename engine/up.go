@@ -65,6 +65,92 @@ type UpResult struct {
 // starts containers in dependency order, touching nothing that is already
 // as the model wants it.
 func (e *Engine) Up(ctx context.Context, p *compose.Project, o UpOptions) (*UpResult, error) {
+	set, unlock, err := e.beginUp(ctx, p, o)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	// Observe: which hosts answer, and what every one holds.
+	views, down, err := e.observeHosts(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !o.DryRun {
+		defer e.watchHosts(ctx, views)()
+	}
+	world, err := e.observe(ctx, p.Name, views)
+	if err != nil {
+		return nil, err
+	}
+	// Place: what cannot move off an unreachable host leaves the run.
+	pl, err := e.place(ctx, p, set, o.Scale, world, views, o.DryRun)
+	if err != nil {
+		return nil, err
+	}
+	set, couldNotMove := withoutFailed(set, pl.failed)
+	// Plan, validate, make images present, plan and validate again.
+	plan, images, lk, err := e.planUp(ctx, p, set, o, world, views, pl)
+	if err != nil {
+		return nil, err
+	}
+	res := &UpResult{Plan: plan}
+	if o.DryRun {
+		return res, nil
+	}
+	if e.hooks.planned != nil {
+		e.hooks.planned(plan)
+	}
+	// Networks and volumes, then converge. From here on resources are
+	// created: a refused run is rolled back (rollback.go).
+	ctx, settle, err := e.armRollback(ctx, p, world, views)
+	if err != nil {
+		return res, err
+	}
+	nets, vols, err := e.ensureNetworksVolumes(ctx, p, set, plan)
+	if err != nil {
+		return res, settle(refusal(err))
+	}
+	cs, err := e.converge(ctx, p, set, plan, images, nets, vols, lk, o)
+	res.Containers = cs
+	if err := settle(err); err != nil {
+		return res, err
+	}
+	if err := e.handleOrphans(ctx, plan.Orphans, o); err != nil {
+		return res, err
+	}
+	if o.Wait && !o.NoStart {
+		if err := e.waitServices(ctx, p, set, res.Containers, o.WaitTimeout); err != nil {
+			return res, err
+		}
+	}
+	return res, couldNotMoveError(couldNotMove, down, pl.failed)
+}
+
+// beginUp checks the run's options, returns the services it converges,
+// warns of what the model holds that devorch ignores, and takes the
+// project's lock (a dry run takes none): unlock releases it.
+func (e *Engine) beginUp(ctx context.Context, p *compose.Project, o UpOptions) (set []string, unlock func(), err error) {
+	set, err = runSet(p, o)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, w := range p.Warnings {
+		e.warn("%s", w)
+	}
+	if o.DryRun {
+		return set, func() {}, nil
+	}
+	unlock, err = e.Lock(ctx, p.Name, o.LockTimeout)
+	if err != nil {
+		return nil, nil, err
+	}
+	return set, unlock, nil
+}
+
+// runSet checks the run's options against the model and returns the
+// services it converges, sorted: those named with what they depend on
+// (unless NoDeps), or all.
+func runSet(p *compose.Project, o UpOptions) ([]string, error) {
 	if err := compose.CheckServices(p.Project, o.Services); err != nil {
 		return nil, err
 	}
@@ -88,107 +174,140 @@ func (e *Engine) Up(ctx context.Context, p *compose.Project, o UpOptions) (*UpRe
 		set = compose.WithDependencies(p.Project, set)
 	}
 	sort.Strings(set)
-	for _, w := range p.Warnings {
-		e.warn("%s", w)
-	}
-	if !o.DryRun {
-		unlock, err := e.Lock(ctx, p.Name, o.LockTimeout)
-		if err != nil {
-			return nil, err
-		}
-		defer unlock()
-	}
+	return set, nil
+}
+
+// observeHosts probes every host and returns what the run knows of each
+// and the names of those that do not answer. One host that does not
+// answer, or all of them, ends the run; otherwise the others take its
+// services.
+func (e *Engine) observeHosts(ctx context.Context) (map[string]*hostView, []string, error) {
 	views := e.probeHosts(ctx)
 	var down []string
 	for _, h := range e.Pool.Hosts {
 		if v := views[h.Name]; !v.reachable {
 			down = append(down, h.Name)
 			if e.Pool.Single() {
-				return nil, v.err
+				return nil, nil, v.err
 			}
 			e.warn("host %q is unreachable (%v): its services move to the other hosts; nothing on it is touched", h.Name, v.err)
 		}
 	}
 	if len(down) == len(e.Pool.Hosts) {
-		return nil, fmt.Errorf("no host is reachable: %s", strings.Join(down, ", "))
+		return nil, nil, fmt.Errorf("no host is reachable: %s", strings.Join(down, ", "))
 	}
-	if !o.DryRun {
-		defer e.watchHosts(ctx, views)()
+	return views, down, nil
+}
+
+// withoutFailed splits the run's services into those placed and those
+// placement left out (failed: they could not move off an unreachable
+// host).
+func withoutFailed(set []string, failed map[string]string) (placed, left []string) {
+	if len(failed) == 0 {
+		return set, nil
 	}
-	world, err := e.observe(ctx, p.Name, views)
-	if err != nil {
-		return nil, err
-	}
-	pl, err := e.place(ctx, p, set, o.Scale, world, views, o.DryRun)
-	if err != nil {
-		return nil, err
-	}
-	var couldNotMove []string
-	if len(pl.failed) > 0 {
-		keep := set[:0:0]
-		for _, n := range set {
-			if _, bad := pl.failed[n]; bad {
-				couldNotMove = append(couldNotMove, n)
-				continue
-			}
-			keep = append(keep, n)
+	placed = set[:0:0]
+	for _, n := range set {
+		if _, bad := failed[n]; bad {
+			left = append(left, n)
+			continue
 		}
-		set = keep
+		placed = append(placed, n)
 	}
-	placement := func(service string, replica int) string { return pl.host(service, replica) }
-	var lk netctl.Links
-	if !e.Pool.Single() {
-		lk, err = netctl.CrossHostLinks(e.netPool(e.Pool.Hosts), p.Services, set, func(service string) []string {
-			var hs []string
-			if _, ok := p.Services[service]; ok && slices.Contains(set, service) {
-				for r := 1; r <= plan.DesiredScale(p.Services[service], o.Scale); r++ {
-					if h := placement(service, r); h != "" && !slices.Contains(hs, h) {
-						hs = append(hs, h)
-					}
-				}
-				return hs
+	return placed, left
+}
+
+// couldNotMoveError reports the services placement left out, one line
+// each, or nil when there are none.
+func couldNotMoveError(services, down []string, failed map[string]string) error {
+	if len(services) == 0 {
+		return nil
+	}
+	var lines []string
+	for _, n := range services {
+		lines = append(lines, fmt.Sprintf("service %q could not move off unreachable host(s) %s: %s", n, strings.Join(down, ", "), firstLine(failed[n])))
+	}
+	return errors.New(strings.Join(lines, "\n"))
+}
+
+// replicaHosts says where a service's replicas are: for a service of the
+// run, where placement puts them; for any other, where its containers run.
+type replicaHosts struct {
+	p       *compose.Project
+	set     []string
+	scale   map[string]int
+	place   func(service string, replica int) string
+	project []Container // the project's containers, all hosts
+}
+
+func (w replicaHosts) inRun(service string) bool {
+	_, ok := w.p.Services[service]
+	return ok && slices.Contains(w.set, service)
+}
+
+// hosts returns the hosts a service's replicas are on, each once, in
+// replica order for a service of the run.
+func (w replicaHosts) hosts(service string) []string {
+	var hs []string
+	if w.inRun(service) {
+		for r := 1; r <= plan.DesiredScale(w.p.Services[service], w.scale); r++ {
+			if h := w.place(service, r); h != "" && !slices.Contains(hs, h) {
+				hs = append(hs, h)
 			}
-			for _, c := range world.project {
-				if c.Service == service && c.Running() && !c.OneOff && !slices.Contains(hs, c.HostName()) {
-					hs = append(hs, c.HostName())
-				}
-			}
-			return hs
-		}, func(service, host string) int {
-			if _, ok := p.Services[service]; ok && slices.Contains(set, service) {
-				for r := 1; r <= plan.DesiredScale(p.Services[service], o.Scale); r++ {
-					if placement(service, r) == host {
-						return r
-					}
-				}
-				return 0
-			}
-			lowest := 0
-			for _, c := range world.project {
-				if c.Service == service && c.Running() && !c.OneOff && c.HostName() == host && (lowest == 0 || c.Replica < lowest) {
-					lowest = c.Replica
-				}
-			}
-			return lowest
-		})
-		if err != nil {
-			return nil, err
+		}
+		return hs
+	}
+	for _, c := range w.project {
+		if c.Service == service && c.Running() && !c.OneOff && !slices.Contains(hs, c.HostName()) {
+			hs = append(hs, c.HostName())
 		}
 	}
-	// Which hosts need which images: where replicas are or will be.
+	return hs
+}
+
+// replicaOn returns the lowest replica of a service on a host, 0 if none.
+func (w replicaHosts) replicaOn(service, host string) int {
+	if w.inRun(service) {
+		for r := 1; r <= plan.DesiredScale(w.p.Services[service], w.scale); r++ {
+			if w.place(service, r) == host {
+				return r
+			}
+		}
+		return 0
+	}
+	lowest := 0
+	for _, c := range w.project {
+		if c.Service == service && c.Running() && !c.OneOff && c.HostName() == host && (lowest == 0 || c.Replica < lowest) {
+			lowest = c.Replica
+		}
+	}
+	return lowest
+}
+
+// links returns the cross-host links the run's containers need: none with
+// one host.
+func (e *Engine) links(p *compose.Project, set []string, where replicaHosts) (netctl.Links, error) {
+	if e.Pool.Single() {
+		return nil, nil
+	}
+	return netctl.CrossHostLinks(e.netPool(e.Pool.Hosts), p.Services, set, where.hosts, where.replicaOn)
+}
+
+// imageHosts returns which hosts need which images: where replicas will
+// run.
+func (e *Engine) imageHosts(set []string, where replicaHosts) map[string][]*hosts.Host {
 	need := map[string][]*hosts.Host{}
 	for _, name := range set {
-		s := p.Services[name]
-		n := plan.DesiredScale(s, o.Scale)
-		seen := map[string]bool{}
-		for r := 1; r <= n; r++ {
-			h := placement(name, r)
-			if h != "" && !seen[h] {
-				seen[h] = true
-				need[name] = append(need[name], e.Pool.Get(h))
-			}
+		for _, h := range where.hosts(name) {
+			need[name] = append(need[name], e.Pool.Get(h))
 		}
 	}
+	return need
+}
+
+// forced returns the services --force-recreate recreates: those named, or
+// all of the run's.
+func forced(o UpOptions, set []string) map[string]bool {
 	force := map[string]bool{}
 	if o.ForceRecreate {
 		named := o.Services
@@ -199,100 +318,110 @@ func (e *Engine) Up(ctx context.Context, p *compose.Project, o UpOptions) (*UpRe
 			force[n] = true
 		}
 	}
-	planFor := func(images map[string]map[string]string) (*Plan, error) {
-		return plan.Make(plan.Input{
-			Project: p, Services: set, Existing: world.serviceContainers(), Images: images,
-			Scale: o.Scale, Force: force, NoRecreate: o.NoRecreate, Place: placement,
-			LinkSig: func(service, host string, replica int) string { return lk.Get(service, host, replica).Signature() },
-			Why: func(service string, replica int) string {
-				return pl.why[schedule.ReplicaKey{Service: service, Replica: replica}]
-			},
-		})
+	return force
+}
+
+// planInput is what planning the run needs but the images' IDs.
+func planInput(p *compose.Project, set []string, o UpOptions, w *world, pl *placement, lk netctl.Links) plan.Input {
+	return plan.Input{
+		Project: p, Services: set, Existing: w.serviceContainers(),
+		Scale: o.Scale, Force: forced(o, set), NoRecreate: o.NoRecreate, Place: pl.host,
+		LinkSig: func(service, host string, replica int) string { return lk.Get(service, host, replica).Signature() },
+		Why: func(service string, replica int) string {
+			return pl.why[schedule.ReplicaKey{Service: service, Replica: replica}]
+		},
 	}
-	// Validate what does not depend on images before building or pulling.
-	plan0, err := planFor(nil)
+}
+
+// planUp plans the run, validates the plan before images are built or
+// pulled, makes them present, and plans and validates again with their
+// IDs. It returns the plan, the images (service → host → ID) and the
+// cross-host links the plan's containers need.
+func (e *Engine) planUp(ctx context.Context, p *compose.Project, set []string, o UpOptions, w *world, views map[string]*hostView, pl *placement) (*Plan, map[string]map[string]string, netctl.Links, error) {
+	where := replicaHosts{p: p, set: set, scale: o.Scale, place: pl.host, project: w.project}
+	lk, err := e.links(p, set, where)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	in := planInput(p, set, o, w, pl, lk)
+	if _, err := e.checkedPlan(ctx, p, in, w, views); err != nil {
+		return nil, nil, nil, err
+	}
+	images, err := e.upImages(ctx, p, set, e.imageHosts(set, where), o)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	in.Images = images
+	pn, err := e.checkedPlan(ctx, p, in, w, views)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	pn.Placement = pl.summary()
+	return pn, images, lk, nil
+}
+
+// checkedPlan plans the run and checks the plan against what Docker has:
+// names and ports free, engines able to run it.
+func (e *Engine) checkedPlan(ctx context.Context, p *compose.Project, in plan.Input, w *world, views map[string]*hostView) (*Plan, error) {
+	pn, err := plan.Make(in)
 	if err != nil {
 		return nil, err
 	}
-	if err := e.validate(ctx, p, plan0, world); err != nil {
+	if err := e.validate(ctx, p, pn, w); err != nil {
 		return nil, err
 	}
-	if err := e.checkEngines(ctx, p, plan0, views); err != nil {
+	if err := e.checkEngines(ctx, p, pn, views); err != nil {
 		return nil, err
 	}
-	var images map[string]map[string]string
+	return pn, nil
+}
+
+// upImages makes every service's image present on the hosts that need it
+// and returns their IDs (service → host → ID); a dry run touches none.
+func (e *Engine) upImages(ctx context.Context, p *compose.Project, set []string, need map[string][]*hosts.Host, o UpOptions) (map[string]map[string]string, error) {
 	if o.DryRun {
-		images = map[string]map[string]string{}
-	} else {
-		images, err = e.ensureImages(ctx, p, need, o.Images)
-		if err != nil {
-			return nil, err
-		}
-		if err := e.checkHealthGates(ctx, p, set, images); err != nil {
-			return nil, err
-		}
+		return map[string]map[string]string{}, nil
 	}
-	plan, err := planFor(images)
+	images, err := e.ensureImages(ctx, p, need, o.Images)
 	if err != nil {
 		return nil, err
 	}
-	if err := e.validate(ctx, p, plan, world); err != nil {
+	if err := e.checkHealthGates(ctx, p, set, images); err != nil {
 		return nil, err
 	}
-	if err := e.checkEngines(ctx, p, plan, views); err != nil {
-		return nil, err
-	}
-	plan.Placement = pl.summary()
-	if o.DryRun {
-		return &UpResult{Plan: plan}, nil
-	}
-	res := &UpResult{Plan: plan}
-	if e.hooks.planned != nil {
-		e.hooks.planned(plan)
-	}
-	// From here on resources are created: a refused run is rolled back
-	// (rollback.go).
-	was, err := e.snapshot(ctx, p.Name, world, views)
+	return images, nil
+}
+
+// armRollback records what the project has before the run creates
+// anything, and returns the run's context (carrying the ledger of the
+// containers recreates set aside) and settle, which ends the run with its
+// error: rolled back after a refusal, the set-aside containers removed
+// otherwise.
+func (e *Engine) armRollback(ctx context.Context, p *compose.Project, w *world, views map[string]*hostView) (context.Context, func(error) error, error) {
+	was, err := e.snapshot(ctx, p.Name, w, views)
 	if err != nil {
-		return res, err
+		return ctx, nil, err
 	}
 	led := &ledger{}
 	ctx = withLedger(ctx, led)
-	nets, vols, err := e.ensureNetworksVolumes(ctx, p, set, plan)
-	if err != nil {
-		return res, e.settle(ctx, p, was, led, refusal(err))
+	return ctx, func(err error) error { return e.settle(ctx, p, was, led, err) }, nil
+}
+
+// handleOrphans removes the containers of services no longer in the model with
+// --remove-orphans, and names them otherwise.
+func (e *Engine) handleOrphans(ctx context.Context, orphans []Container, o UpOptions) error {
+	if len(orphans) == 0 {
+		return nil
 	}
-	cs, err := e.converge(ctx, p, set, plan, images, nets, vols, lk, o)
-	res.Containers = cs
-	if err := e.settle(ctx, p, was, led, err); err != nil {
-		return res, err
+	if o.RemoveOrphans {
+		return e.removeContainers(ctx, orphans, o.Timeout)
 	}
-	if len(plan.Orphans) > 0 {
-		if o.RemoveOrphans {
-			if err := e.removeContainers(ctx, plan.Orphans, o.Timeout); err != nil {
-				return res, err
-			}
-		} else {
-			var names []string
-			for _, c := range plan.Orphans {
-				names = append(names, c.Name)
-			}
-			e.warn("Found orphan containers (%s) for this project. If you removed or renamed this service in your compose file, you can run this command with the --remove-orphans flag to clean it up.", strings.Join(names, ", "))
-		}
+	var names []string
+	for _, c := range orphans {
+		names = append(names, c.Name)
 	}
-	if o.Wait && !o.NoStart {
-		if err := e.waitServices(ctx, p, set, res.Containers, o.WaitTimeout); err != nil {
-			return res, err
-		}
-	}
-	if len(couldNotMove) > 0 {
-		var lines []string
-		for _, n := range couldNotMove {
-			lines = append(lines, fmt.Sprintf("service %q could not move off unreachable host(s) %s: %s", n, strings.Join(down, ", "), firstLine(pl.failed[n])))
-		}
-		return res, errors.New(strings.Join(lines, "\n"))
-	}
-	return res, nil
+	e.warn("Found orphan containers (%s) for this project. If you removed or renamed this service in your compose file, you can run this command with the --remove-orphans flag to clean it up.", strings.Join(names, ", "))
+	return nil
 }
 
 func firstLine(s string) string {
@@ -481,6 +610,20 @@ func convergeGraph(p *compose.Project, set []string, noStart bool) compose.Graph
 	return g
 }
 
+// convergeRun is what the steps of one converge share: every service's
+// run, and what creating and starting replicas needs.
+type convergeRun struct {
+	p      *compose.Project
+	runs   map[string]*svcRun
+	limit  sem
+	waits  *depWaits
+	images map[string]map[string]string // service → host → image ID
+	nets   map[string]map[string]netctl.Ref
+	vols   map[string]map[string]string
+	lk     netctl.Links
+	o      UpOptions
+}
+
 // converge applies the plan by walking convergeGraph: every service is
 // created as soon as the services whose namespaces it joins exist, and
 // started as soon as its dependencies meet their conditions. Docker calls
@@ -489,54 +632,10 @@ func (e *Engine) converge(ctx context.Context, p *compose.Project, set []string,
 	parent := ctx
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	limit := newSem(e.Parallel)
-	waits := e.newDepWaits(ctx, p.Name)
-	runs := map[string]*svcRun{}
+	cr := &convergeRun{p: p, runs: map[string]*svcRun{}, limit: newSem(e.Parallel), waits: e.newDepWaits(ctx, p.Name),
+		images: images, nets: nets, vols: vols, lk: lk, o: o}
 	for _, n := range set {
-		runs[n] = &svcRun{steps: plan.ServiceSteps(n), targets: map[string]string{}}
-	}
-	create := func(ctx context.Context, name string) error {
-		r, s := runs[name], p.Services[name]
-		for _, t := range compose.NamespaceTargets(s) {
-			if tr, ok := runs[t]; ok && len(tr.containers) > 0 {
-				r.targets[t] = tr.containers[0].ID
-			}
-		}
-		// Targets not converged in this run: their existing replica 1.
-		if err := e.fillTargets(ctx, p, s, r.targets); err != nil {
-			return err
-		}
-		cs, changed, err := e.applyCreate(ctx, limit, p, s, r.steps, images[name], nets, vols, r.targets, lk, o)
-		r.containers, r.changed = cs, changed
-		return err
-	}
-	start := func(ctx context.Context, name string, failed map[string]error) error {
-		r, s := runs[name], p.Services[name]
-		if err := failed[createStep(name)]; err != nil {
-			return err // not created
-		}
-		// An optional dependency that failed is told by what it failed
-		// with first: its create's error before its start's.
-		told := map[string]error{}
-		for d, err := range failed {
-			if dr, ok := runs[d]; ok && dr.err != nil {
-				err = dr.err
-			}
-			told[d] = err
-		}
-		err := waits.await(ctx, s, told, func(d string) []*Container {
-			if dr, ok := runs[d]; ok {
-				return dr.containers
-			}
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-		again := func(ctx context.Context, st Step) (*Container, error) {
-			return e.createGone(ctx, replicaInput{limit: limit, p: p, s: s, images: images[name], nets: nets, vols: vols, targets: r.targets, lk: lk}, st)
-		}
-		return e.applyStart(ctx, limit, r.steps, r.containers, again, o)
+		cr.runs[n] = &svcRun{steps: plan.ServiceSteps(n), targets: map[string]string{}}
 	}
 	// The walk is not bounded: starts wait for their dependencies'
 	// conditions.
@@ -544,11 +643,11 @@ func (e *Engine) converge(ctx context.Context, p *compose.Project, set []string,
 		name, creating := strings.CutSuffix(step, createSuffix)
 		var err error
 		if creating {
-			err = create(ctx, name)
+			err = e.createService(ctx, cr, name)
 		} else {
-			err = start(ctx, name, failed)
+			err = e.startService(ctx, cr, name, failed)
 		}
-		if r := runs[name]; err != nil && r.err == nil {
+		if r := cr.runs[name]; err != nil && r.err == nil {
 			r.err = err
 		}
 		if isRefusal(err) {
@@ -560,12 +659,81 @@ func (e *Engine) converge(ctx context.Context, p *compose.Project, set []string,
 	if err != nil && !errors.As(err, &walked) {
 		return nil, err // a cycle, which loading the file refuses
 	}
+	out, errs := convergeOutcome(set, cr.runs, walked)
+	return out, convergeErrors(parent, errs)
+}
+
+// createService is the create step of a service: its replicas are
+// created, recreated and removed once the services whose namespaces it
+// joins exist.
+func (e *Engine) createService(ctx context.Context, cr *convergeRun, name string) error {
+	r, s := cr.runs[name], cr.p.Services[name]
+	runTargets(s, cr.runs, r.targets)
+	// Targets not converged in this run: their existing replica 1.
+	if err := e.fillTargets(ctx, cr.p, s, r.targets); err != nil {
+		return err
+	}
+	cs, changed, err := e.applyCreate(ctx, cr.limit, cr.p, s, r.steps, cr.images[name], cr.nets, cr.vols, r.targets, cr.lk, cr.o)
+	r.containers, r.changed = cs, changed
+	return err
+}
+
+// runTargets resolves the service:x references of s to services converged
+// in this run to their first replica.
+func runTargets(s types.ServiceConfig, runs map[string]*svcRun, targets map[string]string) {
+	for _, t := range compose.NamespaceTargets(s) {
+		if tr, ok := runs[t]; ok && len(tr.containers) > 0 {
+			targets[t] = tr.containers[0].ID
+		}
+	}
+}
+
+// startService is the start step of a service: once its dependencies meet
+// their conditions, its replicas are started as the plan says (failed
+// holds the optional dependencies that failed).
+func (e *Engine) startService(ctx context.Context, cr *convergeRun, name string, failed map[string]error) error {
+	r, s := cr.runs[name], cr.p.Services[name]
+	if err := failed[createStep(name)]; err != nil {
+		return err // not created
+	}
+	err := cr.waits.await(ctx, s, toldErrors(cr.runs, failed), func(d string) []*Container {
+		if dr, ok := cr.runs[d]; ok {
+			return dr.containers
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	again := func(ctx context.Context, st Step) (*Container, error) {
+		return e.createGone(ctx, replicaInput{limit: cr.limit, p: cr.p, s: s, images: cr.images[name], nets: cr.nets, vols: cr.vols, targets: r.targets, lk: cr.lk}, st)
+	}
+	return e.applyStart(ctx, cr.limit, r.steps, r.containers, again, cr.o)
+}
+
+// toldErrors is what a dependent is told each failed optional dependency
+// failed with: its create's error before its start's, as it failed first.
+func toldErrors(runs map[string]*svcRun, failed map[string]error) map[string]error {
+	told := map[string]error{}
+	for d, err := range failed {
+		if dr, ok := runs[d]; ok && dr.err != nil {
+			err = dr.err
+		}
+		told[d] = err
+	}
+	return told
+}
+
+// convergeOutcome collects the containers of a converge's services and
+// what they failed with. A service the walk did not visit failed with why
+// (a dependency failed, or the run was cut short). A dependency failure
+// is not reported again by its dependents unless nothing else is.
+func convergeOutcome(set []string, runs map[string]*svcRun, walked *compose.WalkError) ([]Container, []error) {
 	var out []Container
 	var errs []error
 	for _, name := range set {
 		r := runs[name]
 		if r.err == nil && walked != nil {
-			// Not visited: a dependency failed, or the run was cut short.
 			r.err = cmp.Or(walked.Failed[name], walked.Failed[createStep(name)])
 		}
 		for _, c := range r.containers {
@@ -584,7 +752,7 @@ func (e *Engine) converge(ctx context.Context, p *compose.Project, set []string,
 		}
 	}
 	sortContainers(out)
-	return out, convergeErrors(parent, errs)
+	return out, errs
 }
 
 func isDependencyErr(err error) bool {
@@ -642,47 +810,13 @@ func (e *Engine) applyCreate(ctx context.Context, limit sem, p *compose.Project,
 			continue
 		}
 		g.Go(func() error {
-			var c *Container
-			var err error
-			switch st.Action {
-			case ActKeep, ActStart, ActRestart:
-				c = st.Existing
-				if st.Rename {
-					if err := limit.acquire(gctx); err != nil {
-						return err
-					}
-					err = c.Host.Client.ContainerRename(uncancelled(gctx), c.ID, st.Name)
-					limit.release()
-					switch {
-					case errdefs.IsNotFound(err):
-						if c, err = e.createGone(gctx, in, st); err != nil {
-							return err
-						}
-						mu.Lock()
-						changed = true
-						mu.Unlock()
-					case err != nil:
-						return fmt.Errorf("rename container %s to %s: %w", c.Name, st.Name, err)
-					default:
-						c.Name = st.Name
-					}
-				}
-			case ActCreate:
-				c, err = e.createReplica(gctx, in, st, st.Name)
-				if err != nil {
-					return refusal(err)
-				}
-			case ActRecreate:
-				c, err = e.recreateReplica(gctx, in, st, o.Timeout)
-				if err != nil {
-					return err
-				}
+			c, created, err := e.applyCreateStep(gctx, in, st, o)
+			if err != nil {
+				return err
 			}
 			mu.Lock()
 			out = append(out, c)
-			if st.Action == ActCreate || st.Action == ActRecreate {
-				changed = true
-			}
+			changed = changed || created
 			mu.Unlock()
 			return nil
 		})
@@ -690,6 +824,54 @@ func (e *Engine) applyCreate(ctx context.Context, limit sem, p *compose.Project,
 	err := g.Wait()
 	sort.Slice(out, func(i, j int) bool { return out[i].Replica < out[j].Replica })
 	return out, changed, err
+}
+
+// applyCreateStep applies the create side of one step and returns the
+// replica's container; created says whether it is a new one.
+func (e *Engine) applyCreateStep(ctx context.Context, in replicaInput, st Step, o UpOptions) (*Container, bool, error) {
+	switch st.Action {
+	case ActKeep, ActStart, ActRestart:
+		return e.keepReplica(ctx, in, st)
+	case ActCreate:
+		c, err := e.createReplica(ctx, in, st, st.Name)
+		if err != nil {
+			return nil, false, refusal(err)
+		}
+		return c, true, nil
+	case ActRecreate:
+		c, err := e.recreateReplica(ctx, in, st, o.Timeout)
+		if err != nil {
+			return nil, false, err
+		}
+		return c, true, nil
+	}
+	return nil, false, nil
+}
+
+// keepReplica keeps a step's existing container, renaming it when the
+// plan says so (Rename). One gone since the plan is created again
+// (created is then true).
+func (e *Engine) keepReplica(ctx context.Context, in replicaInput, st Step) (c *Container, created bool, err error) {
+	c = st.Existing
+	if !st.Rename {
+		return c, false, nil
+	}
+	if err := in.limit.acquire(ctx); err != nil {
+		return nil, false, err
+	}
+	err = c.Host.Client.ContainerRename(uncancelled(ctx), c.ID, st.Name)
+	in.limit.release()
+	switch {
+	case errdefs.IsNotFound(err):
+		if c, err = e.createGone(ctx, in, st); err != nil {
+			return nil, false, err
+		}
+		return c, true, nil
+	case err != nil:
+		return nil, false, fmt.Errorf("rename container %s to %s: %w", c.Name, st.Name, err)
+	}
+	c.Name = st.Name
+	return c, false, nil
 }
 
 // replicaInput is what creating any replica of one service needs.
@@ -853,30 +1035,11 @@ func (e *Engine) applyStart(ctx context.Context, limit sem, steps []Step, cs []*
 		}
 		c := cs[i]
 		g.Go(func() error {
-			act := st.Action
-			if st.Existing != nil && c.ID != st.Existing.ID && (act == ActKeep || act == ActRestart) {
-				act = ActStart // applyCreate created it again: it was gone
-			}
+			act := startAction(st, c)
 			if act == ActRestart {
-				e.containerProgress(c, "Restarting", st.Reason)
-				leave, err := e.leaving(gctx, c)
-				if err != nil {
+				restarted, err := e.restartReplica(gctx, limit, c, st, o)
+				if err != nil || restarted {
 					return err
-				}
-				if err := limit.acquire(gctx); err != nil {
-					leave()
-					return err
-				}
-				err = c.Host.Client.ContainerRestart(uncancelled(gctx), c.ID, container.StopOptions{Timeout: seconds(o.Timeout)})
-				limit.release()
-				leave()
-				if !errdefs.IsNotFound(err) {
-					if err != nil {
-						return fmt.Errorf("restart container %s: %w", c.Name, err)
-					}
-					c.State, c.Health = "running", ""
-					e.containerProgress(c, "Restarted", "")
-					return nil
 				}
 				// Gone since the plan: created again and started below.
 			}
@@ -887,40 +1050,90 @@ func (e *Engine) applyStart(ctx context.Context, limit sem, steps []Step, cs []*
 				}
 				return nil
 			}
-			e.containerProgress(c, "Starting", "")
-			if err := limit.acquire(gctx); err != nil {
-				return err
+			nc, err := e.startReplica(gctx, limit, c, st, act, again, o)
+			if nc != c {
+				// Only when created again: the create of a service
+				// sharing this one's namespace may read cs meanwhile
+				// (runTargets).
+				cs[i] = nc
 			}
-			err := c.Host.Client.ContainerStart(uncancelled(gctx), c.ID, container.StartOptions{})
-			limit.release()
-			if errdefs.IsNotFound(err) {
-				nc, cerr := again(gctx, Step{Service: st.Service, Replica: st.Replica, Host: st.Host, Name: st.Name, Action: act, Why: st.Why, Existing: c})
-				if cerr != nil {
-					return cerr
-				}
-				cs[i], c = nc, nc
-				if err := limit.acquire(gctx); err != nil {
-					return err
-				}
-				err = c.Host.Client.ContainerStart(uncancelled(gctx), c.ID, container.StartOptions{})
-				limit.release()
-			}
-			if err != nil {
-				e.containerProgress(c, "Error", err.Error())
-				return fmt.Errorf("start container %s on host %q: %w", c.Name, c.HostName(), refusal(explainStartError(err)))
-			}
-			c.State, c.Health = "running", ""
-			e.containerProgress(c, "Started", "")
-			if o.OnStart != nil {
-				// After the start: logs asked for before it, of a
-				// created container, come back empty. From the
-				// container's beginning, so no line is lost.
-				o.OnStart(*c, true)
-			}
-			return nil
+			return err
 		})
 	}
 	return g.Wait()
+}
+
+// startAction is what starting does with a step's container: what the
+// plan says, but a container applyCreate created again (it was gone) is
+// started, not kept or restarted.
+func startAction(st Step, c *Container) Action {
+	if st.Existing != nil && c.ID != st.Existing.ID && (st.Action == ActKeep || st.Action == ActRestart) {
+		return ActStart
+	}
+	return st.Action
+}
+
+// restartReplica restarts a replica's container. It reports false, and
+// no error, when the container has gone since the plan.
+func (e *Engine) restartReplica(ctx context.Context, limit sem, c *Container, st Step, o UpOptions) (bool, error) {
+	e.containerProgress(c, "Restarting", st.Reason)
+	leave, err := e.leaving(ctx, c)
+	if err != nil {
+		return false, err
+	}
+	if err := limit.acquire(ctx); err != nil {
+		leave()
+		return false, err
+	}
+	err = c.Host.Client.ContainerRestart(uncancelled(ctx), c.ID, container.StopOptions{Timeout: seconds(o.Timeout)})
+	limit.release()
+	leave()
+	if errdefs.IsNotFound(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("restart container %s: %w", c.Name, err)
+	}
+	c.State, c.Health = "running", ""
+	e.containerProgress(c, "Restarted", "")
+	return true, nil
+}
+
+// startReplica starts a replica's container, creating it again (again)
+// when it has gone since the plan. It returns the container that holds
+// the replica: c, or the one created again.
+func (e *Engine) startReplica(ctx context.Context, limit sem, c *Container, st Step, act Action, again func(context.Context, Step) (*Container, error), o UpOptions) (*Container, error) {
+	e.containerProgress(c, "Starting", "")
+	if err := limit.acquire(ctx); err != nil {
+		return c, err
+	}
+	err := c.Host.Client.ContainerStart(uncancelled(ctx), c.ID, container.StartOptions{})
+	limit.release()
+	if errdefs.IsNotFound(err) {
+		nc, cerr := again(ctx, Step{Service: st.Service, Replica: st.Replica, Host: st.Host, Name: st.Name, Action: act, Why: st.Why, Existing: c})
+		if cerr != nil {
+			return c, cerr
+		}
+		c = nc
+		if err := limit.acquire(ctx); err != nil {
+			return c, err
+		}
+		err = c.Host.Client.ContainerStart(uncancelled(ctx), c.ID, container.StartOptions{})
+		limit.release()
+	}
+	if err != nil {
+		e.containerProgress(c, "Error", err.Error())
+		return c, fmt.Errorf("start container %s on host %q: %w", c.Name, c.HostName(), refusal(explainStartError(err)))
+	}
+	c.State, c.Health = "running", ""
+	e.containerProgress(c, "Started", "")
+	if o.OnStart != nil {
+		// After the start: logs asked for before it, of a created
+		// container, come back empty. From the container's beginning, so
+		// no line is lost.
+		o.OnStart(*c, true)
+	}
+	return c, nil
 }
 
 // explainStartError adds what a developer should do to Docker's terse
