@@ -181,23 +181,7 @@ func Make(in Input) (*Plan, error) {
 				plan.Steps = append(plan.Steps, Step{Service: name, Replica: r, Host: extras[i].HostName(), Name: extras[i].Name, Action: ActRemove, Reason: "duplicate replica", Existing: &extras[i]})
 			}
 			st := Step{Service: name, Replica: r, Host: best.HostName(), Name: cname, Existing: best, Rename: best.Name != cname, Why: whyOf(in, name, r)}
-			reason := ""
-			switch to := in.Place(name, r); {
-			case to != "" && to != best.HostName():
-				// The scheduler moved it (its host became infeasible).
-				st.Host = to
-				reason = "moved from host " + best.HostName() + " to " + to
-			case in.Force[name]:
-				reason = "--force-recreate"
-			case best.Hash != p.Hashes[name]:
-				reason = "configuration changed"
-			case want != nil && want[best.HostName()] != "" && best.ImageID != want[best.HostName()]:
-				reason = "image changed"
-			case followsChanged != "":
-				reason = fmt.Sprintf("shares a namespace with %s, which is replaced", followsChanged)
-			case in.LinkSig != nil && in.LinkSig(name, st.Host, r) != best.Labels[labels.Links]:
-				reason = "cross-host links changed"
-			}
+			reason := recreateReason(in, &st, want, followsChanged)
 			switch {
 			case reason != "" && !in.NoRecreate:
 				st.Action, st.Reason = ActRecreate, reason
@@ -212,23 +196,57 @@ func Make(in Input) (*Plan, error) {
 			}
 			plan.Steps = append(plan.Steps, st)
 		}
-		// Replicas beyond the scale, highest first.
-		var extra []int
-		for r := range replicas {
-			if r > n || r < 1 {
-				extra = append(extra, r)
-			}
-		}
-		sort.Sort(sort.Reverse(sort.IntSlice(extra)))
-		for _, r := range extra {
-			for i := range replicas[r] {
-				c := replicas[r][i]
-				plan.Steps = append(plan.Steps, Step{Service: name, Replica: r, Host: c.HostName(), Name: c.Name, Action: ActRemove, Reason: "scaled down", Existing: &c})
-			}
+		plan.Steps = append(plan.Steps, scaledDown(name, n, replicas)...)
+	}
+	restartDependents(plan, p, changed, selected)
+	return plan, nil
+}
+
+// recreateReason says why the kept container of st must be replaced ("" if
+// it need not), moving st to the host the scheduler now gives it.
+func recreateReason(in Input, st *Step, want map[string]string, followsChanged string) string {
+	p, best, name, r := in.Project, st.Existing, st.Service, st.Replica
+	switch to := in.Place(name, r); {
+	case to != "" && to != best.HostName():
+		// The scheduler moved it (its host became infeasible).
+		st.Host = to
+		return "moved from host " + best.HostName() + " to " + to
+	case in.Force[name]:
+		return "--force-recreate"
+	case best.Hash != p.Hashes[name]:
+		return "configuration changed"
+	case want != nil && want[best.HostName()] != "" && best.ImageID != want[best.HostName()]:
+		return "image changed"
+	case followsChanged != "":
+		return fmt.Sprintf("shares a namespace with %s, which is replaced", followsChanged)
+	case in.LinkSig != nil && in.LinkSig(name, st.Host, r) != best.Labels[labels.Links]:
+		return "cross-host links changed"
+	}
+	return ""
+}
+
+// scaledDown removes the replicas beyond the scale n, highest first.
+func scaledDown(name string, n int, replicas map[int][]Container) []Step {
+	var extra []int
+	for r := range replicas {
+		if r > n || r < 1 {
+			extra = append(extra, r)
 		}
 	}
-	// depends_on {restart: true}: a kept dependent restarts when its
-	// dependency changed.
+	sort.Sort(sort.Reverse(sort.IntSlice(extra)))
+	var out []Step
+	for _, r := range extra {
+		for i := range replicas[r] {
+			c := replicas[r][i]
+			out = append(out, Step{Service: name, Replica: r, Host: c.HostName(), Name: c.Name, Action: ActRemove, Reason: "scaled down", Existing: &c})
+		}
+	}
+	return out
+}
+
+// restartDependents applies depends_on {restart: true}: a kept dependent
+// restarts when its dependency (in the run) changed.
+func restartDependents(plan *Plan, p *compose.Project, changed, selected map[string]bool) {
 	for i := range plan.Steps {
 		st := &plan.Steps[i]
 		if st.Action != ActKeep {
@@ -242,7 +260,6 @@ func Make(in Input) (*Plan, error) {
 			}
 		}
 	}
-	return plan, nil
 }
 
 // pickReplica chooses which of several containers for one replica number
