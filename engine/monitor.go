@@ -15,6 +15,7 @@ import (
 	"github.com/docker/docker/errdefs"
 
 	"github.com/devorch/devorch/compose"
+	"github.com/devorch/devorch/engine/dockerev"
 	"github.com/devorch/devorch/engine/hosts"
 	"github.com/devorch/devorch/internal/labels"
 )
@@ -249,8 +250,8 @@ func (m *Monitor) publish(ev Event) {
 func (m *Monitor) watchHost(h *hosts.Host) {
 	backoff := 500 * time.Millisecond
 	for m.ctx.Err() == nil {
-		hb := watchHost(m.ctx, h, m.project)
-		ch, unsub := hb.subscribeAll(1024)
+		hb := dockerev.Watch(m.ctx, h, m.project)
+		ch, unsub := hb.SubscribeAll(1024)
 		cs, err := listHost(m.ctx, h, m.project, listOptions{all: true, skipOneOffs: true})
 		if err == nil {
 			backoff = 500 * time.Millisecond
@@ -277,13 +278,13 @@ func (m *Monitor) watchHost(h *hosts.Host) {
 	}
 }
 
-func (m *Monitor) loop(h *hosts.Host, hb *hub, ch <-chan events.Message) {
+func (m *Monitor) loop(h *hosts.Host, hb *dockerev.Hub, ch <-chan events.Message) {
 	for {
 		select {
 		case <-m.ctx.Done():
 			return
-		case <-hb.done:
-			m.setHost(h, false, "event stream ended: "+errString(hb.failed()))
+		case <-hb.Done():
+			m.setHost(h, false, "event stream ended: "+errString(hb.Failed()))
 			return
 		case ev := <-ch:
 			if ev.Actor.Attributes[labels.OneOff] == "true" {
