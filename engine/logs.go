@@ -249,5 +249,16 @@ func scanLines(r io.Reader) []string {
 	return out
 }
 
+// splitTimestamp splits a line Docker stamped (Timestamps: true) into its
+// time and its text; a line without a stamp is dated now.
+func splitTimestamp(line string) (time.Time, string) {
+	if i := strings.IndexByte(line, ' '); i > 0 {
+		if t, err := time.Parse(time.RFC3339Nano, line[:i]); err == nil {
+			return t, line[i+1:]
+		}
+	}
+	return time.Now(), line
+}
+
 // sinceNow is a Docker "since" value for the current second.
 func sinceNow() string { return strconv.FormatInt(time.Now().Unix(), 10) }
