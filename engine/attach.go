@@ -10,6 +10,7 @@ import (
 	"github.com/docker/docker/api/types/events"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/devorch/devorch/engine/dockerev"
 	"github.com/devorch/devorch/internal/labels"
 )
 
@@ -29,7 +30,7 @@ type Attacher struct {
 	cancel  context.CancelFunc
 	g       *errgroup.Group
 	f       *follower
-	hubs    map[string]*hub
+	hubs    map[string]*dockerev.Hub
 
 	mu      sync.Mutex
 	started bool                 // Wait began: new containers are followed
@@ -51,15 +52,15 @@ func (e *Engine) NewAttacher(ctx context.Context, project string) *Attacher {
 	a := &Attacher{
 		e: e, project: project, ctx: ctx, cancel: cancel, g: &errgroup.Group{},
 		f:       newFollower(e, LogsOptions{Follow: true}),
-		hubs:    map[string]*hub{},
+		hubs:    map[string]*dockerev.Hub{},
 		watched: map[string]Container{},
 		exited:  map[string]int{},
 		exits:   make(chan exitNote, 64),
 	}
 	for _, h := range e.Pool.Hosts {
-		hb := watchHost(gctx, h, project)
+		hb := dockerev.Watch(gctx, h, project)
 		a.hubs[h.Name] = hb
-		ch, unsub := hb.subscribeAll(256)
+		ch, unsub := hb.SubscribeAll(256)
 		go func() {
 			defer unsub()
 			for {
@@ -92,7 +93,7 @@ func (a *Attacher) Add(c Container, fresh bool) {
 	a.f.start(a.ctx, a.g, c, since)
 }
 
-func (a *Attacher) onEvent(hb *hub, m events.Message) {
+func (a *Attacher) onEvent(hb *dockerev.Hub, m events.Message) {
 	a.mu.Lock()
 	c, ok := a.watched[m.Actor.ID]
 	started := a.started
@@ -103,7 +104,7 @@ func (a *Attacher) onEvent(hb *hub, m events.Message) {
 		if !started || m.Action != events.ActionStart || m.Actor.Attributes[labels.OneOff] == "true" {
 			return
 		}
-		cs, err := listHost(a.ctx, hb.host, a.project, listOptions{all: true, skipOneOffs: true, services: []string{m.Actor.Attributes[labels.Service]}})
+		cs, err := listHost(a.ctx, hb.Host(), a.project, listOptions{all: true, skipOneOffs: true, services: []string{m.Actor.Attributes[labels.Service]}})
 		if err != nil {
 			return
 		}

@@ -16,6 +16,7 @@ import (
 	"github.com/docker/docker/pkg/stdcopy"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/devorch/devorch/engine/dockerev"
 	"github.com/devorch/devorch/internal/labels"
 )
 
@@ -51,10 +52,10 @@ func (e *Engine) Logs(ctx context.Context, project string, o LogsOptions) error 
 		}
 	}
 	f := newFollower(e, o)
-	var hubs []*hub
+	var hubs []*dockerev.Hub
 	if o.Follow {
 		for _, h := range e.Pool.Hosts {
-			hubs = append(hubs, watchHost(ctx, h, project))
+			hubs = append(hubs, dockerev.Watch(ctx, h, project))
 		}
 	}
 	g, gctx := errgroup.WithContext(ctx)
@@ -70,7 +71,7 @@ func (e *Engine) Logs(ctx context.Context, project string, o LogsOptions) error 
 			want[s] = true
 		}
 		for _, hb := range hubs {
-			ch, unsub := hb.subscribeAll(64)
+			ch, unsub := hb.SubscribeAll(64)
 			g.Go(func() error {
 				defer unsub()
 				for {
@@ -85,7 +86,7 @@ func (e *Engine) Logs(ctx context.Context, project string, o LogsOptions) error 
 						if len(want) > 0 && !want[svc] || m.Actor.Attributes[labels.OneOff] == "true" {
 							continue
 						}
-						cs, err := listHost(gctx, hb.host, project, listOptions{all: true, services: []string{svc}})
+						cs, err := listHost(gctx, hb.Host(), project, listOptions{all: true, services: []string{svc}})
 						if err != nil {
 							continue
 						}
@@ -246,6 +247,17 @@ func scanLines(r io.Reader) []string {
 		out = append(out, sc.Text())
 	}
 	return out
+}
+
+// splitTimestamp splits a line Docker stamped (Timestamps: true) into its
+// time and its text; a line without a stamp is dated now.
+func splitTimestamp(line string) (time.Time, string) {
+	if i := strings.IndexByte(line, ' '); i > 0 {
+		if t, err := time.Parse(time.RFC3339Nano, line[:i]); err == nil {
+			return t, line[i+1:]
+		}
+	}
+	return time.Now(), line
 }
 
 // sinceNow is a Docker "since" value for the current second.

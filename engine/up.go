@@ -19,6 +19,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/devorch/devorch/compose"
+	"github.com/devorch/devorch/engine/dockerev"
 	"github.com/devorch/devorch/engine/hosts"
 	"github.com/devorch/devorch/engine/plan"
 	"github.com/devorch/devorch/engine/schedule"
@@ -1172,9 +1173,9 @@ func (e *Engine) waitServices(ctx context.Context, p *compose.Project, set []str
 			}
 		}
 	}
-	hubs := map[string]*hub{}
+	hubs := map[string]*dockerev.Hub{}
 	for _, h := range e.Pool.Hosts {
-		hubs[h.Name] = watchHost(ctx, h, p.Name)
+		hubs[h.Name] = dockerev.Watch(ctx, h, p.Name)
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	for _, c := range cs {
@@ -1184,7 +1185,7 @@ func (e *Engine) waitServices(ctx context.Context, p *compose.Project, set []str
 				cond = condCompleted
 			}
 			e.containerProgress(&c, "Waiting", "")
-			if err := hubs[c.HostName()].waitFor(gctx, c.ID, c.Name, cond); err != nil {
+			if err := waitFor(gctx, hubs[c.HostName()], c.ID, c.Name, cond); err != nil {
 				if errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil {
 					return fmt.Errorf("container %s did not become ready within %s", c.Name, timeout)
 				}

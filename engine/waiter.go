@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"maps"
 	"os"
@@ -13,122 +12,12 @@ import (
 
 	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/docker/docker/api/types/container"
-	"github.com/docker/docker/api/types/events"
-	"github.com/docker/docker/api/types/filters"
 
 	"github.com/devorch/devorch/compose"
+	"github.com/devorch/devorch/engine/dockerev"
 	"github.com/devorch/devorch/engine/hosts"
 	"github.com/devorch/devorch/internal/labels"
 )
-
-// hub follows one host's Docker event stream for a project and wakes the
-// goroutines waiting on a container whenever something happens to it. Waits
-// for health, completion and exits react to these events: no polling.
-type hub struct {
-	host  *hosts.Host
-	mu    sync.Mutex
-	subs  map[string]map[chan struct{}]bool
-	all   map[chan events.Message]bool
-	err   error
-	done  chan struct{}
-	ready chan struct{} // closed once the event stream is connected
-}
-
-// watchHost subscribes to the host's container events for project. The
-// subscription is live once hb.ready is closed (waitFor waits for it).
-func watchHost(ctx context.Context, h *hosts.Host, project string) *hub {
-	f := filters.NewArgs(filters.Arg("type", "container"))
-	if project != "" {
-		f.Add("label", labels.Project+"="+project)
-	}
-	hb := &hub{host: h, subs: map[string]map[chan struct{}]bool{}, all: map[chan events.Message]bool{}, done: make(chan struct{}), ready: make(chan struct{})}
-	go func() {
-		defer close(hb.done)
-		// Events returns once the daemon answered; a host that does not
-		// answer must not block the caller, so this happens here.
-		msgs, errs := h.Client.Events(ctx, events.ListOptions{Filters: f})
-		close(hb.ready)
-		for {
-			select {
-			case m := <-msgs:
-				hb.dispatch(m)
-			case err := <-errs:
-				hb.mu.Lock()
-				if err == nil {
-					err = errors.New("event stream closed")
-				}
-				hb.err = fmt.Errorf("docker events on host %q: %w", h.Name, err)
-				for _, set := range hb.subs {
-					for ch := range set {
-						select {
-						case ch <- struct{}{}:
-						default:
-						}
-					}
-				}
-				hb.mu.Unlock()
-				return
-			}
-		}
-	}()
-	return hb
-}
-
-func (hb *hub) dispatch(m events.Message) {
-	hb.mu.Lock()
-	defer hb.mu.Unlock()
-	for ch := range hb.subs[m.Actor.ID] {
-		select {
-		case ch <- struct{}{}:
-		default:
-		}
-	}
-	for ch := range hb.all {
-		select {
-		case ch <- m:
-		default:
-		}
-	}
-}
-
-// subscribe returns a channel that receives a token whenever the container
-// has an event, and a function to unsubscribe.
-func (hb *hub) subscribe(id string) (<-chan struct{}, func()) {
-	ch := make(chan struct{}, 1)
-	hb.mu.Lock()
-	if hb.subs[id] == nil {
-		hb.subs[id] = map[chan struct{}]bool{}
-	}
-	hb.subs[id][ch] = true
-	hb.mu.Unlock()
-	return ch, func() {
-		hb.mu.Lock()
-		delete(hb.subs[id], ch)
-		if len(hb.subs[id]) == 0 {
-			delete(hb.subs, id)
-		}
-		hb.mu.Unlock()
-	}
-}
-
-// subscribeAll returns every event of the project on this host.
-func (hb *hub) subscribeAll(buffer int) (<-chan events.Message, func()) {
-	ch := make(chan events.Message, buffer)
-	hb.mu.Lock()
-	hb.all[ch] = true
-	hb.mu.Unlock()
-	return ch, func() {
-		hb.mu.Lock()
-		delete(hb.all, ch)
-		hb.mu.Unlock()
-	}
-}
-
-func (hb *hub) failed() error {
-	hb.mu.Lock()
-	defer hb.mu.Unlock()
-	return hb.err
-}
 
 // condition is what a dependent waits for.
 type condition int
@@ -156,15 +45,15 @@ func conditionOf(dependsOnCondition string) condition {
 // the services; conditions need Docker, so they are waited for here.
 type depWaits struct {
 	e    *Engine
-	hubs map[string]*hub
+	hubs map[string]*dockerev.Hub
 	// Several dependents wait on one dependency: say it once.
 	announced sync.Map
 }
 
 func (e *Engine) newDepWaits(ctx context.Context, project string) *depWaits {
-	w := &depWaits{e: e, hubs: map[string]*hub{}}
+	w := &depWaits{e: e, hubs: map[string]*dockerev.Hub{}}
 	for _, h := range e.Pool.Hosts {
-		w.hubs[h.Name] = watchHost(ctx, h, project)
+		w.hubs[h.Name] = dockerev.Watch(ctx, h, project)
 	}
 	return w
 }
@@ -200,7 +89,7 @@ func (w *depWaits) await(ctx context.Context, s types.ServiceConfig, failed map[
 				continue
 			}
 			w.say(dc, "Waiting")
-			if err := w.hubs[dc.HostName()].waitFor(ctx, dc.ID, dc.Name, cond); err != nil {
+			if err := waitFor(ctx, w.hubs[dc.HostName()], dc.ID, dc.Name, cond); err != nil {
 				w.say(dc, "Error", err.Error())
 				if !dep.Required {
 					w.e.warn("service %q: optional dependency %q: %v", s.Name, d, err)
@@ -224,11 +113,11 @@ const safetyRecheck = 30 * time.Second
 
 // waitFor blocks until container id on hb's host meets cond, or fails with
 // a sentence saying why (exited, unhealthy, no healthcheck).
-func (hb *hub) waitFor(ctx context.Context, id, name string, cond condition) error {
-	ch, unsub := hb.subscribe(id)
+func waitFor(ctx context.Context, hb *dockerev.Hub, id, name string, cond condition) error {
+	ch, unsub := hb.Subscribe(id)
 	defer unsub()
 	select {
-	case <-hb.ready:
+	case <-hb.Ready():
 	case <-ctx.Done():
 		return ctx.Err()
 	}
@@ -236,23 +125,23 @@ func (hb *hub) waitFor(ctx context.Context, id, name string, cond condition) err
 	pctx, stopProbe := context.WithCancel(ctx)
 	defer stopProbe()
 	for {
-		insp, err := hb.host.Client.ContainerInspect(ctx, id)
+		insp, err := hb.Host().Client.ContainerInspect(ctx, id)
 		if err != nil {
 			// Named with its host: a host that went away shows here first
 			// when a dependency's wait is what was running.
-			return fmt.Errorf("container %s on host %q: %w", name, hb.host.Name, err)
+			return fmt.Errorf("container %s on host %q: %w", name, hb.Host().Name, err)
 		}
 		done, err := met(insp, name, cond)
 		if done || err != nil {
 			return err
 		}
-		if err := hb.failed(); err != nil {
+		if err := hb.Failed(); err != nil {
 			return err
 		}
 		// Only dependency gates probe early: --wait promises Docker's own
 		// healthy status (what ps shows afterwards).
 		if probed == nil && cond == condHealthy {
-			probed = startProbe(pctx, hb.host, insp)
+			probed = startProbe(pctx, hb.Host(), insp)
 		}
 		select {
 		case <-ctx.Done():

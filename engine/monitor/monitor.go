@@ -1,4 +1,11 @@
-package engine
+// Package monitor owns the live view of one project on the pool of hosts,
+// behind the TUI and alerts: container states followed from Docker's event
+// stream (debounced), bounded log buffers, resource samples for the
+// containers someone looks at, host reachability, and alerts from state
+// changes and x-devorch thresholds, all published on an event.Bus. It
+// reads Docker through the hosts and the few functions in Docker, which
+// the engine provides; it does not import the engine.
+package monitor
 
 import (
 	"context"
@@ -15,12 +22,28 @@ import (
 	"github.com/docker/docker/errdefs"
 
 	"github.com/devorch/devorch/compose"
+	"github.com/devorch/devorch/engine/dockerev"
+	"github.com/devorch/devorch/engine/event"
 	"github.com/devorch/devorch/engine/hosts"
+	"github.com/devorch/devorch/engine/plan"
 	"github.com/devorch/devorch/internal/labels"
 )
 
-// MonitorOptions tune a Monitor.
-type MonitorOptions struct {
+// Docker is what the monitor reads from the hosts beyond their clients:
+// listing and log streaming, which the engine owns and hands in.
+type Docker struct {
+	Hosts []*hosts.Host
+	// List returns the project's service containers on h, stopped ones
+	// too, no one-offs.
+	List func(ctx context.Context, h *hosts.Host, project string) ([]plan.Container, error)
+	// Logs streams c's logs with o (Timestamps set) until ctx ends or the
+	// stream does, calling line for each line with its stream ("stdout" or
+	// "stderr"), Docker's timestamp and its text.
+	Logs func(ctx context.Context, c plan.Container, o container.LogsOptions, line func(stream string, ts time.Time, text string)) error
+}
+
+// Options tune a Monitor.
+type Options struct {
 	// LogLines bounds the log ring buffer of each container (default 2000).
 	LogLines int
 	// StatsInterval is how often a wanted container's resources are read
@@ -52,7 +75,7 @@ type LogLine struct {
 
 // ContainerState is what the monitor knows of one container.
 type ContainerState struct {
-	Container
+	plan.Container
 	StartedAt    time.Time
 	FinishedAt   time.Time
 	RestartCount int
@@ -110,11 +133,11 @@ type Alert struct {
 // log lines (bounded ring buffers), resource samples (for the containers
 // someone wants), host reachability and alerts. The TUI reads only this.
 type Monitor struct {
-	e       *Engine
+	d       Docker
 	project string
 	p       *compose.Project
-	o       MonitorOptions
-	bus     *Bus
+	o       Options
+	bus     *event.Bus
 	ctx     context.Context
 	cancel  context.CancelFunc
 
@@ -124,7 +147,7 @@ type Monitor struct {
 	following  map[string]*logFollow
 	statsWant  map[string]bool
 	statsRun   map[string]context.CancelFunc
-	statsEvery time.Duration // 0: MonitorOptions.StatsInterval
+	statsEvery time.Duration // 0: Options.StatsInterval
 	statsKick  chan struct{} // closed (and replaced) when statsEvery changes
 	hostStates map[string]*HostState
 	alerts     []Alert
@@ -186,9 +209,10 @@ func (m *Monitor) Settle(d time.Duration) {
 	}
 }
 
-// NewMonitor starts watching project. p may be nil (no compose file). The
-// monitor publishes on bus (which the engine's progress events may share).
-func (e *Engine) NewMonitor(ctx context.Context, project string, p *compose.Project, bus *Bus, o MonitorOptions) (*Monitor, error) {
+// New starts watching project on d's hosts. p may be nil (no compose
+// file). The monitor publishes on bus (which the engine's progress events
+// may share).
+func New(ctx context.Context, d Docker, project string, p *compose.Project, bus *event.Bus, o Options) (*Monitor, error) {
 	if o.LogLines <= 0 {
 		o.LogLines = 2000
 	}
@@ -206,7 +230,7 @@ func (e *Engine) NewMonitor(ctx context.Context, project string, p *compose.Proj
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	m := &Monitor{
-		e: e, project: project, p: p, o: o, bus: bus, ctx: ctx, cancel: cancel,
+		d: d, project: project, p: p, o: o, bus: bus, ctx: ctx, cancel: cancel,
 		states: map[string]*ContainerState{}, logs: map[string]*ring{}, following: map[string]*logFollow{},
 		statsWant: map[string]bool{}, statsRun: map[string]context.CancelFunc{}, statsKick: make(chan struct{}), hostStates: map[string]*HostState{},
 		pending: map[string]*time.Timer{}, restarts: map[string][]time.Time{}, overSince: map[string]time.Time{},
@@ -223,7 +247,7 @@ func (e *Engine) NewMonitor(ctx context.Context, project string, p *compose.Proj
 			m.rules[name] = rules
 		}
 	}
-	for _, h := range e.Pool.Hosts {
+	for _, h := range d.Hosts {
 		m.hostStates[h.Name] = &HostState{Name: h.Name, Endpoint: h.Endpoint}
 		go m.watchHost(h)
 	}
@@ -235,9 +259,9 @@ func (e *Engine) NewMonitor(ctx context.Context, project string, p *compose.Proj
 func (m *Monitor) Close() { m.cancel() }
 
 // Bus is where the monitor publishes.
-func (m *Monitor) Bus() *Bus { return m.bus }
+func (m *Monitor) Bus() *event.Bus { return m.bus }
 
-func (m *Monitor) publish(ev Event) {
+func (m *Monitor) publish(ev event.Event) {
 	if ev.Time.IsZero() {
 		ev.Time = time.Now()
 	}
@@ -249,9 +273,9 @@ func (m *Monitor) publish(ev Event) {
 func (m *Monitor) watchHost(h *hosts.Host) {
 	backoff := 500 * time.Millisecond
 	for m.ctx.Err() == nil {
-		hb := watchHost(m.ctx, h, m.project)
-		ch, unsub := hb.subscribeAll(1024)
-		cs, err := listHost(m.ctx, h, m.project, listOptions{all: true, skipOneOffs: true})
+		hb := dockerev.Watch(m.ctx, h, m.project)
+		ch, unsub := hb.SubscribeAll(1024)
+		cs, err := m.d.List(m.ctx, h, m.project)
 		if err == nil {
 			backoff = 500 * time.Millisecond
 			m.setHost(h, true, "")
@@ -277,13 +301,13 @@ func (m *Monitor) watchHost(h *hosts.Host) {
 	}
 }
 
-func (m *Monitor) loop(h *hosts.Host, hb *hub, ch <-chan events.Message) {
+func (m *Monitor) loop(h *hosts.Host, hb *dockerev.Hub, ch <-chan events.Message) {
 	for {
 		select {
 		case <-m.ctx.Done():
 			return
-		case <-hb.done:
-			m.setHost(h, false, "event stream ended: "+errString(hb.failed()))
+		case <-hb.Done():
+			m.setHost(h, false, "event stream ended: "+errString(hb.Failed()))
 			return
 		case ev := <-ch:
 			if ev.Actor.Attributes[labels.OneOff] == "true" {
@@ -385,12 +409,12 @@ func (m *Monitor) refresh(h *hosts.Host, id string) {
 	if running && !following && wantLogs {
 		m.follow(h, st, old == nil)
 	}
-	m.publish(Event{Kind: KindState, Resource: ResContainer, Name: st.Name, Host: h.Name, Service: st.Service, Replica: st.Replica, ID: id, Status: st.State, Health: st.Health, ExitCode: st.ExitCode})
+	m.publish(event.Event{Kind: event.KindState, Resource: event.ResContainer, Name: st.Name, Host: h.Name, Service: st.Service, Replica: st.Replica, ID: id, Status: st.State, Health: st.Health, ExitCode: st.ExitCode})
 }
 
 func stateFromInspect(h *hosts.Host, insp container.InspectResponse) *ContainerState {
 	cfg := insp.Config
-	st := &ContainerState{Container: Container{
+	st := &ContainerState{Container: plan.Container{
 		Host: h, ID: insp.ID, Name: strings.TrimPrefix(insp.Name, "/"), Image: cfg.Image, ImageID: insp.Image,
 		Service: cfg.Labels[labels.Service], Hash: cfg.Labels[labels.ConfigHash], Labels: cfg.Labels,
 	}}
@@ -466,7 +490,7 @@ func (m *Monitor) remove(id string) {
 	}
 	m.mu.Unlock()
 	if ok {
-		m.publish(Event{Kind: KindState, Resource: ResContainer, Name: st.Name, Host: st.HostName(), Service: st.Service, Replica: st.Replica, ID: id, Status: "removed"})
+		m.publish(event.Event{Kind: event.KindState, Resource: event.ResContainer, Name: st.Name, Host: st.HostName(), Service: st.Service, Replica: st.Replica, ID: id, Status: "removed"})
 	}
 }
 
@@ -524,24 +548,12 @@ func (m *Monitor) follow(h *hosts.Host, st *ContainerState, initial bool) {
 			m.mu.Unlock()
 		}()
 		c := st.Container
-		sink := func(ev Event) {
-			ts, text := splitTimestamp(ev.Line)
-			line := LogLine{Time: ts, Container: c.Name, Service: c.Service, Replica: c.Replica, Stream: ev.Stream, Text: text}
+		_ = m.d.Logs(ctx, c, opts, func(stream string, ts time.Time, text string) {
+			line := LogLine{Time: ts, Container: c.Name, Service: c.Service, Replica: c.Replica, Stream: stream, Text: text}
 			r.add(line)
-			m.publish(Event{Kind: KindLog, Resource: ResContainer, Name: c.Name, Host: c.HostName(), Service: c.Service, Replica: c.Replica, ID: c.ID, Stream: ev.Stream, Line: text, Time: ts, Backlog: ts.Before(since)})
-		}
-		sub := &Engine{Pool: m.e.Pool, Sink: sink}
-		_ = sub.streamLogs(ctx, c, opts)
+			m.publish(event.Event{Kind: event.KindLog, Resource: event.ResContainer, Name: c.Name, Host: c.HostName(), Service: c.Service, Replica: c.Replica, ID: c.ID, Stream: stream, Line: text, Time: ts, Backlog: ts.Before(since)})
+		})
 	}()
-}
-
-func splitTimestamp(line string) (time.Time, string) {
-	if i := strings.IndexByte(line, ' '); i > 0 {
-		if t, err := time.Parse(time.RFC3339Nano, line[:i]); err == nil {
-			return t, line[i+1:]
-		}
-	}
-	return time.Now(), line
 }
 
 // Containers returns a snapshot of every known container, sorted by
@@ -623,7 +635,7 @@ func (m *Monitor) WantStats(ids []string) {
 }
 
 // SetStatsInterval changes how often the wanted containers' resources are
-// read (0: MonitorOptions.StatsInterval); running loops take it at once. A
+// read (0: Options.StatsInterval); running loops take it at once. A
 // glance (the services table) can be served less often than the resource
 // view's sparklines: each reading costs dockerd, containerd and the shim.
 func (m *Monitor) SetStatsInterval(d time.Duration) {
@@ -723,8 +735,8 @@ func (m *Monitor) addSample(id string, s Sample, r Rates, _ bool) {
 	cp := *st
 	m.mu.Unlock()
 	m.checkThresholds(&cp, s)
-	m.publish(Event{Kind: KindStats, Resource: ResContainer, Name: cp.Name, Host: cp.HostName(), Service: cp.Service, Replica: cp.Replica, ID: id,
-		Stats: &Stats{CPUPercent: s.CPUPercent, MemUsage: s.MemUsage, MemLimit: s.MemLimit, NetRx: s.NetRx, NetTx: s.NetTx, BlockRead: s.BlockRead, BlockWrite: s.BlockWrite, Pids: s.Pids, SampledAt: s.Time, OnlineCPUs: s.OnlineCPUs}})
+	m.publish(event.Event{Kind: event.KindStats, Resource: event.ResContainer, Name: cp.Name, Host: cp.HostName(), Service: cp.Service, Replica: cp.Replica, ID: id,
+		Stats: &event.Stats{CPUPercent: s.CPUPercent, MemUsage: s.MemUsage, MemLimit: s.MemLimit, NetRx: s.NetRx, NetTx: s.NetTx, BlockRead: s.BlockRead, BlockWrite: s.BlockWrite, Pids: s.Pids, SampledAt: s.Time, OnlineCPUs: s.OnlineCPUs}})
 }
 
 // Hosts returns every host's last known state.
@@ -750,7 +762,7 @@ func (m *Monitor) setHost(h *hosts.Host, ok bool, msg string) {
 		if !ok {
 			status = "unreachable"
 		}
-		m.publish(Event{Kind: KindHost, Host: h.Name, Status: status, Detail: msg})
+		m.publish(event.Event{Kind: event.KindHost, Host: h.Name, Status: status, Detail: msg})
 	}
 }
 
@@ -759,7 +771,7 @@ func (m *Monitor) pingHosts() {
 	t := time.NewTicker(m.o.HostInterval)
 	defer t.Stop()
 	for {
-		for _, h := range m.e.Pool.Hosts {
+		for _, h := range m.d.Hosts {
 			info, err := h.Info(m.ctx, m.o.HostInterval/2)
 			if err != nil {
 				m.setHost(h, false, err.Error())

@@ -1,10 +1,11 @@
-package engine
+package monitor
 
 import (
 	"fmt"
 	"time"
 
 	"github.com/devorch/devorch/compose"
+	"github.com/devorch/devorch/engine/event"
 )
 
 // alertRule is one threshold rule, from x-devorch: {alerts: {cpu: "90%/30s"}}:
@@ -44,7 +45,7 @@ func (m *Monitor) raise(st *ContainerState, kind, msg string) {
 	a := Alert{ID: m.nextAlert, Time: time.Now(), Service: st.Service, Container: st.Name, Kind: kind, Message: msg}
 	m.alerts = append(m.alerts, a)
 	m.mu.Unlock()
-	m.publish(Event{Kind: KindAlert, Resource: ResContainer, Name: st.Name, Host: st.HostName(), Service: st.Service, Replica: st.Replica, ID: st.ID, Status: kind, Detail: msg})
+	m.publish(event.Event{Kind: event.KindAlert, Resource: event.ResContainer, Name: st.Name, Host: st.HostName(), Service: st.Service, Replica: st.Replica, ID: st.ID, Status: kind, Detail: msg})
 }
 
 // checkAlerts raises alerts for state transitions: turning unhealthy,

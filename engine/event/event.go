@@ -1,4 +1,8 @@
-package engine
+// Package event owns devorch's event stream: the typed Event every verb,
+// the monitor, the plain printer and the TUI share, the Sink the engine
+// reports to, and the Bus that fans events out to subscribers without ever
+// blocking a publisher. It is a leaf: it imports nothing of devorch.
+package event
 
 import (
 	"sync"
