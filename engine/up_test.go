@@ -17,29 +17,8 @@ import (
 	"github.com/devorch/devorch/compose"
 	"github.com/devorch/devorch/engine/hosts"
 	"github.com/devorch/devorch/engine/schedule"
+	"github.com/devorch/devorch/internal/testmodel"
 )
-
-func testProject(t *testing.T, services ...types.ServiceConfig) *compose.Project {
-	t.Helper()
-	tp := &types.Project{Name: "p", Services: types.Services{}}
-	for _, s := range services {
-		tp.Services[s.Name] = s
-	}
-	p, err := compose.FromTypes(tp)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
-func svc(name string, mods ...func(*types.ServiceConfig)) types.ServiceConfig {
-	s := types.ServiceConfig{Name: name}
-	s.Image = "img"
-	for _, m := range mods {
-		m(&s)
-	}
-	return s
-}
 
 // convergeProject: web needs api healthy and metrics optionally; api needs
 // db; sidecar shares api's network namespace (compose-go adds the
@@ -447,3 +426,9 @@ func TestStartAction(t *testing.T) {
 		}
 	}
 }
+
+// The shared model helpers, under the names these tests use.
+var (
+	testProject = testmodel.Project
+	svc         = testmodel.Service
+)

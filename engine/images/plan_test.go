@@ -4,10 +4,11 @@ import (
 	"fmt"
 	"reflect"
 	"sort"
-	"strings"
 	"testing"
 
 	"github.com/compose-spec/compose-go/v2/types"
+
+	"github.com/devorch/devorch/internal/testmodel"
 )
 
 // describePlan writes a plan as lines, in the order it runs:
@@ -166,15 +167,4 @@ func TestResolveImageIDs(t *testing.T) {
 	}
 }
 
-// wantErr fails t unless err is as wanted: an error containing want, or no
-// error when want is empty. It reports whether the case goes on (no error).
-func wantErr(t *testing.T, err error, want string) bool {
-	t.Helper()
-	switch {
-	case want != "" && (err == nil || !strings.Contains(err.Error(), want)):
-		t.Fatalf("error = %v, want one containing %q", err, want)
-	case want == "" && err != nil:
-		t.Fatal(err)
-	}
-	return want == ""
-}
+var wantErr = testmodel.WantErr

@@ -12,29 +12,8 @@ import (
 	"github.com/devorch/devorch/compose"
 	"github.com/devorch/devorch/engine/schedule"
 	"github.com/devorch/devorch/internal/labels"
+	"github.com/devorch/devorch/internal/testmodel"
 )
-
-func testProject(t *testing.T, services ...types.ServiceConfig) *compose.Project {
-	t.Helper()
-	tp := &types.Project{Name: "p", Services: types.Services{}}
-	for _, s := range services {
-		tp.Services[s.Name] = s
-	}
-	p, err := compose.FromTypes(tp)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
-func svc(name string, mods ...func(*types.ServiceConfig)) types.ServiceConfig {
-	s := types.ServiceConfig{Name: name}
-	s.Image = "img"
-	for _, m := range mods {
-		m(&s)
-	}
-	return s
-}
 
 func running(p *compose.Project, service string, replica int, mods ...func(*Container)) Container {
 	c := Container{ID: service + "-id", Name: ContainerName(p, p.Services[service], replica), Service: service, Replica: replica,
@@ -300,3 +279,9 @@ func TestPickReplica(t *testing.T) {
 		})
 	}
 }
+
+// The shared model helpers, under the names these tests use.
+var (
+	testProject = testmodel.Project
+	svc         = testmodel.Service
+)

@@ -3,7 +3,6 @@ package spec
 import (
 	"maps"
 	"reflect"
-	"strings"
 	"testing"
 	"time"
 
@@ -15,6 +14,7 @@ import (
 
 	"github.com/devorch/devorch/compose"
 	"github.com/devorch/devorch/internal/labels"
+	"github.com/devorch/devorch/internal/testmodel"
 	"github.com/devorch/devorch/netctl"
 )
 
@@ -360,19 +360,6 @@ func sameStrings(a, b []string) bool {
 	return true
 }
 
-// wantErr fails t unless err is as wanted: an error containing want, or no
-// error when want is empty. It reports whether the case goes on (no error).
-func wantErr(t *testing.T, err error, want string) bool {
-	t.Helper()
-	switch {
-	case want != "" && (err == nil || !strings.Contains(err.Error(), want)):
-		t.Fatalf("error = %v, want one containing %q", err, want)
-	case want == "" && err != nil:
-		t.Fatal(err)
-	}
-	return want == ""
-}
-
 func TestContainerLabels(t *testing.T) {
 	p := &compose.Project{Project: &types.Project{Name: "proj", WorkingDir: "/proj", ComposeFiles: []string{"/proj/a.yaml", "/proj/b.yaml"}},
 		Hashes: map[string]string{"web": "h1"}}
@@ -461,3 +448,5 @@ func TestInlineFiles(t *testing.T) {
 		})
 	}
 }
+
+var wantErr = testmodel.WantErr
