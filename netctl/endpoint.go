@@ -88,9 +88,14 @@ func endpoint(s types.ServiceConfig, key, containerName string, oneOff bool) *ne
 	return es
 }
 
+// Connector is the one call Connect makes; the container layer's API has it.
+type Connector interface {
+	NetworkConnect(ctx context.Context, networkID, containerID string, config *network.EndpointSettings) error
+}
+
 // Connect connects a created container (id, and name for messages) on
 // host to its further networks, in order.
-func Connect(ctx context.Context, api API, host, id, name string, later []Attachment) error {
+func Connect(ctx context.Context, api Connector, host, id, name string, later []Attachment) error {
 	for _, a := range later {
 		if err := api.NetworkConnect(ctx, a.Network.ID, id, a.Settings); err != nil {
 			return fmt.Errorf("connect container %s to network %q on host %q: %w", name, a.Key, host, err)
