@@ -10,6 +10,7 @@ import (
 	"github.com/docker/docker/api/types/events"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/devorch/devorch/engine/ctr"
 	"github.com/devorch/devorch/engine/dockerev"
 	"github.com/devorch/devorch/internal/labels"
 )
@@ -126,7 +127,7 @@ func (a *Attacher) onEvent(hb *dockerev.Hub, m events.Message) {
 		// The code is the event's: by the time of the inspect, a restart
 		// policy may have started the container again (running, code 0).
 		code, codeErr := strconv.Atoi(m.Actor.Attributes["exitCode"])
-		insp, err := c.Host.Client.ContainerInspect(a.ctx, c.ID)
+		insp, err := ctr.Inspect(a.ctx, c.Host.Client, c.ID)
 		if err != nil {
 			return
 		}
@@ -198,7 +199,7 @@ func (a *Attacher) Wait(ctx context.Context, abortOnExit bool) AttachResult {
 		if done {
 			continue
 		}
-		insp, err := c.Host.Client.ContainerInspect(ctx, id)
+		insp, err := ctr.Inspect(ctx, c.Host.Client, id)
 		if err == nil && insp.State != nil && !insp.State.Running && !insp.State.Restarting && insp.State.Status != "created" {
 			a.markExited(c, insp.State.ExitCode)
 		}
@@ -252,7 +253,7 @@ func (a *Attacher) ExitCodeOf(ctx context.Context, service string) (int, bool) {
 	}
 	a.mu.Unlock()
 	for _, c := range cs {
-		insp, err := c.Host.Client.ContainerInspect(ctx, c.ID)
+		insp, err := ctr.Inspect(ctx, c.Host.Client, c.ID)
 		if err == nil && insp.State != nil && !insp.State.Running {
 			return insp.State.ExitCode, true
 		}

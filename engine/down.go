@@ -3,17 +3,13 @@ package engine
 import (
 	"context"
 	"errors"
-	"fmt"
-	"maps"
-	"slices"
 	"strings"
 	"time"
 
-	"github.com/docker/docker/api/types/container"
-	"github.com/docker/docker/errdefs"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/devorch/devorch/compose"
+	"github.com/devorch/devorch/engine/ctr"
 	"github.com/devorch/devorch/engine/hosts"
 	"github.com/devorch/devorch/engine/images"
 	"github.com/devorch/devorch/internal/labels"
@@ -135,63 +131,24 @@ func (e *Engine) stopInOrder(ctx context.Context, cs []Container, timeout *time.
 	return err
 }
 
-// stop stops a container gracefully. Its networks' lanes (see
-// netctl.Lanes) are held until the daemon has cleaned the container up,
-// which an inspect waits for.
+// stop stops a container gracefully (see ctr.Stop).
 func (e *Engine) stop(ctx context.Context, limit sem, c *Container, timeout *time.Duration) error {
-	if !c.Running() && c.State != "paused" {
-		return nil
-	}
-	leave, err := e.leaving(ctx, c)
-	if err != nil {
-		return err
-	}
-	defer leave()
-	e.containerProgress(c, "Stopping", "")
-	if err := limit.acquire(ctx); err != nil {
-		return err
-	}
-	err = c.Host.Client.ContainerStop(uncancelled(ctx), c.ID, container.StopOptions{Timeout: seconds(timeout)})
-	limit.release()
-	if err != nil && !errdefs.IsNotFound(err) {
-		return fmt.Errorf("stop container %s on host %q: %w", c.Name, c.HostName(), err)
-	}
-	_, _ = c.Host.Client.ContainerInspect(uncancelled(ctx), c.ID)
-	c.State = "exited"
-	e.containerProgress(c, "Stopped", "")
-	return nil
+	return ctr.Stop(ctx, c.Host.Client, e.lanes, limit, e.progressOf, c, timeout)
 }
 
 // leaving waits for the lanes of the networks c is about to leave.
 func (e *Engine) leaving(ctx context.Context, c *Container) (func(), error) {
-	if e.lanes == nil {
-		return func() {}, nil
-	}
-	return e.lanes.Enter(ctx, c.HostName(), slices.Collect(maps.Keys(c.Networks)))
+	return ctr.Leaving(ctx, e.lanes, c)
 }
 
-// stopRemove stops a container gracefully, then removes it. The removal
-// is outside the lanes: the container left its networks when it stopped.
+// stopRemove stops a container gracefully, then removes it (see
+// ctr.StopRemove).
 func (e *Engine) stopRemove(ctx context.Context, limit sem, c *Container, timeout *time.Duration, removeVolumes bool) error {
-	if err := e.stop(ctx, limit, c, timeout); err != nil {
-		return err
-	}
-	e.containerProgress(c, "Removing", "")
-	if err := limit.acquire(ctx); err != nil {
-		return err
-	}
-	err := c.Host.Client.ContainerRemove(uncancelled(ctx), c.ID, container.RemoveOptions{Force: true, RemoveVolumes: removeVolumes})
-	limit.release()
-	if err != nil && !errdefs.IsNotFound(err) && !isRemovalInProgress(err) {
-		return fmt.Errorf("remove container %s on host %q: %w", c.Name, c.HostName(), err)
-	}
-	e.containerProgress(c, "Removed", "")
-	return nil
+	return ctr.StopRemove(ctx, c.Host.Client, e.lanes, limit, e.progressOf, c, timeout, removeVolumes)
 }
 
-func isRemovalInProgress(err error) bool {
-	return strings.Contains(err.Error(), "is already in progress")
-}
+// progressOf is containerProgress without a detail, as ctr reports it.
+func (e *Engine) progressOf(c *Container, status string) { e.containerProgress(c, status, "") }
 
 // removeContainers stops and removes containers, dependents first.
 func (e *Engine) removeContainers(ctx context.Context, cs []Container, timeout *time.Duration) error {

@@ -99,6 +99,11 @@ func (s sem) acquire(ctx context.Context) error { return s.w.Acquire(ctx, 1) }
 
 func (s sem) release() { s.w.Release(1) }
 
+// Acquire and Release let the container layer hold a slot (ctr.Slot).
+func (s sem) Acquire(ctx context.Context) error { return s.acquire(ctx) }
+
+func (s sem) Release() { s.release() }
+
 // hostByName returns the pool's host, or an error naming it.
 func (e *Engine) hostByName(name string) (*hosts.Host, error) {
 	if h := e.Pool.Get(name); h != nil {

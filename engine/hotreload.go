@@ -14,9 +14,9 @@ import (
 	"time"
 
 	"github.com/compose-spec/compose-go/v2/types"
-	"github.com/docker/docker/api/types/container"
 
 	"github.com/devorch/devorch/compose"
+	"github.com/devorch/devorch/engine/ctr"
 	"github.com/devorch/devorch/engine/spec"
 	"github.com/devorch/devorch/engine/watch"
 )
@@ -306,7 +306,7 @@ func (e *Engine) syncChanges(ctx context.Context, p *compose.Project, r watch.Ru
 			defer wg.Done()
 			var err error
 			if sy.Files > 0 {
-				err = c.Host.Client.CopyToContainer(ctx, c.ID, "/", bytes.NewReader(sy.Tar), container.CopyToContainerOptions{})
+				err = ctr.CopyTo(ctx, c.Host.Client, c.ID, "/", bytes.NewReader(sy.Tar))
 			}
 			if err == nil && len(sy.Deletes) > 0 {
 				err = e.removeIn(ctx, c, sy.Deletes, warned)

@@ -13,9 +13,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/docker/docker/api/types/container"
 	archive "github.com/moby/go-archive"
 
+	"github.com/devorch/devorch/engine/ctr"
 	"github.com/devorch/devorch/internal/labels"
 )
 
@@ -35,7 +35,7 @@ func (e *Engine) Top(ctx context.Context, project string, services []string) ([]
 	}
 	var out []TopEntry
 	for _, c := range cs {
-		t, err := c.Host.Client.ContainerTop(ctx, c.ID, nil)
+		t, err := ctr.Top(ctx, c.Host.Client, c.ID)
 		if err != nil {
 			return nil, fmt.Errorf("top of %s: %w", c.Name, err)
 		}
@@ -175,7 +175,7 @@ func (e *Engine) Copy(ctx context.Context, project string, o CopyOptions) error 
 		if err != nil {
 			return err
 		}
-		rc, stat, err := c.Host.Client.CopyFromContainer(ctx, c.ID, srcPath)
+		rc, stat, err := ctr.CopyFrom(ctx, c.Host.Client, c.ID, srcPath)
 		if err != nil {
 			return fmt.Errorf("copy from %s:%s: %w", c.Name, srcPath, err)
 		}
@@ -201,7 +201,7 @@ func (e *Engine) Copy(ctx context.Context, project string, o CopyOptions) error 
 		}
 		defer content.Close()
 		dstInfo := archive.CopyInfo{Path: dstPath}
-		dstStat, err := c.Host.Client.ContainerStatPath(ctx, c.ID, dstPath)
+		dstStat, err := ctr.StatPath(ctx, c.Host.Client, c.ID, dstPath)
 		if err == nil {
 			dstInfo.Exists, dstInfo.IsDir = true, dstStat.Mode.IsDir()
 		}
@@ -210,7 +210,7 @@ func (e *Engine) Copy(ctx context.Context, project string, o CopyOptions) error 
 			return err
 		}
 		defer prepared.Close()
-		if err := c.Host.Client.CopyToContainer(ctx, c.ID, dstDir, prepared, container.CopyToContainerOptions{AllowOverwriteDirWithFile: false}); err != nil {
+		if err := ctr.CopyTo(ctx, c.Host.Client, c.ID, dstDir, prepared); err != nil {
 			return fmt.Errorf("copy to %s:%s: %w", c.Name, dstPath, err)
 		}
 		return nil

@@ -9,11 +9,11 @@ import (
 	"sync"
 	"time"
 
-	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/errdefs"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/devorch/devorch/compose"
+	"github.com/devorch/devorch/engine/ctr"
 	"github.com/devorch/devorch/netctl"
 )
 
@@ -91,10 +91,10 @@ func (e *Engine) Start(ctx context.Context, project string, p *compose.Project, 
 				if err := limit.acquire(ctx); err != nil {
 					return err
 				}
-				err := c.Host.Client.ContainerStart(uncancelled(ctx), c.ID, container.StartOptions{})
+				err := ctr.Start(uncancelled(ctx), c.Host.Client, c.ID)
 				limit.release()
 				if err != nil {
-					return fmt.Errorf("start container %s: %w", c.Name, explainStartError(err))
+					return fmt.Errorf("start container %s: %w", c.Name, ctr.ExplainStartError(err))
 				}
 				// What its dependents wait for is looked at afresh.
 				c.State, c.Health = "running", ""
@@ -120,7 +120,7 @@ func (e *Engine) Restart(ctx context.Context, project string, services []string,
 			return err
 		}
 		defer leave()
-		if err := c.Host.Client.ContainerRestart(ctx, c.ID, container.StopOptions{Timeout: seconds(timeout)}); err != nil {
+		if err := ctr.Restart(ctx, c.Host.Client, c.ID, timeout); err != nil {
 			return fmt.Errorf("restart container %s: %w", c.Name, err)
 		}
 		e.containerProgress(c, "Started", "")
@@ -144,17 +144,17 @@ func (e *Engine) Kill(ctx context.Context, project string, services []string, si
 			return err
 		}
 		defer leave()
-		if err := c.Host.Client.ContainerKill(ctx, c.ID, signal); err != nil {
+		if err := ctr.Kill(ctx, c.Host.Client, c.ID, signal); err != nil {
 			return fmt.Errorf("kill container %s: %w", c.Name, err)
 		}
 		// Hold its networks' lanes while it exits and is cleaned up (an
 		// inspect waits for the cleanup), at most netctl.LaneGrace.
 		wctx, cancel := context.WithTimeout(ctx, netctl.LaneGrace)
 		defer cancel()
-		waitc, errc := c.Host.Client.ContainerWait(wctx, c.ID, container.WaitConditionNotRunning)
+		waitc, errc := ctr.WaitStopped(wctx, c.Host.Client, c.ID)
 		select {
 		case <-waitc:
-			_, _ = c.Host.Client.ContainerInspect(ctx, c.ID)
+			_, _ = ctr.Inspect(ctx, c.Host.Client, c.ID)
 		case <-errc:
 		}
 		e.containerProgress(c, "Killed", "")
@@ -200,13 +200,13 @@ func (e *Engine) Pause(ctx context.Context, project string, services []string, p
 	}
 	return e.forEach(ctx, cs, func(ctx context.Context, c *Container) error {
 		if pause {
-			if err := c.Host.Client.ContainerPause(ctx, c.ID); err != nil {
+			if err := ctr.Pause(ctx, c.Host.Client, c.ID); err != nil {
 				return fmt.Errorf("pause container %s: %w", c.Name, err)
 			}
 			e.containerProgress(c, "Paused", "")
 			return nil
 		}
-		if err := c.Host.Client.ContainerUnpause(ctx, c.ID); err != nil {
+		if err := ctr.Unpause(ctx, c.Host.Client, c.ID); err != nil {
 			return fmt.Errorf("unpause container %s: %w", c.Name, err)
 		}
 		e.containerProgress(c, "Unpaused", "")

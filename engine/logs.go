@@ -16,6 +16,7 @@ import (
 	"github.com/docker/docker/pkg/stdcopy"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/devorch/devorch/engine/ctr"
 	"github.com/devorch/devorch/engine/dockerev"
 	"github.com/devorch/devorch/internal/labels"
 )
@@ -176,11 +177,11 @@ func (f *follower) start(ctx context.Context, g *errgroup.Group, c Container, si
 
 // streamLogs reads one container's logs and emits a KindLog event per line.
 func (e *Engine) streamLogs(ctx context.Context, c Container, o container.LogsOptions) error {
-	insp, err := c.Host.Client.ContainerInspect(ctx, c.ID)
+	insp, err := ctr.Inspect(ctx, c.Host.Client, c.ID)
 	if err != nil {
 		return fmt.Errorf("inspect container %s: %w", c.Name, err)
 	}
-	rc, err := c.Host.Client.ContainerLogs(ctx, c.ID, o)
+	rc, err := ctr.Logs(ctx, c.Host.Client, c.ID, o)
 	if err != nil {
 		return fmt.Errorf("logs of container %s: %w", c.Name, err)
 	}

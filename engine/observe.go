@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"regexp"
 	"sort"
@@ -12,9 +11,9 @@ import (
 	"time"
 
 	"github.com/docker/docker/api/types/container"
-	"github.com/docker/docker/api/types/filters"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/devorch/devorch/engine/ctr"
 	"github.com/devorch/devorch/engine/hosts"
 	"github.com/devorch/devorch/engine/plan"
 	"github.com/devorch/devorch/internal/labels"
@@ -116,21 +115,9 @@ func (e *Engine) list(ctx context.Context, project string, o listOptions) ([]Con
 }
 
 func listHost(ctx context.Context, h *hosts.Host, project string, o listOptions) ([]Container, error) {
-	f := filters.NewArgs()
-	if project != "" {
-		f.Add("label", labels.Project+"="+project)
-	} else {
-		f.Add("label", labels.Project)
-	}
-	if o.skipOneOffs {
-		f.Add("label", labels.OneOff+"=false")
-	}
-	if len(o.services) == 1 {
-		f.Add("label", labels.Service+"="+o.services[0])
-	}
-	list, err := h.Client.ContainerList(ctx, container.ListOptions{All: o.all, Filters: f})
+	list, err := ctr.List(ctx, h.Client, h.Name, h.Endpoint, project, ctr.ListOptions{All: o.all, SkipOneOffs: o.skipOneOffs, Services: o.services})
 	if err != nil {
-		return nil, fmt.Errorf("list containers on host %q (%s): %w", h.Name, h.Endpoint, err)
+		return nil, err
 	}
 	want := map[string]bool{}
 	for _, s := range o.services {

@@ -8,12 +8,12 @@ import (
 	"sync"
 	"time"
 
-	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/client"
 	"github.com/docker/docker/errdefs"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/devorch/devorch/compose"
+	"github.com/devorch/devorch/engine/ctr"
 	"github.com/devorch/devorch/engine/hosts"
 	"github.com/devorch/devorch/netctl"
 	"github.com/devorch/devorch/volumes"
@@ -179,7 +179,7 @@ func (e *Engine) park(ctx context.Context, limit sem, old *Container, timeout *t
 	if err := limit.acquire(ctx); err != nil {
 		return err
 	}
-	err := old.Host.Client.ContainerRename(uncancelled(ctx), old.ID, name)
+	err := ctr.Rename(uncancelled(ctx), old.Host.Client, old.ID, name)
 	limit.release()
 	if errdefs.IsNotFound(err) {
 		return nil // gone since the plan: nothing to set aside
@@ -291,8 +291,8 @@ func (e *Engine) rollback(ctx context.Context, p *compose.Project, b *before) er
 						return err
 					}
 					defer limit.release()
-					err := h.Client.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true, RemoveVolumes: true})
-					if err != nil && !errdefs.IsNotFound(err) && !isRemovalInProgress(err) {
+					err := ctr.Remove(ctx, h.Client, c.ID, true)
+					if err != nil && !errdefs.IsNotFound(err) && !ctr.IsRemovalInProgress(err) {
 						return fmt.Errorf("remove container %s on host %q: %w", c.Name, h.Name, err)
 					}
 					e.containerProgress(&c, "Removed", "")
@@ -364,7 +364,7 @@ func (e *Engine) rename(ctx context.Context, limit sem, c *Container, name strin
 	if err := limit.acquire(ctx); err != nil {
 		return err
 	}
-	err := c.Host.Client.ContainerRename(ctx, c.ID, name)
+	err := ctr.Rename(ctx, c.Host.Client, c.ID, name)
 	limit.release()
 	if err != nil {
 		return fmt.Errorf("rename container %s back to %s on host %q: %w", c.Name, name, c.HostName(), err)
@@ -384,7 +384,7 @@ func (e *Engine) restoreState(ctx context.Context, limit sem, now, was Container
 		if err := limit.acquire(ctx); err != nil {
 			return err
 		}
-		err := h.Client.ContainerStart(ctx, now.ID, container.StartOptions{})
+		err := ctr.Start(ctx, h.Client, now.ID)
 		limit.release()
 		if err != nil {
 			return fmt.Errorf("start container %s again on host %q: %w", now.Name, h.Name, err)

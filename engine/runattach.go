@@ -7,6 +7,8 @@ import (
 
 	"github.com/docker/docker/api/types"
 	"github.com/docker/docker/api/types/container"
+
+	"github.com/devorch/devorch/engine/ctr"
 )
 
 // runAPI is what starting and waiting for a one-off container needs of a
@@ -50,7 +52,7 @@ func runAttached(ctx context.Context, cli runAPI, id, name string, stdin, remove
 	defer resp.Close()
 	waitC, errC := cli.ContainerWait(ctx, id, container.WaitConditionNextExit)
 	if err := cli.ContainerStart(ctx, id, container.StartOptions{}); err != nil {
-		return 1, fmt.Errorf("start container %s: %w", name, explainStartError(err))
+		return 1, fmt.Errorf("start container %s: %w", name, ctr.ExplainStartError(err))
 	}
 	if st.TTY && st.Resized != nil && st.Size != nil {
 		go forwardResize(ctx, st, func(hh, w uint) {

@@ -9,8 +9,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/docker/docker/api/types/container"
-
+	"github.com/devorch/devorch/engine/ctr"
 	"github.com/devorch/devorch/engine/hosts"
 	"github.com/devorch/devorch/engine/spec"
 )
@@ -46,5 +45,5 @@ func copyInlineFiles(ctx context.Context, h *hosts.Host, id string, files []spec
 	if err := tw.Close(); err != nil {
 		return err
 	}
-	return h.Client.CopyToContainer(ctx, id, "/", &buf, container.CopyToContainerOptions{})
+	return ctr.CopyTo(ctx, h.Client, id, "/", &buf)
 }

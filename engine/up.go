@@ -13,12 +13,12 @@ import (
 	"time"
 
 	"github.com/compose-spec/compose-go/v2/types"
-	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/volume"
 	"github.com/docker/docker/errdefs"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/devorch/devorch/compose"
+	"github.com/devorch/devorch/engine/ctr"
 	"github.com/devorch/devorch/engine/dockerev"
 	"github.com/devorch/devorch/engine/hosts"
 	"github.com/devorch/devorch/engine/plan"
@@ -471,7 +471,7 @@ func (e *Engine) observe(ctx context.Context, project string, views map[string]*
 	g, gctx := errgroup.WithContext(ctx)
 	for _, h := range reachable {
 		g.Go(func() error {
-			list, err := h.Client.ContainerList(gctx, container.ListOptions{All: true})
+			list, err := ctr.ListAll(gctx, h.Client)
 			if err != nil {
 				return fmt.Errorf("list containers on host %q (%s): %w", h.Name, h.Endpoint, err)
 			}
@@ -860,7 +860,7 @@ func (e *Engine) keepReplica(ctx context.Context, in replicaInput, st Step) (c *
 	if err := in.limit.acquire(ctx); err != nil {
 		return nil, false, err
 	}
-	err = c.Host.Client.ContainerRename(uncancelled(ctx), c.ID, st.Name)
+	err = ctr.Rename(uncancelled(ctx), c.Host.Client, c.ID, st.Name)
 	in.limit.release()
 	switch {
 	case errdefs.IsNotFound(err):
@@ -931,48 +931,7 @@ func (e *Engine) createContainer(ctx context.Context, limit sem, h *hosts.Host, 
 		return "", err
 	}
 	defer limit.release()
-	resp, err := h.Client.ContainerCreate(uncancelled(ctx), cs.Config, cs.Host, cs.Networking, nil, name)
-	if err != nil && errdefs.IsConflict(err) && removeStaleCreate(uncancelled(ctx), h, name, cs.Config.Labels) {
-		resp, err = h.Client.ContainerCreate(uncancelled(ctx), cs.Config, cs.Host, cs.Networking, nil, name)
-	}
-	if err != nil {
-		if errdefs.IsConflict(err) {
-			return "", fmt.Errorf("create container %s on host %q: the name is already in use (remove the other container, or use another project name with -p): %w", name, h.Name, err)
-		}
-		return "", fmt.Errorf("create container %s on host %q: %w", name, h.Name, err)
-	}
-	return resp.ID, netctl.Connect(uncancelled(ctx), h.Client, h.Name, resp.ID, name, cs.Later)
-}
-
-// removeStaleCreate removes the container holding name when it is the same
-// replica of the same project, never started: what a run killed while its
-// create request was in flight leaves behind after this run listed the
-// project. Anything else keeps the name and the conflict is reported.
-func removeStaleCreate(ctx context.Context, h *hosts.Host, name string, want map[string]string) bool {
-	// While that create is still running the name is taken but no
-	// container answers to it yet: wait for it (bounded).
-	var insp container.InspectResponse
-	var err error
-	for try := 0; ; try++ {
-		insp, err = h.Client.ContainerInspect(ctx, name)
-		if err == nil || !errdefs.IsNotFound(err) || try == 50 {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			return false
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
-	if err != nil || insp.State == nil || insp.State.Status != "created" || insp.Config == nil {
-		return false
-	}
-	for _, k := range []string{labels.Project, labels.Service, labels.Replica, labels.OneOff} {
-		if insp.Config.Labels[k] != want[k] {
-			return false
-		}
-	}
-	return h.Client.ContainerRemove(ctx, insp.ID, container.RemoveOptions{Force: true}) == nil
+	return ctr.Create(uncancelled(ctx), h.Client, h.Name, cs, name)
 }
 
 // recreateReplica replaces a container as compose does: create the new one
@@ -995,7 +954,7 @@ func (e *Engine) recreateReplica(ctx context.Context, in replicaInput, st Step, 
 	if err := limit.acquire(ctx); err != nil {
 		return nil, err
 	}
-	err = c.Host.Client.ContainerRename(uncancelled(ctx), c.ID, st.Name)
+	err = ctr.Rename(uncancelled(ctx), c.Host.Client, c.ID, st.Name)
 	limit.release()
 	if err != nil {
 		return nil, fmt.Errorf("rename container %s to %s: %w", tmp, st.Name, err)
@@ -1086,7 +1045,7 @@ func (e *Engine) restartReplica(ctx context.Context, limit sem, c *Container, st
 		leave()
 		return false, err
 	}
-	err = c.Host.Client.ContainerRestart(uncancelled(ctx), c.ID, container.StopOptions{Timeout: seconds(o.Timeout)})
+	err = ctr.Restart(uncancelled(ctx), c.Host.Client, c.ID, o.Timeout)
 	limit.release()
 	leave()
 	if errdefs.IsNotFound(err) {
@@ -1108,7 +1067,7 @@ func (e *Engine) startReplica(ctx context.Context, limit sem, c *Container, st S
 	if err := limit.acquire(ctx); err != nil {
 		return c, err
 	}
-	err := c.Host.Client.ContainerStart(uncancelled(ctx), c.ID, container.StartOptions{})
+	err := ctr.Start(uncancelled(ctx), c.Host.Client, c.ID)
 	limit.release()
 	if errdefs.IsNotFound(err) {
 		nc, cerr := again(ctx, Step{Service: st.Service, Replica: st.Replica, Host: st.Host, Name: st.Name, Action: act, Why: st.Why, Existing: c})
@@ -1119,12 +1078,12 @@ func (e *Engine) startReplica(ctx context.Context, limit sem, c *Container, st S
 		if err := limit.acquire(ctx); err != nil {
 			return c, err
 		}
-		err = c.Host.Client.ContainerStart(uncancelled(ctx), c.ID, container.StartOptions{})
+		err = ctr.Start(uncancelled(ctx), c.Host.Client, c.ID)
 		limit.release()
 	}
 	if err != nil {
 		e.containerProgress(c, "Error", err.Error())
-		return c, fmt.Errorf("start container %s on host %q: %w", c.Name, c.HostName(), refusal(explainStartError(err)))
+		return c, fmt.Errorf("start container %s on host %q: %w", c.Name, c.HostName(), refusal(ctr.ExplainStartError(err)))
 	}
 	c.State, c.Health = "running", ""
 	e.containerProgress(c, "Started", "")
@@ -1135,25 +1094,6 @@ func (e *Engine) startReplica(ctx context.Context, limit sem, c *Container, st S
 		o.OnStart(*c, true)
 	}
 	return c, nil
-}
-
-// explainStartError adds what a developer should do to Docker's terse
-// errors for the common cases.
-func explainStartError(err error) error {
-	msg := err.Error()
-	switch {
-	case strings.Contains(msg, "port is already allocated"), strings.Contains(msg, "address already in use"):
-		return fmt.Errorf("%w (a published port is taken: stop what holds it or change ports:)", err)
-	}
-	return err
-}
-
-func seconds(d *time.Duration) *int {
-	if d == nil {
-		return nil
-	}
-	s := int(d.Seconds())
-	return &s
 }
 
 // waitServices waits until every container of the services is running, or

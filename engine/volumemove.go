@@ -6,11 +6,11 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/mount"
 	"github.com/docker/docker/api/types/volume"
 	"github.com/docker/docker/errdefs"
 
+	"github.com/devorch/devorch/engine/ctr"
 	"github.com/devorch/devorch/engine/hosts"
 	"github.com/devorch/devorch/volumes"
 )
@@ -45,7 +45,7 @@ func (e *Engine) VolumeList(ctx context.Context, project string) ([]VolumeEntry,
 		users[h.Name] = map[string][]string{}
 		cs, _ := listHost(ctx, h, project, listOptions{all: true})
 		for _, c := range cs {
-			insp, err := h.Client.ContainerInspect(ctx, c.ID)
+			insp, err := ctr.Inspect(ctx, h.Client, c.ID)
 			if err != nil {
 				continue
 			}
@@ -156,7 +156,7 @@ func refuseRunningUsers(v VolumeEntry, users []Container) error {
 // still reference the volume, so it could not be removed while they stay.
 func (e *Engine) removeVolumeUsers(ctx context.Context, src *hosts.Host, v VolumeEntry, users []Container) error {
 	for _, c := range users {
-		if err := src.Client.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true}); err != nil && !errdefs.IsNotFound(err) {
+		if err := ctr.Remove(ctx, src.Client, c.ID, false); err != nil && !errdefs.IsNotFound(err) {
 			return fmt.Errorf("remove container %s (it used the moved volume) on host %q: %w", c.Name, v.Host, err)
 		}
 		e.progress(ResContainer, c.Name, v.Host, "Removed")

@@ -14,6 +14,7 @@ import (
 	"github.com/docker/docker/api/types/container"
 
 	"github.com/devorch/devorch/compose"
+	"github.com/devorch/devorch/engine/ctr"
 	"github.com/devorch/devorch/engine/dockerev"
 	"github.com/devorch/devorch/engine/hosts"
 	"github.com/devorch/devorch/internal/labels"
@@ -125,7 +126,7 @@ func waitFor(ctx context.Context, hb *dockerev.Hub, id, name string, cond condit
 	pctx, stopProbe := context.WithCancel(ctx)
 	defer stopProbe()
 	for {
-		insp, err := hb.Host().Client.ContainerInspect(ctx, id)
+		insp, err := ctr.Inspect(ctx, hb.Host().Client, id)
 		if err != nil {
 			// Named with its host: a host that went away shows here first
 			// when a dependency's wait is what was running.
