@@ -1,9 +1,52 @@
 package engine
 
-import "github.com/devorch/devorch/engine/event"
+import (
+	"github.com/devorch/devorch/engine/event"
+	"github.com/devorch/devorch/engine/images"
+	"github.com/devorch/devorch/engine/monitor"
+	"github.com/devorch/devorch/engine/plan"
+)
 
-// The event stream lives in engine/event (a leaf that engine/monitor shares);
-// these names keep engine.Event and friends working for cmd/ and tui/.
+// The types the verbs take and return live in the packages that own them;
+// these names keep engine.Container, engine.Plan, engine.Event, engine.Monitor
+// and friends working for cmd/ and tui/, which need not know where each is
+// made.
+
+// A container devorch manages, as Docker reports it, and a run's plan
+// (engine/plan decides from them without I/O).
+type (
+	Container = plan.Container
+	Plan      = plan.Plan
+	Step      = plan.Step
+	Action    = plan.Action
+)
+
+const (
+	ActKeep     = plan.ActKeep
+	ActStart    = plan.ActStart
+	ActCreate   = plan.ActCreate
+	ActRecreate = plan.ActRecreate
+	ActRestart  = plan.ActRestart
+	ActRemove   = plan.ActRemove
+)
+
+// ImageOptions controls how images are made present.
+type ImageOptions = images.Options
+
+// The live monitor behind the TUI and alerts.
+type (
+	Monitor        = monitor.Monitor
+	MonitorOptions = monitor.Options
+	ContainerState = monitor.ContainerState
+	HealthProbe    = monitor.HealthProbe
+	HostState      = monitor.HostState
+	Alert          = monitor.Alert
+	LogLine        = monitor.LogLine
+	Sample         = monitor.Sample
+	Rates          = monitor.Rates
+)
+
+// The event stream (engine/event, a leaf that engine/monitor shares).
 type (
 	Kind  = event.Kind
 	Event = event.Event

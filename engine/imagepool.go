@@ -11,10 +11,6 @@ import (
 	"github.com/devorch/devorch/engine/images"
 )
 
-// ImageOptions controls how images are made present (the verbs' name for
-// images.Options).
-type ImageOptions = images.Options
-
 // ImageRef is the image a service's containers run: its image: field, or
 // <project>-<service> for a service that is only built (images.Ref).
 func ImageRef(p *compose.Project, s types.ServiceConfig) string {

@@ -11,20 +11,6 @@ import (
 	"github.com/devorch/devorch/engine/monitor"
 )
 
-// The live monitor lives in engine/monitor; these names keep engine.Monitor
-// and its types working for cmd/ and tui/.
-type (
-	Monitor        = monitor.Monitor
-	MonitorOptions = monitor.Options
-	ContainerState = monitor.ContainerState
-	HealthProbe    = monitor.HealthProbe
-	HostState      = monitor.HostState
-	Alert          = monitor.Alert
-	LogLine        = monitor.LogLine
-	Sample         = monitor.Sample
-	Rates          = monitor.Rates
-)
-
 // NewMonitor starts watching project. p may be nil (no compose file). The
 // monitor publishes on bus (which the engine's progress events may share).
 func (e *Engine) NewMonitor(ctx context.Context, project string, p *compose.Project, bus *Bus, o MonitorOptions) (*Monitor, error) {

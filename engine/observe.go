@@ -15,13 +15,8 @@ import (
 
 	"github.com/devorch/devorch/engine/ctr"
 	"github.com/devorch/devorch/engine/hosts"
-	"github.com/devorch/devorch/engine/plan"
 	"github.com/devorch/devorch/internal/labels"
 )
-
-// Container is one container devorch manages, as Docker reports it; the
-// type lives in plan, which decides from it without I/O.
-type Container = plan.Container
 
 var exitRe = regexp.MustCompile(`^Exited \((-?\d+)\)`)
 

@@ -304,3 +304,12 @@ func heldByProject(w *world, host, project string, port uint16) bool {
 	}
 	return false
 }
+
+// summary is the placement as plain data, for the plan's --dry-run table.
+func (pl *placement) summary() []plan.Placed {
+	out := make([]plan.Placed, 0, len(pl.hostOf))
+	for k, host := range pl.hostOf {
+		out = append(out, plan.Placed{Service: k.Service, Replica: k.Replica, Host: host, Why: pl.why[k], Verdicts: pl.reasons[k]})
+	}
+	return out
+}
