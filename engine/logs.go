@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -238,16 +237,6 @@ func (w *lineWriter) Close() error {
 		w.buf.Reset()
 	}
 	return nil
-}
-
-// scanLines is used by tests and helpers that read whole outputs.
-func scanLines(r io.Reader) []string {
-	var out []string
-	sc := bufio.NewScanner(r)
-	for sc.Scan() {
-		out = append(out, sc.Text())
-	}
-	return out
 }
 
 // splitTimestamp splits a line Docker stamped (Timestamps: true) into its

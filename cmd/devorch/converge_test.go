@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -304,15 +303,6 @@ func TestForeignContainersAreNeverAdopted(t *testing.T) {
 	if _, err := s.cli.ContainerInspect(ctx, created.ID); err != nil {
 		t.Errorf("down removed the foreign container")
 	}
-}
-
-func (s *stack) read(name string) string {
-	s.t.Helper()
-	b, err := os.ReadFile(s.dir + "/" + name)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	return string(b)
 }
 
 // TestDuplicateNetworksAreHealed: Docker 20.10 lets a network create still
