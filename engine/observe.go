@@ -153,3 +153,31 @@ func byService(cs []Container) map[string][]Container {
 	}
 	return m
 }
+
+// preciseDuplicates gives the containers that share a replica number with
+// another (a copy moved off a host that was lost and came back, or an
+// interrupted recreate) their creation time to the nanosecond: the list
+// has whole seconds only, and which copy is the newest decides which one
+// placement and the plan keep. A container that cannot be inspected keeps
+// its listed time.
+func preciseDuplicates(ctx context.Context, cs []Container) {
+	count := map[[2]string]int{}
+	key := func(c Container) [2]string { return [2]string{c.Service, strconv.Itoa(c.Replica)} }
+	for _, c := range cs {
+		if !c.OneOff {
+			count[key(c)]++
+		}
+	}
+	for i, c := range cs {
+		if c.OneOff || count[key(c)] < 2 {
+			continue
+		}
+		insp, err := ctr.Inspect(ctx, c.Host.Client, c.ID)
+		if err != nil {
+			continue
+		}
+		if t, err := time.Parse(time.RFC3339Nano, insp.Created); err == nil {
+			cs[i].Created = t
+		}
+	}
+}

@@ -166,7 +166,7 @@ func currentHosts(project []Container, inSet map[string]bool) map[schedule.Repli
 		}
 		k := schedule.ReplicaKey{Service: c.Service, Replica: c.Replica}
 		prev, seen := chosen[k]
-		if !seen || (c.Running() && !prev.Running()) || (c.Running() == prev.Running() && c.Created.After(prev.Created)) {
+		if !seen || (c.Running() && !prev.Running()) || (c.Running() == prev.Running() && plan.Newer(c, prev)) {
 			chosen[k] = c
 		}
 	}

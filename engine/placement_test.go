@@ -80,6 +80,10 @@ func TestCurrentHosts(t *testing.T) {
 			map[schedule.ReplicaKey]string{{Service: "web", Replica: 1}: "a"}},
 		{"both running: newest", []Container{running(b, "p", "web", 1, at(t0.Add(time.Hour), "running")), running(a, "p", "web", 1, at(t0, "running"))},
 			map[schedule.ReplicaKey]string{{Service: "web", Replica: 1}: "b"}},
+		{"both running, same second, b listed first: as the plan's rule", []Container{running(b, "p", "web", 1, at(t0, "running")), running(a, "p", "web", 1, at(t0, "running"))},
+			map[schedule.ReplicaKey]string{{Service: "web", Replica: 1}: "a"}},
+		{"both running, same second, a listed first", []Container{running(a, "p", "web", 1, at(t0, "running")), running(b, "p", "web", 1, at(t0, "running"))},
+			map[schedule.ReplicaKey]string{{Service: "web", Replica: 1}: "a"}},
 		{"one-offs and services not in the run are left out", []Container{
 			running(a, "p", "web", 1, func(c *Container) { c.OneOff = true }), running(a, "p", "cache", 1)},
 			map[schedule.ReplicaKey]string{}},

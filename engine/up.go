@@ -491,6 +491,7 @@ func (e *Engine) observe(ctx context.Context, project string, views map[string]*
 		return nil, err
 	}
 	sortContainers(w.project)
+	preciseDuplicates(ctx, w.project)
 	vols, err := volumes.ListAll(ctx, volumeHosts(reachable), project)
 	if err != nil {
 		return nil, err

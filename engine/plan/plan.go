@@ -262,6 +262,21 @@ func restartDependents(plan *Plan, p *compose.Project, changed, selected map[str
 	}
 }
 
+// Newer says whether a was created after b: the rule that picks the
+// newest of two copies of one replica, shared by placement and the plan so
+// they never keep different copies. Equal times (the container list has
+// whole seconds) fall to the host name, then the ID, so the choice does
+// not depend on the order hosts answered in.
+func Newer(a, b Container) bool {
+	if !a.Created.Equal(b.Created) {
+		return a.Created.After(b.Created)
+	}
+	if a.HostName() != b.HostName() {
+		return a.HostName() < b.HostName()
+	}
+	return a.ID < b.ID
+}
+
 // pickReplica chooses which of several containers for one replica number
 // to keep (after an interrupted run there can be two): the one already up
 // to date, else the one with the right name, else the newest.
@@ -285,7 +300,7 @@ func pickReplica(cs []Container, name, hash string, want map[string]string) (*Co
 		if si != sj {
 			return si > sj
 		}
-		return sorted[i].Created.After(sorted[j].Created)
+		return Newer(sorted[i], sorted[j])
 	})
 	best := sorted[0]
 	return &best, sorted[1:]

@@ -280,6 +280,42 @@ func TestPickReplica(t *testing.T) {
 	}
 }
 
+// TestNewerIsATotalOrder: two copies of one replica on two hosts, created
+// in the same second or a few milliseconds apart, order the same way
+// whichever is looked at first, and a later copy always wins — the rule
+// placement's current host and the plan's kept copy both follow.
+func TestNewerIsATotalOrder(t *testing.T) {
+	base := time.Date(2025, 1, 1, 0, 0, 1, 0, time.UTC)
+	on := func(id, host string, d time.Duration) Container {
+		return Container{ID: id, Created: base.Add(d), Labels: map[string]string{labels.Host: host}}
+	}
+	cases := []struct {
+		name         string
+		a, b         Container
+		wantAIsNewer bool
+	}{
+		{"later wins", on("x", "hp", 300*time.Millisecond), on("y", "h1", 0), true},
+		{"later wins whatever the host", on("x", "h1", 0), on("y", "hp", 300*time.Millisecond), false},
+		{"same time: host name decides", on("x", "h1", 0), on("y", "hp", 0), true},
+		{"same time and host: ID decides", on("a", "h1", 0), on("b", "h1", 0), true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if got := Newer(c.a, c.b); got != c.wantAIsNewer {
+				t.Errorf("Newer(a, b) = %v, want %v", got, c.wantAIsNewer)
+			}
+			if got := Newer(c.b, c.a); got == c.wantAIsNewer {
+				t.Errorf("Newer(b, a) = %v, want %v", got, !c.wantAIsNewer)
+			}
+			best, _ := pickReplica([]Container{c.b, c.a}, "n", "h", nil)
+			other, _ := pickReplica([]Container{c.a, c.b}, "n", "h", nil)
+			if best.ID != other.ID {
+				t.Errorf("pickReplica keeps %s or %s depending on list order", best.ID, other.ID)
+			}
+		})
+	}
+}
+
 // The shared model helpers, under the names these tests use.
 var (
 	testProject = testmodel.Project
