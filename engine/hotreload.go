@@ -325,7 +325,7 @@ func (e *Engine) syncChanges(ctx context.Context, p *compose.Project, r watch.Ru
 // removeIn deletes paths in a container with its rm, as compose does; an
 // image without rm gets one clear warning.
 func (e *Engine) removeIn(ctx context.Context, c Container, paths []string, warned *sync.Map) error {
-	code, err := runExec(ctx, c.Host.Client, c.ID, execRequest{cmd: append([]string{"rm", "-rf"}, paths...)})
+	code, err := ctr.Exec(ctx, c.Host.Client, c.ID, ctr.ExecRequest{Cmd: append([]string{"rm", "-rf"}, paths...)})
 	if err != nil || code == 126 || code == 127 {
 		if _, seen := warned.LoadOrStore(c.Service, true); !seen {
 			e.warn("service %q: cannot delete synced files: the image has no rm (%v); deleted files stay in the container until it is recreated", c.Service, errOrCode(err, code))
@@ -357,9 +357,9 @@ func (e *Engine) execHook(ctx context.Context, p *compose.Project, service strin
 			continue
 		}
 		var out bytes.Buffer
-		code, err := runExec(ctx, c.Host.Client, c.ID, execRequest{
-			cmd: h.Command, user: h.User, privileged: h.Privileged, env: spec.Env(h.Environment),
-			streams: Streams{Out: &out, Err: &out},
+		code, err := ctr.Exec(ctx, c.Host.Client, c.ID, ctr.ExecRequest{
+			Cmd: h.Command, User: h.User, Privileged: h.Privileged, Env: spec.Env(h.Environment),
+			Streams: Streams{Out: &out, Err: &out},
 		})
 		switch {
 		case err != nil:
