@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"github.com/devorch/devorch/engine/ctr"
 	"github.com/devorch/devorch/engine/event"
 	"github.com/devorch/devorch/engine/images"
 	"github.com/devorch/devorch/engine/monitor"
@@ -78,3 +79,7 @@ const (
 	ResContainer = event.ResContainer
 	ResService   = event.ResService
 )
+
+// Streams connect an interactive command (exec, run) to the caller's
+// terminal or pipes.
+type Streams = ctr.Streams

@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -16,8 +15,6 @@ import (
 	"github.com/compose-spec/compose-go/v2/types"
 
 	"github.com/devorch/devorch/compose"
-	"github.com/devorch/devorch/engine/ctr"
-	"github.com/devorch/devorch/engine/spec"
 	"github.com/devorch/devorch/engine/watch"
 )
 
@@ -158,85 +155,18 @@ func (e *Engine) report(r WatchReport) {
 // rule's sync or exec in flight.
 func (e *Engine) applyBatch(ctx context.Context, p *compose.Project, rules []watch.Rule, b watch.Batch, warned *sync.Map) {
 	var wg sync.WaitGroup
-	for _, queue := range batchJobs(rules, b.Changes) {
+	for _, queue := range watch.Jobs(rules, b.Changes) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for _, j := range queue {
-				files, deleted := 0, 0
-				for _, c := range j.changes {
-					if c.Deleted {
-						deleted++
-					} else if !c.Dir {
-						files++
-					}
-				}
-				err := e.runRule(ctx, p, j.r, j.changes, warned)
-				e.report(WatchReport{Service: j.r.Service, Action: string(j.r.Trigger.Action), Files: files + deleted, Deleted: deleted, Took: time.Since(b.Started), Err: err})
+				files, deleted := j.Count()
+				err := e.runRule(ctx, p, j.Rule, j.Changes, warned)
+				e.report(WatchReport{Service: j.Rule.Service, Action: string(j.Rule.Trigger.Action), Files: files, Deleted: deleted, Took: time.Since(b.Started), Err: err})
 			}
 		}()
 	}
 	wg.Wait()
-}
-
-// watchJob is one rule's action on the changes of a batch it covers.
-type watchJob struct {
-	r       watch.Rule
-	changes []watch.Change
-}
-
-// batchJobs gives each changed path to each service's first rule that
-// covers it, and returns one queue per service (in the order services
-// first appear), its jobs ordered by how much they disturb the
-// containers: sync, sync+exec, sync+restart, restart, rebuild; rules of
-// one kind in file order.
-func batchJobs(rules []watch.Rule, changes []watch.Change) [][]*watchJob {
-	var services []string
-	queues := map[string][]*watchJob{}
-	byRule := map[int]*watchJob{}
-	for _, c := range changes {
-		taken := map[string]bool{}
-		for i, r := range rules {
-			if taken[r.Service] || !r.Covers(c.Path, c.Dir) {
-				continue
-			}
-			taken[r.Service] = true
-			j := byRule[i]
-			if j == nil {
-				j = &watchJob{r: r}
-				byRule[i] = j
-				if queues[r.Service] == nil {
-					services = append(services, r.Service)
-				}
-				queues[r.Service] = append(queues[r.Service], j)
-			}
-			j.changes = append(j.changes, c)
-		}
-	}
-	out := make([][]*watchJob, 0, len(services))
-	for _, s := range services {
-		q := queues[s]
-		slices.SortStableFunc(q, func(a, b *watchJob) int {
-			return disturbance(a.r.Trigger.Action) - disturbance(b.r.Trigger.Action)
-		})
-		out = append(out, q)
-	}
-	return out
-}
-
-// disturbance ranks watch actions by what they do to running containers.
-func disturbance(a types.WatchAction) int {
-	switch a {
-	case types.WatchActionSync:
-		return 0
-	case types.WatchActionSyncExec:
-		return 1
-	case types.WatchActionSyncRestart:
-		return 2
-	case types.WatchActionRestart:
-		return 3
-	}
-	return 4 // rebuild
 }
 
 func (e *Engine) runRule(ctx context.Context, p *compose.Project, r watch.Rule, changes []watch.Change, warned *sync.Map) error {
@@ -254,7 +184,11 @@ func (e *Engine) runRule(ctx context.Context, p *compose.Project, r watch.Rule, 
 	case types.WatchActionSyncRestart:
 		return e.Restart(ctx, p.Name, []string{r.Service}, nil)
 	case types.WatchActionSyncExec:
-		return e.execHook(ctx, p, r.Service, t.Exec)
+		replicas, err := e.runningReplicas(ctx, p.Name, r.Service)
+		if err != nil {
+			return err
+		}
+		return watch.ExecHook(ctx, replicas, t.Exec)
 	}
 	return nil
 }
@@ -280,115 +214,32 @@ func (e *Engine) rebuildService(ctx context.Context, p *compose.Project, service
 // syncChanges copies changed files into every running replica of the
 // service in one tar stream, and deletes deleted ones with rm.
 func (e *Engine) syncChanges(ctx context.Context, p *compose.Project, r watch.Rule, changes []watch.Change, warned *sync.Map) error {
-	cs, err := e.list(ctx, p.Name, listOptions{skipOneOffs: true, services: []string{r.Service}})
+	replicas, err := e.runningReplicas(ctx, p.Name, r.Service)
 	if err != nil {
 		return err
 	}
-	var running []Container
+	return watch.SyncInto(ctx, replicas, r, changes, warned, e.warn)
+}
+
+// runningReplicas are the service's running containers (one-offs left
+// out), where hot reload syncs and runs hooks.
+func (e *Engine) runningReplicas(ctx context.Context, project, service string) ([]watch.Replica, error) {
+	cs, err := e.list(ctx, project, listOptions{skipOneOffs: true, services: []string{service}})
+	if err != nil {
+		return nil, err
+	}
+	var running []watch.Replica
 	for _, c := range cs {
 		if c.State == "running" {
-			running = append(running, c)
+			running = append(running, watch.Replica{API: c.Host.Client, ID: c.ID, Name: c.Name})
 		}
 	}
-	if len(running) == 0 {
-		return fmt.Errorf("service %q has no running container to sync into", r.Service)
-	}
-	sy, err := watch.PackSync(r, changes)
-	if err != nil {
-		return err
-	}
-	var errs []error
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	for _, c := range running {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			var err error
-			if sy.Files > 0 {
-				err = ctr.CopyTo(ctx, c.Host.Client, c.ID, "/", bytes.NewReader(sy.Tar))
-			}
-			if err == nil && len(sy.Deletes) > 0 {
-				err = e.removeIn(ctx, c, sy.Deletes, warned)
-			}
-			if err != nil {
-				mu.Lock()
-				errs = append(errs, fmt.Errorf("sync into %s: %w", c.Name, err))
-				mu.Unlock()
-			}
-		}()
-	}
-	wg.Wait()
-	return errors.Join(errs...)
-}
-
-// removeIn deletes paths in a container with its rm, as compose does; an
-// image without rm gets one clear warning.
-func (e *Engine) removeIn(ctx context.Context, c Container, paths []string, warned *sync.Map) error {
-	code, err := runExec(ctx, c.Host.Client, c.ID, execRequest{cmd: append([]string{"rm", "-rf"}, paths...)})
-	if err != nil || code == 126 || code == 127 {
-		if _, seen := warned.LoadOrStore(c.Service, true); !seen {
-			e.warn("service %q: cannot delete synced files: the image has no rm (%v); deleted files stay in the container until it is recreated", c.Service, errOrCode(err, code))
-		}
-		return nil
-	}
-	if code != 0 {
-		return fmt.Errorf("rm in %s exited %d", c.Name, code)
-	}
-	return nil
-}
-
-func errOrCode(err error, code int) string {
-	if err != nil {
-		return err.Error()
-	}
-	return fmt.Sprintf("exit %d", code)
-}
-
-// execHook runs a sync+exec rule's command in every running replica.
-func (e *Engine) execHook(ctx context.Context, p *compose.Project, service string, h types.ServiceHook) error {
-	cs, err := e.list(ctx, p.Name, listOptions{skipOneOffs: true, services: []string{service}})
-	if err != nil {
-		return err
-	}
-	var errs []error
-	for _, c := range cs {
-		if c.State != "running" {
-			continue
-		}
-		var out bytes.Buffer
-		code, err := runExec(ctx, c.Host.Client, c.ID, execRequest{
-			cmd: h.Command, user: h.User, privileged: h.Privileged, env: spec.Env(h.Environment),
-			streams: Streams{Out: &out, Err: &out},
-		})
-		switch {
-		case err != nil:
-			errs = append(errs, fmt.Errorf("exec in %s: %w", c.Name, err))
-		case code != 0:
-			errs = append(errs, fmt.Errorf("exec %v in %s exited %d: %s", []string(h.Command), c.Name, code, strings.TrimSpace(out.String())))
-		}
-	}
-	return errors.Join(errs...)
+	return running, nil
 }
 
 // initialSync copies every file under the rule's path that is not ignored.
 func (e *Engine) initialSync(ctx context.Context, p *compose.Project, r watch.Rule) error {
-	var changes []watch.Change
-	err := filepath.WalkDir(r.Trigger.Path, func(pth string, d os.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if pth != r.Trigger.Path && r.Matcher.Ignored(pth, d.IsDir()) {
-			if d.IsDir() {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		if !d.IsDir() {
-			changes = append(changes, watch.Change{Path: pth})
-		}
-		return nil
-	})
+	changes, err := watch.InitialChanges(r)
 	if err != nil {
 		return err
 	}

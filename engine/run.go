@@ -13,6 +13,7 @@ import (
 	"github.com/docker/go-connections/nat"
 
 	"github.com/devorch/devorch/compose"
+	"github.com/devorch/devorch/engine/ctr"
 	"github.com/devorch/devorch/engine/hosts"
 	"github.com/devorch/devorch/engine/spec"
 	"github.com/devorch/devorch/netctl"
@@ -65,9 +66,9 @@ func (e *Engine) Run(ctx context.Context, p *compose.Project, o RunOptions, st S
 		return 1, err
 	}
 	if o.Detach {
-		return startDetached(ctx, h.Client, id, name, st)
+		return ctr.StartDetached(ctx, h.Client, id, name, st)
 	}
-	return runAttached(ctx, h.Client, id, name, s.StdinOpen, o.Remove, st)
+	return ctr.RunAttached(ctx, h.Client, id, name, s.StdinOpen, o.Remove, st)
 }
 
 // runService is the service as its one-off container runs it: its

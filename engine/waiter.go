@@ -193,7 +193,7 @@ func startProbe(ctx context.Context, h *hosts.Host, insp container.InspectRespon
 	ok := make(chan struct{})
 	go func() {
 		for {
-			code, err := runExec(ctx, h.Client, insp.ID, execRequest{cmd: cmd, timeout: timeout, mustExit: true})
+			code, err := ctr.Exec(ctx, h.Client, insp.ID, ctr.ExecRequest{Cmd: cmd, Timeout: timeout, MustExit: true})
 			if err == nil && code == 0 {
 				close(ok)
 				return

@@ -3,9 +3,11 @@
 // behind), start (with advice on Docker's terse refusals), stop and remove
 // (inside the networks' lanes), rename, restart, kill, pause, wait, logs,
 // copy and top — as plain functions over API, a narrow interface that
-// client.APIClient satisfies. The engine root orchestrates verbs and calls
-// these instead of the Docker client, so their error paths are unit-tested
-// with small fakes.
+// client.APIClient satisfies; and running a command in it (Exec, over
+// ExecAPI) or running a one-off container attached (RunAttached, over
+// RunAPI), with the caller's Streams piped in and out and terminal resizes
+// forwarded. The engine root orchestrates verbs and calls these instead of
+// the Docker client, so their error paths are unit-tested with small fakes.
 package ctr
 
 import (

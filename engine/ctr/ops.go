@@ -77,9 +77,15 @@ func StatPath(ctx context.Context, api API, id, path string) (container.PathStat
 	return api.ContainerStatPath(ctx, id, path)
 }
 
+// CopyToAPI is what copying into a container needs of a Docker client
+// (API has it; hot reload needs only this and ExecAPI).
+type CopyToAPI interface {
+	CopyToContainer(ctx context.Context, containerID, dstPath string, content io.Reader, options container.CopyToContainerOptions) error
+}
+
 // CopyTo extracts the tar stream content into dir inside the container;
 // a directory is never overwritten by a file.
-func CopyTo(ctx context.Context, api API, id, dir string, content io.Reader) error {
+func CopyTo(ctx context.Context, api CopyToAPI, id, dir string, content io.Reader) error {
 	return api.CopyToContainer(ctx, id, dir, content, container.CopyToContainerOptions{})
 }
 

@@ -6,8 +6,13 @@
 // save becomes one change within milliseconds, an editor's atomic save
 // becomes one change to the real file (never a delete), and a burst of
 // thousands of files becomes one batch, and packs a sync rule's changes
-// into one tar stream. What a batch does to containers (sync, rebuild,
-// restart, exec) is the engine's.
+// into one tar stream. It also owns hot reload's container side, as plain
+// functions over API (copy in and exec, what engine/ctr gives): it splits
+// a batch into each service's jobs, least disturbing first (Jobs), copies
+// the changes into the running replicas and deletes the deleted ones with
+// rm (SyncInto), runs sync+exec hooks (ExecHook) and lists an initial
+// sync's files (InitialChanges). The engine lists the replicas, restarts
+// and rebuilds, and reports.
 package watch
 
 import (

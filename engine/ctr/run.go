@@ -1,4 +1,4 @@
-package engine
+package ctr
 
 import (
 	"context"
@@ -7,13 +7,11 @@ import (
 
 	"github.com/docker/docker/api/types"
 	"github.com/docker/docker/api/types/container"
-
-	"github.com/devorch/devorch/engine/ctr"
 )
 
-// runAPI is what starting and waiting for a one-off container needs of a
+// RunAPI is what starting and waiting for a one-off container needs of a
 // Docker client.
-type runAPI interface {
+type RunAPI interface {
 	ContainerAttach(ctx context.Context, container string, options container.AttachOptions) (types.HijackedResponse, error)
 	ContainerWait(ctx context.Context, containerID string, condition container.WaitCondition) (<-chan container.WaitResponse, <-chan error)
 	ContainerStart(ctx context.Context, containerID string, options container.StartOptions) error
@@ -21,9 +19,9 @@ type runAPI interface {
 	ContainerRemove(ctx context.Context, containerID string, options container.RemoveOptions) error
 }
 
-// startDetached starts the container and prints its name.
-func startDetached(ctx context.Context, cli runAPI, id, name string, st Streams) (int, error) {
-	if err := cli.ContainerStart(ctx, id, container.StartOptions{}); err != nil {
+// StartDetached starts the container and prints its name.
+func StartDetached(ctx context.Context, api RunAPI, id, name string, st Streams) (int, error) {
+	if err := api.ContainerStart(ctx, id, container.StartOptions{}); err != nil {
 		return 1, fmt.Errorf("start container %s: %w", name, err)
 	}
 	if st.Out != nil {
@@ -32,31 +30,31 @@ func startDetached(ctx context.Context, cli runAPI, id, name string, st Streams)
 	return 0, nil
 }
 
-// runAttached attaches to the container, starts it, pipes the streams
+// RunAttached attaches to the container, starts it, pipes the streams
 // until its output ends and returns its exit code; with remove, the
 // container is removed on the way out, whatever happened. It attaches and
 // asks for the wait before starting, so that no output and no exit is
 // missed.
-func runAttached(ctx context.Context, cli runAPI, id, name string, stdin, remove bool, st Streams) (int, error) {
+func RunAttached(ctx context.Context, api RunAPI, id, name string, stdin, remove bool, st Streams) (int, error) {
 	if remove {
 		defer func() {
 			rctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
-			_ = cli.ContainerRemove(rctx, id, container.RemoveOptions{Force: true, RemoveVolumes: true})
+			_ = api.ContainerRemove(rctx, id, container.RemoveOptions{Force: true, RemoveVolumes: true})
 		}()
 	}
-	resp, err := cli.ContainerAttach(ctx, id, container.AttachOptions{Stream: true, Stdin: stdin, Stdout: true, Stderr: true})
+	resp, err := api.ContainerAttach(ctx, id, container.AttachOptions{Stream: true, Stdin: stdin, Stdout: true, Stderr: true})
 	if err != nil {
 		return 1, fmt.Errorf("attach to %s: %w", name, err)
 	}
 	defer resp.Close()
-	waitC, errC := cli.ContainerWait(ctx, id, container.WaitConditionNextExit)
-	if err := cli.ContainerStart(ctx, id, container.StartOptions{}); err != nil {
-		return 1, fmt.Errorf("start container %s: %w", name, ctr.ExplainStartError(err))
+	waitC, errC := api.ContainerWait(ctx, id, container.WaitConditionNextExit)
+	if err := api.ContainerStart(ctx, id, container.StartOptions{}); err != nil {
+		return 1, fmt.Errorf("start container %s: %w", name, ExplainStartError(err))
 	}
 	if st.TTY && st.Resized != nil && st.Size != nil {
 		go forwardResize(ctx, st, func(hh, w uint) {
-			_ = cli.ContainerResize(ctx, id, container.ResizeOptions{Height: hh, Width: w})
+			_ = api.ContainerResize(ctx, id, container.ResizeOptions{Height: hh, Width: w})
 		})
 	}
 	if err := pipe(ctx, resp, st, stdin); err != nil {

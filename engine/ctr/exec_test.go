@@ -1,4 +1,4 @@
-package engine
+package ctr
 
 import (
 	"bufio"
@@ -90,15 +90,15 @@ func muxed(out, errOut string) func(net.Conn) {
 	}
 }
 
-func TestRunExecCapturesOutputAndExitCode(t *testing.T) {
+func TestExecCapturesOutputAndExitCode(t *testing.T) {
 	f := &fakeExec{output: muxed("out\n", "err\n"), inspect: container.ExecInspect{ExitCode: 3}}
 	var out, errOut bytes.Buffer
-	code, err := runExec(context.Background(), f, "c1", execRequest{
-		cmd: []string{"sh", "-c", "x"}, user: "u", workDir: "/w", env: []string{"A=1"}, privileged: true,
-		streams: Streams{Out: &out, Err: &errOut},
+	code, err := Exec(context.Background(), f, "c1", ExecRequest{
+		Cmd: []string{"sh", "-c", "x"}, User: "u", WorkDir: "/w", Env: []string{"A=1"}, Privileged: true,
+		Streams: Streams{Out: &out, Err: &errOut},
 	})
 	if err != nil || code != 3 {
-		t.Fatalf("runExec = %d, %v; want 3, nil", code, err)
+		t.Fatalf("Exec = %d, %v; want 3, nil", code, err)
 	}
 	if out.String() != "out\n" || errOut.String() != "err\n" {
 		t.Errorf("output %q / %q, want demultiplexed \"out\\n\" / \"err\\n\"", out.String(), errOut.String())
@@ -116,31 +116,31 @@ func TestRunExecCapturesOutputAndExitCode(t *testing.T) {
 	}
 }
 
-func TestRunExecFailures(t *testing.T) {
+func TestExecFailures(t *testing.T) {
 	boom := errors.New("boom")
 	tests := []struct {
 		name     string
 		f        *fakeExec
-		req      execRequest
+		req      ExecRequest
 		wantCode int
 		wantCall bool // the error is a refused Docker call
 		wantMsg  string
 	}{
 		{name: "create refused: never ran", f: &fakeExec{createErr: boom}, wantCode: 126, wantCall: true, wantMsg: "boom"},
 		{name: "attach refused: never ran", f: &fakeExec{attachErr: boom}, wantCode: 126, wantCall: true, wantMsg: "boom"},
-		{name: "start refused: never ran", f: &fakeExec{startErr: boom}, req: execRequest{detach: true}, wantCode: 126, wantCall: true, wantMsg: "boom"},
+		{name: "start refused: never ran", f: &fakeExec{startErr: boom}, req: ExecRequest{Detach: true}, wantCode: 126, wantCall: true, wantMsg: "boom"},
 		{name: "inspect refused", f: &fakeExec{inspectErr: boom}, wantCode: 1, wantCall: true, wantMsg: "boom"},
-		{name: "still running where it must have exited", f: &fakeExec{inspect: container.ExecInspect{Running: true}}, req: execRequest{mustExit: true},
+		{name: "still running where it must have exited", f: &fakeExec{inspect: container.ExecInspect{Running: true}}, req: ExecRequest{MustExit: true},
 			wantCode: 1, wantMsg: "exec still running"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			code, err := runExec(context.Background(), tt.f, "c1", tt.req)
+			code, err := Exec(context.Background(), tt.f, "c1", tt.req)
 			if err == nil || err.Error() != tt.wantMsg || code != tt.wantCode {
-				t.Fatalf("runExec = %d, %v; want %d, %q", code, err, tt.wantCode, tt.wantMsg)
+				t.Fatalf("Exec = %d, %v; want %d, %q", code, err, tt.wantCode, tt.wantMsg)
 			}
-			if got := errors.As(err, new(execCallError)); got != tt.wantCall {
-				t.Errorf("execCallError = %v, want %v", got, tt.wantCall)
+			if got := errors.As(err, new(ExecCallError)); got != tt.wantCall {
+				t.Errorf("ExecCallError = %v, want %v", got, tt.wantCall)
 			}
 			if tt.wantCall && !errors.Is(err, boom) {
 				t.Errorf("%v does not wrap the call's error", err)
@@ -149,18 +149,18 @@ func TestRunExecFailures(t *testing.T) {
 	}
 }
 
-func TestRunExecStillRunningIsAnExitCodeUnlessItMustHaveExited(t *testing.T) {
+func TestExecStillRunningIsAnExitCodeUnlessItMustHaveExited(t *testing.T) {
 	f := &fakeExec{inspect: container.ExecInspect{Running: true}}
-	if code, err := runExec(context.Background(), f, "c1", execRequest{}); err != nil || code != 0 {
-		t.Fatalf("runExec = %d, %v; want 0, nil", code, err)
+	if code, err := Exec(context.Background(), f, "c1", ExecRequest{}); err != nil || code != 0 {
+		t.Fatalf("Exec = %d, %v; want 0, nil", code, err)
 	}
 }
 
-func TestRunExecDetached(t *testing.T) {
+func TestExecDetached(t *testing.T) {
 	f := &fakeExec{}
-	code, err := runExec(context.Background(), f, "c1", execRequest{cmd: []string{"x"}, detach: true, streams: Streams{In: bytes.NewReader(nil)}})
+	code, err := Exec(context.Background(), f, "c1", ExecRequest{Cmd: []string{"x"}, Detach: true, Streams: Streams{In: bytes.NewReader(nil)}})
 	if err != nil || code != 0 {
-		t.Fatalf("runExec = %d, %v; want 0, nil", code, err)
+		t.Fatalf("Exec = %d, %v; want 0, nil", code, err)
 	}
 	if f.started == nil || !f.started.Detach || f.attached != nil {
 		t.Errorf("started %+v, attached %+v; want a detached start and no attach", f.started, f.attached)
@@ -170,28 +170,28 @@ func TestRunExecDetached(t *testing.T) {
 	}
 }
 
-// A broken stream is not a refused call: Exec reports it without naming
-// the container.
-func TestRunExecStreamEndsWithTheContext(t *testing.T) {
+// A broken stream is not a refused call: engine.Exec reports it without
+// naming the container.
+func TestExecStreamEndsWithTheContext(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	f := &fakeExec{output: func(net.Conn) { cancel(); time.Sleep(time.Second) }}
-	code, err := runExec(ctx, f, "c1", execRequest{})
-	if !errors.Is(err, context.Canceled) || code != 1 || errors.As(err, new(execCallError)) {
-		t.Fatalf("runExec = %d, %v; want 1 and the context's error as it is", code, err)
+	code, err := Exec(ctx, f, "c1", ExecRequest{})
+	if !errors.Is(err, context.Canceled) || code != 1 || errors.As(err, new(ExecCallError)) {
+		t.Fatalf("Exec = %d, %v; want 1 and the context's error as it is", code, err)
 	}
 }
 
 // The timeout bounds the calls, not the command: output that comes after it
 // is still read to the end, and the inspect then fails.
-func TestRunExecTimeoutBoundsTheCalls(t *testing.T) {
+func TestExecTimeoutBoundsTheCalls(t *testing.T) {
 	f := &fakeExec{output: func(c net.Conn) {
 		time.Sleep(50 * time.Millisecond)
 		muxed("late", "")(c)
 	}}
 	var out bytes.Buffer
-	code, err := runExec(context.Background(), f, "c1", execRequest{timeout: 10 * time.Millisecond, streams: Streams{Out: &out}})
+	code, err := Exec(context.Background(), f, "c1", ExecRequest{Timeout: 10 * time.Millisecond, Streams: Streams{Out: &out}})
 	if !errors.Is(err, context.DeadlineExceeded) || code != 1 {
-		t.Fatalf("runExec = %d, %v; want 1 and the deadline", code, err)
+		t.Fatalf("Exec = %d, %v; want 1 and the deadline", code, err)
 	}
 	if out.String() != "late" {
 		t.Errorf("output %q, want the late output read to its end", out.String())
@@ -203,10 +203,10 @@ func TestRunExecTimeoutBoundsTheCalls(t *testing.T) {
 	}
 }
 
-func TestRunExecTTY(t *testing.T) {
+func TestExecTTY(t *testing.T) {
 	f := &fakeExec{output: func(c net.Conn) { _, _ = c.Write([]byte("raw")) }}
 	var out bytes.Buffer
-	_, err := runExec(context.Background(), f, "c1", execRequest{streams: Streams{Out: &out, TTY: true, Size: func() (uint, uint) { return 24, 80 }}})
+	_, err := Exec(context.Background(), f, "c1", ExecRequest{Streams: Streams{Out: &out, TTY: true, Size: func() (uint, uint) { return 24, 80 }}})
 	if err != nil {
 		t.Fatal(err)
 	}
