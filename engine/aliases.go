@@ -4,6 +4,7 @@ import (
 	"github.com/devorch/devorch/engine/ctr"
 	"github.com/devorch/devorch/engine/event"
 	"github.com/devorch/devorch/engine/images"
+	"github.com/devorch/devorch/engine/logstream"
 	"github.com/devorch/devorch/engine/monitor"
 	"github.com/devorch/devorch/engine/plan"
 )
@@ -33,6 +34,14 @@ const (
 
 // ImageOptions controls how images are made present.
 type ImageOptions = images.Options
+
+// `devorch logs`'s choices, and an attached `up`'s log following and exit
+// tracking.
+type (
+	LogsOptions  = logstream.Options
+	Attacher     = logstream.Attacher
+	AttachResult = logstream.AttachResult
+)
 
 // The live monitor behind the TUI and alerts.
 type (

@@ -1,4 +1,4 @@
-package engine
+package logstream
 
 import (
 	"context"
@@ -10,8 +10,10 @@ import (
 	"github.com/docker/docker/api/types/events"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/devorch/devorch/engine/ctr"
 	"github.com/devorch/devorch/engine/dockerev"
+	"github.com/devorch/devorch/engine/event"
+	"github.com/devorch/devorch/engine/hosts"
+	"github.com/devorch/devorch/engine/plan"
 	"github.com/devorch/devorch/internal/labels"
 )
 
@@ -25,42 +27,42 @@ type Attacher struct {
 	// an abort.
 	KeepAlive bool
 
-	e       *Engine
-	project string
+	d       Docker
+	emit    func(event.Event)
+	recheck time.Duration
 	ctx     context.Context
 	cancel  context.CancelFunc
 	g       *errgroup.Group
 	f       *follower
-	hubs    map[string]*dockerev.Hub
 
 	mu      sync.Mutex
-	started bool                 // Wait began: new containers are followed
-	watched map[string]Container // container ID → container
-	exited  map[string]int       // container ID → exit code
+	started bool                      // Wait began: new containers are followed
+	watched map[string]plan.Container // container ID → container
+	exited  map[string]int            // container ID → exit code
 	exits   chan exitNote
 }
 
 type exitNote struct {
-	c    Container
+	c    plan.Container
 	code int
 }
 
-// NewAttacher starts watching the project's containers. Call Add for each
-// container to follow (Up's OnStart does), then Wait.
-func (e *Engine) NewAttacher(ctx context.Context, project string) *Attacher {
+// NewAttacher starts watching the containers of d.Project on d.Hosts (d.List
+// lists a service's, no one-offs); lines and exits go to emit. Wait trusts
+// the event stream alone for at most recheck before it looks again. Call
+// Add for each container to follow (Up's OnStart does), then Wait.
+func NewAttacher(ctx context.Context, d Docker, recheck time.Duration, emit func(event.Event)) *Attacher {
 	ctx, cancel := context.WithCancel(ctx)
 	gctx := ctx
 	a := &Attacher{
-		e: e, project: project, ctx: ctx, cancel: cancel, g: &errgroup.Group{},
-		f:       newFollower(e, LogsOptions{Follow: true}),
-		hubs:    map[string]*dockerev.Hub{},
-		watched: map[string]Container{},
+		d: d, emit: emit, recheck: recheck, ctx: ctx, cancel: cancel, g: &errgroup.Group{},
+		f:       newFollower(d, Options{Follow: true}, emit),
+		watched: map[string]plan.Container{},
 		exited:  map[string]int{},
 		exits:   make(chan exitNote, 64),
 	}
-	for _, h := range e.Pool.Hosts {
-		hb := dockerev.Watch(gctx, h, project)
-		a.hubs[h.Name] = hb
+	for _, h := range d.Hosts {
+		hb := dockerev.Watch(gctx, h, d.Project)
 		ch, unsub := hb.SubscribeAll(256)
 		go func() {
 			defer unsub()
@@ -69,7 +71,7 @@ func (e *Engine) NewAttacher(ctx context.Context, project string) *Attacher {
 				case <-gctx.Done():
 					return
 				case m := <-ch:
-					a.onEvent(hb, m)
+					a.onEvent(hb.Host(), m)
 				}
 			}
 		}()
@@ -82,7 +84,7 @@ func (e *Engine) NewAttacher(ctx context.Context, project string) *Attacher {
 func (a *Attacher) ShowTimestamps() { a.f.opts.Timestamps = true }
 
 // Add follows a container's logs: from its start when fresh, else from now.
-func (a *Attacher) Add(c Container, fresh bool) {
+func (a *Attacher) Add(c plan.Container, fresh bool) {
 	a.mu.Lock()
 	a.watched[c.ID] = c
 	delete(a.exited, c.ID)
@@ -94,7 +96,7 @@ func (a *Attacher) Add(c Container, fresh bool) {
 	a.f.start(a.ctx, a.g, c, since)
 }
 
-func (a *Attacher) onEvent(hb *dockerev.Hub, m events.Message) {
+func (a *Attacher) onEvent(h *hosts.Host, m events.Message) {
 	a.mu.Lock()
 	c, ok := a.watched[m.Actor.ID]
 	started := a.started
@@ -105,7 +107,7 @@ func (a *Attacher) onEvent(hb *dockerev.Hub, m events.Message) {
 		if !started || m.Action != events.ActionStart || m.Actor.Attributes[labels.OneOff] == "true" {
 			return
 		}
-		cs, err := listHost(a.ctx, hb.Host(), a.project, listOptions{all: true, skipOneOffs: true, services: []string{m.Actor.Attributes[labels.Service]}})
+		cs, err := a.d.List(a.ctx, h, m.Actor.Attributes[labels.Service])
 		if err != nil {
 			return
 		}
@@ -127,7 +129,7 @@ func (a *Attacher) onEvent(hb *dockerev.Hub, m events.Message) {
 		// The code is the event's: by the time of the inspect, a restart
 		// policy may have started the container again (running, code 0).
 		code, codeErr := strconv.Atoi(m.Actor.Attributes["exitCode"])
-		insp, err := ctr.Inspect(a.ctx, c.Host.Client, c.ID)
+		insp, err := a.d.client(&c).ContainerInspect(a.ctx, c.ID)
 		if err != nil {
 			return
 		}
@@ -135,7 +137,7 @@ func (a *Attacher) onEvent(hb *dockerev.Hub, m events.Message) {
 			code = insp.State.ExitCode
 		}
 		if insp.State != nil && (insp.State.Restarting || insp.State.Running) {
-			a.e.emit(Event{Kind: KindExit, Resource: ResContainer, Name: c.Name, Host: c.HostName(), Service: c.Service, Replica: c.Replica, ID: c.ID, ExitCode: code, Status: "restarting"})
+			a.emit(event.Event{Time: time.Now(), Kind: event.KindExit, Resource: event.ResContainer, Name: c.Name, Host: c.HostName(), Service: c.Service, Replica: c.Replica, ID: c.ID, ExitCode: code, Status: "restarting"})
 			return
 		}
 		a.markExited(c, code)
@@ -155,7 +157,7 @@ func (a *Attacher) onEvent(hb *dockerev.Hub, m events.Message) {
 // markExited records a container's exit and reports it once, whether the
 // die event or Wait's first look saw it first (a container that exits
 // before it is followed has its die event ignored).
-func (a *Attacher) markExited(c Container, code int) {
+func (a *Attacher) markExited(c plan.Container, code int) {
 	a.mu.Lock()
 	if _, seen := a.exited[c.ID]; seen {
 		a.mu.Unlock()
@@ -163,7 +165,7 @@ func (a *Attacher) markExited(c Container, code int) {
 	}
 	a.exited[c.ID] = code
 	a.mu.Unlock()
-	a.e.emit(Event{Kind: KindExit, Resource: ResContainer, Name: c.Name, Host: c.HostName(), Service: c.Service, Replica: c.Replica, ID: c.ID, ExitCode: code, Status: "exited"})
+	a.emit(event.Event{Time: time.Now(), Kind: event.KindExit, Resource: event.ResContainer, Name: c.Name, Host: c.HostName(), Service: c.Service, Replica: c.Replica, ID: c.ID, ExitCode: code, Status: "exited"})
 	select {
 	case a.exits <- exitNote{c, code}:
 	default:
@@ -173,7 +175,7 @@ func (a *Attacher) markExited(c Container, code int) {
 // AttachResult says how an attached run ended.
 type AttachResult struct {
 	// First is the container that stopped first (with AbortOnExit).
-	First    *Container
+	First    *plan.Container
 	ExitCode int
 	// Codes holds each container's last exit code by service.
 	Codes map[string]int
@@ -199,7 +201,7 @@ func (a *Attacher) Wait(ctx context.Context, abortOnExit bool) AttachResult {
 		if done {
 			continue
 		}
-		insp, err := ctr.Inspect(ctx, c.Host.Client, id)
+		insp, err := a.d.client(&c).ContainerInspect(ctx, id)
 		if err == nil && insp.State != nil && !insp.State.Running && !insp.State.Restarting && insp.State.Status != "created" {
 			a.markExited(c, insp.State.ExitCode)
 		}
@@ -223,7 +225,7 @@ func (a *Attacher) Wait(ctx context.Context, abortOnExit bool) AttachResult {
 				a.collect(&res)
 				return res
 			}
-		case <-time.After(safetyRecheck):
+		case <-time.After(a.recheck):
 		}
 		if all {
 			break
@@ -245,7 +247,7 @@ func (a *Attacher) collect(res *AttachResult) {
 // it from Docker (after the stack was stopped).
 func (a *Attacher) ExitCodeOf(ctx context.Context, service string) (int, bool) {
 	a.mu.Lock()
-	var cs []Container
+	var cs []plan.Container
 	for _, c := range a.watched {
 		if c.Service == service {
 			cs = append(cs, c)
@@ -253,7 +255,7 @@ func (a *Attacher) ExitCodeOf(ctx context.Context, service string) (int, bool) {
 	}
 	a.mu.Unlock()
 	for _, c := range cs {
-		insp, err := ctr.Inspect(ctx, c.Host.Client, c.ID)
+		insp, err := a.d.client(&c).ContainerInspect(ctx, c.ID)
 		if err == nil && insp.State != nil && !insp.State.Running {
 			return insp.State.ExitCode, true
 		}
