@@ -223,7 +223,7 @@ func (a *Attacher) Wait(ctx context.Context, abortOnExit bool) AttachResult {
 				a.collect(&res)
 				return res
 			}
-		case <-time.After(safetyRecheck):
+		case <-time.After(dockerev.SafetyRecheck):
 		}
 		if all {
 			break
