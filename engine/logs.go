@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/devorch/devorch/engine/dockerev"
 	"github.com/devorch/devorch/engine/hosts"
 	"github.com/devorch/devorch/engine/logstream"
 )
@@ -38,7 +39,7 @@ func (e *Engine) Logs(ctx context.Context, project string, o LogsOptions) error 
 // Wait.
 func (e *Engine) NewAttacher(ctx context.Context, project string) *Attacher {
 	d := e.logDocker(project, listOptions{all: true, skipOneOffs: true})
-	return logstream.NewAttacher(ctx, d, safetyRecheck, e.emit)
+	return logstream.NewAttacher(ctx, d, dockerev.SafetyRecheck, e.emit)
 }
 
 // logDocker hands logstream the pool's hosts and a listing of one service's

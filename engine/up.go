@@ -20,6 +20,7 @@ import (
 	"github.com/devorch/devorch/compose"
 	"github.com/devorch/devorch/engine/ctr"
 	"github.com/devorch/devorch/engine/dockerev"
+	"github.com/devorch/devorch/engine/health"
 	"github.com/devorch/devorch/engine/hosts"
 	"github.com/devorch/devorch/engine/plan"
 	"github.com/devorch/devorch/engine/schedule"
@@ -1121,9 +1122,9 @@ func (e *Engine) waitServices(ctx context.Context, p *compose.Project, set []str
 	g, gctx := errgroup.WithContext(ctx)
 	for _, c := range cs {
 		g.Go(func() error {
-			cond := condRunningOrHealthy
+			cond := health.RunningOrHealthy
 			if completed[c.Service] {
-				cond = condCompleted
+				cond = health.Completed
 			}
 			e.containerProgress(&c, "Waiting", "")
 			if err := waitFor(gctx, hubs[c.HostName()], c.ID, c.Name, cond); err != nil {
@@ -1134,7 +1135,7 @@ func (e *Engine) waitServices(ctx context.Context, p *compose.Project, set []str
 				return err
 			}
 			status := "Healthy"
-			if cond == condCompleted {
+			if cond == health.Completed {
 				status = "Exited"
 			}
 			e.containerProgress(&c, status, "")

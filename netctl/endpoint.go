@@ -62,7 +62,7 @@ func endpoint(s types.ServiceConfig, key, containerName string, oneOff bool) *ne
 		es.DriverOpts = cfg.DriverOpts
 		es.GwPriority = cfg.GatewayPriority
 		if cfg.InterfaceName != "" {
-			// As compose sends it (Engine 28.1+; checkEngines refuses it
+			// As compose sends it (Engine 28.1+; engine/enginecheck refuses it
 			// on older engines, which would ignore it).
 			es.DriverOpts = maps.Clone(es.DriverOpts)
 			if es.DriverOpts == nil {

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/docker/docker/api/types/events"
 	"github.com/docker/docker/api/types/filters"
@@ -17,6 +18,11 @@ import (
 	"github.com/devorch/devorch/engine/hosts"
 	"github.com/devorch/devorch/internal/labels"
 )
+
+// SafetyRecheck bounds how long a wait trusts a hub's events alone: if an
+// event were ever lost, the waiter reads the container's state again after
+// this long.
+const SafetyRecheck = 30 * time.Second
 
 // Hub follows one host's Docker event stream for a project and wakes the
 // goroutines waiting on a container whenever something happens to it. Waits

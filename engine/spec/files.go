@@ -1,9 +1,15 @@
 package spec
 
 import (
+	"archive/tar"
+	"bytes"
 	"fmt"
+	"io"
+	"maps"
 	"path"
+	"slices"
 	"strconv"
+	"time"
 
 	"github.com/compose-spec/compose-go/v2/types"
 
@@ -79,4 +85,35 @@ func InlineFiles(p *compose.Project, s types.ServiceConfig) ([]InlineFile, error
 		}
 	}
 	return out, nil
+}
+
+// InlineArchive is the tar stream that writes files into a container when
+// copied to its root, with the directories they need (mode 0755), all
+// modified at now.
+func InlineArchive(files []InlineFile, now time.Time) (io.Reader, error) {
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	dirs := map[string]bool{}
+	for _, f := range files {
+		for d := path.Dir(f.Target); d != "/" && !dirs[d]; d = path.Dir(d) {
+			dirs[d] = true
+		}
+	}
+	for _, d := range slices.Sorted(maps.Keys(dirs)) {
+		if err := tw.WriteHeader(&tar.Header{Name: d[1:] + "/", Typeflag: tar.TypeDir, Mode: 0o755, ModTime: now}); err != nil {
+			return nil, err
+		}
+	}
+	for _, f := range files {
+		if err := tw.WriteHeader(&tar.Header{Name: f.Target[1:], Typeflag: tar.TypeReg, Mode: f.Mode, Size: int64(len(f.Content)), Uid: f.UID, Gid: f.GID, ModTime: now}); err != nil {
+			return nil, err
+		}
+		if _, err := tw.Write(f.Content); err != nil {
+			return nil, err
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return nil, err
+	}
+	return &buf, nil
 }

@@ -3,10 +3,10 @@
 // labels, healthcheck), its host config (security, DNS, logging, resources,
 // restart policy, namespaces, ports, mounts), the network it is created on
 // and the ones connected after, and the secret and config contents copied
-// in before it starts. It is pure: what it needs from the engine (image,
-// networks, volumes, the containers service:x names, cross-host links, the
-// placement reason, devorch's version) comes in as data, and nothing here
-// talks to Docker.
+// in before it starts, with the tar stream that copies them. It is pure:
+// what it needs from the engine (image, networks, volumes, the containers
+// service:x names, cross-host links, the placement reason, devorch's
+// version) comes in as data, and nothing here talks to Docker.
 package spec
 
 import (
