@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"sync"
 
+	"github.com/devorch/devorch/engine/swarm"
 	"github.com/devorch/devorch/internal/labels"
 )
 
@@ -27,6 +28,8 @@ type HostEntry struct {
 	// Containers of this project there, and how many run.
 	Containers int `json:"Containers"`
 	Running    int `json:"Running"`
+	// Swarm is the host's Swarm membership and role.
+	Swarm swarm.Member `json:"Swarm"`
 }
 
 // Hosts reports every host of the pool: reachability (within a few
@@ -78,6 +81,32 @@ func (e *Engine) Hosts(ctx context.Context, project string) []HostEntry {
 		}()
 	}
 	wg.Wait()
+	tctx, cancel := context.WithTimeout(ctx, hostTimeout())
+	defer cancel()
+	t := swarm.Observe(tctx, e.swarmHosts())
+	for i := range out {
+		out[i].Swarm, _ = t.Member(out[i].Name)
+	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
+}
+
+// swarmHosts is the pool as package swarm sees it.
+func (e *Engine) swarmHosts() []swarm.Host {
+	out := make([]swarm.Host, 0, len(e.Pool.Hosts))
+	for _, h := range e.Pool.Hosts {
+		out = append(out, swarm.Host{Name: h.Name, Address: h.Address, API: h.Client})
+	}
+	return out
+}
+
+// SwarmJoin forms a Swarm among the pool's hosts, or joins them to the one
+// some are in (`devorch hosts join`).
+func (e *Engine) SwarmJoin(ctx context.Context, managers int, say func(string, ...any)) error {
+	return swarm.Join(ctx, e.swarmHosts(), swarm.JoinOptions{Managers: managers, Say: say})
+}
+
+// SwarmLeave undoes what SwarmJoin did (`devorch hosts leave`).
+func (e *Engine) SwarmLeave(ctx context.Context, say func(string, ...any)) error {
+	return swarm.Leave(ctx, e.swarmHosts(), say)
 }

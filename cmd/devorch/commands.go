@@ -17,6 +17,7 @@ import (
 	"github.com/devorch/devorch/compose"
 	"github.com/devorch/devorch/engine"
 	"github.com/devorch/devorch/engine/images"
+	"github.com/devorch/devorch/engine/swarm"
 )
 
 // labelCommand is the shape of commands that act on a project's containers
@@ -796,20 +797,77 @@ func (a *app) hostsCommand() *cobra.Command {
 				return &usageError{fmt.Errorf("--format %q: want table or json", format)}
 			}
 			tw := tabwriter.NewWriter(a.out, 0, 4, 3, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tENDPOINT\tSTATUS\tENGINE\tCPUS\tMEMORY\tRESERVED\tCONTAINERS")
+			fmt.Fprintln(tw, "NAME\tENDPOINT\tSTATUS\tENGINE\tCPUS\tMEMORY\tRESERVED\tCONTAINERS\tSWARM")
 			for _, h := range list {
 				status := "reachable"
 				if !h.Reachable {
 					status = "unreachable: " + h.Error
 				}
 				reserved := fmt.Sprintf("%.2g CPUs, %s", float64(h.ReservedNanoCPUs)/1e9, engine.HumanSize(h.ReservedMemory))
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%d/%d\n", h.Name, h.Endpoint, status, h.Version, h.CPUs, engine.HumanSize(h.Memory), reserved, h.Running, h.Containers)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%d/%d\t%s\n", h.Name, h.Endpoint, status, h.Version, h.CPUs, engine.HumanSize(h.Memory), reserved, h.Running, h.Containers, swarmColumn(h.Swarm))
 			}
 			return tw.Flush()
 		},
 	}
 	cmd.Flags().StringVar(&format, "format", "table", "Format the output: table or json")
+	cmd.AddCommand(a.hostsJoinCommand(), a.hostsLeaveCommand())
 	return cmd
+}
+
+// swarmColumn is a host's Swarm role and the Swarm's short ID.
+func swarmColumn(m swarm.Member) string {
+	if m.Cluster == "" {
+		return m.Role()
+	}
+	return m.Role() + " " + m.Cluster[:min(12, len(m.Cluster))]
+}
+
+func (a *app) hostsJoinCommand() *cobra.Command {
+	var managers int
+	cmd := &cobra.Command{
+		Use:   "join [OPTIONS]",
+		Short: "Form a Docker Swarm among the declared hosts, or join them to the one they are in (idempotent), for overlay networks across hosts",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.withSwarmEngine(cmd, func(e *engine.Engine, say func(string, ...any)) error {
+				return e.SwarmJoin(cmd.Context(), managers, say)
+			})
+		},
+	}
+	cmd.Flags().IntVar(&managers, "managers", 1, "How many of the hosts manage the Swarm (an odd number)")
+	return cmd
+}
+
+func (a *app) hostsLeaveCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "leave",
+		Short: "Undo devorch hosts join: dissolve the Swarm devorch formed, or take out the hosts it joined to another",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.withSwarmEngine(cmd, func(e *engine.Engine, say func(string, ...any)) error {
+				return e.SwarmLeave(cmd.Context(), say)
+			})
+		},
+	}
+}
+
+// withSwarmEngine runs a hosts join/leave step with an engine over the
+// declared hosts, reporting each step on stdout.
+func (a *app) withSwarmEngine(cmd *cobra.Command, run func(*engine.Engine, func(string, ...any)) error) error {
+	p, _, err := a.projectOrName(cmd.Context())
+	if err != nil && !errors.Is(err, compose.ErrNoConfigFile) {
+		return err
+	}
+	pr, err := a.newPrinter(true)
+	if err != nil {
+		return err
+	}
+	e, closePool, err := a.newEngine(p, pr.sink)
+	if err != nil {
+		return err
+	}
+	defer closePool()
+	return run(e, func(format string, args ...any) { fmt.Fprintf(a.out, format+"\n", args...) })
 }
 
 func (a *app) volumeCommand() *cobra.Command {

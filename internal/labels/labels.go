@@ -36,6 +36,12 @@ const (
 	// Built marks an image devorch built for a service without an image:
 	// name; `down --rmi local` removes only those.
 	Built = Prefix + "built"
+	// SwarmFormed marks, in its spec, a Swarm `devorch hosts join`
+	// initialised; SwarmJoined marks a node it joined to one. `hosts
+	// leave` undoes only what carries them. A Swarm node devorch touched
+	// also carries its devorch host name (Host).
+	SwarmFormed = Prefix + "swarm-formed"
+	SwarmJoined = Prefix + "swarm-joined"
 	// Test marks test images and test-only resources; TestContent is a
 	// test image's content hash (rebuilt when it changes).
 	Test        = Prefix + "test"
