@@ -17,10 +17,11 @@ import (
 // A container devorch manages, as Docker reports it, and a run's plan
 // (engine/plan decides from them without I/O).
 type (
-	Container = plan.Container
-	Plan      = plan.Plan
-	Step      = plan.Step
-	Action    = plan.Action
+	Container   = plan.Container
+	Plan        = plan.Plan
+	Step        = plan.Step
+	Action      = plan.Action
+	NetworkKind = plan.NetworkKind
 )
 
 const (

@@ -288,11 +288,13 @@ func (w replicaHosts) replicaOn(service, host string) int {
 
 // links returns the cross-host links the run's containers need: none with
 // one host.
-func (e *Engine) links(p *compose.Project, set []string, where replicaHosts) (netctl.Links, error) {
+func (e *Engine) links(p *compose.Project, set []string, where replicaHosts, overlays map[string]string) (netctl.Links, error) {
 	if e.Pool.Single() {
 		return nil, nil
 	}
-	return netctl.CrossHostLinks(e.netPool(e.Pool.Hosts), p.Services, set, where.hosts, where.replicaOn)
+	pool := e.netPool(e.Pool.Hosts)
+	pool.Overlays = overlays
+	return netctl.CrossHostLinks(pool, p.Services, set, where.hosts, where.replicaOn)
 }
 
 // imageHosts returns which hosts need which images: where replicas will
@@ -341,7 +343,11 @@ func planInput(p *compose.Project, set []string, o UpOptions, w *world, pl *plac
 // cross-host links the plan's containers need.
 func (e *Engine) planUp(ctx context.Context, p *compose.Project, set []string, o UpOptions, w *world, views map[string]*hostView, pl *placement) (*Plan, map[string]map[string]string, netctl.Links, error) {
 	where := replicaHosts{p: p, set: set, scale: o.Scale, place: pl.host, project: w.project}
-	lk, err := e.links(p, set, where)
+	kinds, overlays, err := e.networkKinds(ctx, p, where, views)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	lk, err := e.links(p, set, where, overlays)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -359,6 +365,7 @@ func (e *Engine) planUp(ctx context.Context, p *compose.Project, set []string, o
 		return nil, nil, nil, err
 	}
 	pn.Placement = pl.summary()
+	pn.Networks, pn.Overlays = kinds, overlays
 	return pn, images, lk, nil
 }
 
@@ -522,6 +529,7 @@ func (e *Engine) ensureNetworksVolumes(ctx context.Context, p *compose.Project, 
 		}
 	}
 	pool := e.netPool(e.Pool.Hosts)
+	pool.Overlays = plan.Overlays
 	reqs, err := netctl.Requests(ctx, pool, p.Name, p.Networks, netsOn)
 	if err != nil {
 		return nil, nil, err

@@ -106,7 +106,22 @@ func (f *fakeDocker) NetworkCreate(ctx context.Context, name string, o network.C
 		}
 	}
 	f.creates = append(f.creates, name)
-	return network.CreateResponse{ID: f.addLocked(name, subnet, o.Labels)}, nil
+	id := f.addLocked(name, subnet, o.Labels)
+	f.nets[len(f.nets)-1].Driver, f.nets[len(f.nets)-1].Attachable = o.Driver, o.Attachable
+	return network.CreateResponse{ID: id}, nil
+}
+
+// byName is the network named name, nil if none.
+func (f *fakeDocker) byName(name string) *network.Summary {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for i := range f.nets {
+		if f.nets[i].Name == name {
+			n := f.nets[i]
+			return &n
+		}
+	}
+	return nil
 }
 
 func (f *fakeDocker) NetworkRemove(ctx context.Context, id string) error {

@@ -123,8 +123,8 @@ func CrossHostLinks(pool Pool, services types.Services, set []string, hostsOf fu
 				continue
 			}
 			depHosts := hostsOf(d)
-			if len(depHosts) == 0 {
-				continue
+			if len(depHosts) == 0 || sharesOverlay(s, dep, pool.Overlays) {
+				continue // an overlay network reaches it on every host
 			}
 			for _, h := range hostsOf(name) {
 				if slices.Contains(depHosts, h) {

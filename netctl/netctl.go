@@ -63,6 +63,10 @@ type Request struct {
 	// Subnet, when set and the file gives none, is the subnet to create the
 	// network with (devorch allocates non-overlapping subnets across hosts).
 	Subnet string
+	// Overlay asks for a Swarm overlay network (attachable), created on
+	// Host, a manager of the Swarm, and used on the Span hosts.
+	Overlay bool
+	Span    []string
 }
 
 // Ensure creates the network if it does not exist, or reuses it. Its
@@ -152,6 +156,10 @@ func createOptions(r Request) network.CreateOptions {
 	}
 	if r.Config.Driver != "" && r.Config.Driver != "default" {
 		opts.Driver = r.Config.Driver
+	}
+	if r.Overlay {
+		// Attachable: plain containers (not Swarm services) join it.
+		opts.Driver, opts.Attachable = "overlay", true
 	}
 	ipam := &network.IPAM{Driver: r.Config.Ipam.Driver, Options: r.Config.Ipam.Options}
 	for _, pool := range r.Config.Ipam.Config {

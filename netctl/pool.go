@@ -45,6 +45,10 @@ type Pool struct {
 	// created on host with the subnet this run allocated it: another run
 	// may take that subnet there.
 	SubnetGiven func(host, key, subnet string)
+	// Overlays are the networks that are Swarm overlays in this run (see
+	// Kinds): each is created once, on its manager, and used by name on
+	// every host; services that share one need no cross-host link.
+	Overlays Overlays
 }
 
 func (p Pool) host(name string) (Host, bool) {
@@ -100,13 +104,25 @@ func (n Need) Add(host string, s types.ServiceConfig) {
 // allocateSubnets).
 func Requests(ctx context.Context, pool Pool, project string, networks types.Networks, need Need) ([]Request, error) {
 	var reqs []Request
+	overlay := map[string]int{} // key → its request
 	for _, host := range slices.Sorted(maps.Keys(need)) {
 		for _, key := range slices.Sorted(maps.Keys(need[host])) {
 			cfg, ok := networks[key]
 			if !ok {
 				return nil, fmt.Errorf("network %q is used but not declared", key)
 			}
-			reqs = append(reqs, Request{Project: project, Key: key, Config: cfg, Host: host})
+			mgr := pool.Overlays[key]
+			if mgr == "" {
+				reqs = append(reqs, Request{Project: project, Key: key, Config: cfg, Host: host})
+				continue
+			}
+			i, seen := overlay[key]
+			if !seen {
+				i = len(reqs)
+				overlay[key] = i
+				reqs = append(reqs, Request{Project: project, Key: key, Config: cfg, Host: mgr, Overlay: true})
+			}
+			reqs[i].Span = append(reqs[i].Span, host)
 		}
 	}
 	if err := allocateSubnets(ctx, pool, reqs); err != nil {
@@ -127,8 +143,10 @@ func EnsureAll(ctx context.Context, pool Pool, reqs []Request) (map[string]map[s
 			return nil, fmt.Errorf("network %q: host %q is not in the pool", r.Key, r.Host)
 		}
 		hs[i] = h
-		if out[r.Host] == nil {
-			out[r.Host] = map[string]Ref{}
+		for _, on := range append([]string{r.Host}, r.Span...) {
+			if out[on] == nil {
+				out[on] = map[string]Ref{}
+			}
 		}
 	}
 	var mu sync.Mutex
@@ -149,7 +167,12 @@ func EnsureAll(ctx context.Context, pool Pool, reqs []Request) (map[string]map[s
 				pool.Sink.progress(r.Host, res.Name, "Created")
 			}
 			mu.Lock()
-			out[r.Host][r.Key] = Ref{Name: res.Name, ID: res.ID}
+			if !r.Overlay {
+				out[r.Host][r.Key] = Ref{Name: res.Name, ID: res.ID}
+			}
+			for _, on := range r.Span {
+				out[on][r.Key] = Ref{Name: res.Name, ID: res.ID}
+			}
 			mu.Unlock()
 			return nil
 		})

@@ -33,7 +33,7 @@ func allocateSubnets(ctx context.Context, pool Pool, reqs []Request) error {
 		r := &reqs[i]
 		cfg := r.Config
 		name := Name(r.Project, r.Key, cfg)
-		if bool(cfg.External) || len(cfg.Ipam.Config) > 0 || (cfg.Driver != "" && cfg.Driver != "bridge") {
+		if bool(cfg.External) || len(cfg.Ipam.Config) > 0 || (!r.Overlay && cfg.Driver != "" && cfg.Driver != "bridge") {
 			continue
 		}
 		if _, exists := existing[r.Host][name]; exists {

@@ -56,6 +56,19 @@ type Plan struct {
 	// Placement is where every replica goes, with the scheduler's reasons;
 	// the engine fills it in for --dry-run's table.
 	Placement []Placed
+	// Networks is each network's kind across the hosts it spans (bridge,
+	// overlay, link fallback), with the hosts: filled in by the engine
+	// when there are several hosts.
+	Networks []NetworkKind
+	// Overlays maps the networks that are Swarm overlays to the manager
+	// host they are created on.
+	Overlays map[string]string
+}
+
+// NetworkKind is how one network connects its containers in this run.
+type NetworkKind struct {
+	Key, Kind string
+	Hosts     []string
 }
 
 // Placed is where one replica goes, as the scheduler decided it.
@@ -310,6 +323,12 @@ func pickReplica(cs []Container, name, hash string, want map[string]string) (*Co
 // every replica with its reason, then the actions per host.
 func (p *Plan) String() string {
 	var b strings.Builder
+	if len(p.Networks) > 0 {
+		b.WriteString("NETWORKS\n")
+		for _, n := range p.Networks {
+			fmt.Fprintf(&b, "  %s: %s (%s)\n", n.Key, n.Kind, strings.Join(n.Hosts, ", "))
+		}
+	}
 	if len(p.Placement) > 0 {
 		b.WriteString("PLACEMENT\n")
 		placed := slices.SortedFunc(slices.Values(p.Placement), func(a, b Placed) int {

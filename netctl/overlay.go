@@ -1,0 +1,116 @@
+package netctl
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/compose-spec/compose-go/v2/types"
+)
+
+// Kind is how a project network connects its containers across hosts.
+type Kind string
+
+const (
+	// KindBridge: a bridge on one host.
+	KindBridge Kind = "bridge"
+	// KindOverlay: one Swarm overlay network (attachable) on every host it
+	// spans; names, aliases and addresses work across hosts on every port.
+	KindOverlay Kind = "overlay"
+	// KindLink: a bridge on each host it spans, joined by cross-host links
+	// (a dependency's declared ports published on its host's address).
+	KindLink Kind = "link fallback"
+)
+
+// Overlays maps the compose key of every network that is a Swarm overlay
+// in this run to the host that manages its Swarm (where it is created).
+type Overlays map[string]string
+
+// Swarms says whether the named hosts are all active members of one Swarm
+// and, if so, a host of the pool that manages it.
+type Swarms func(hosts []string) (manager string, ok bool)
+
+// Span returns the hosts each network of the project connects containers
+// on: the hosts of the services that join it (hostsOf), sorted.
+func Span(services types.Services, hostsOf func(service string) []string) map[string][]string {
+	span := map[string][]string{}
+	for _, name := range slices.Sorted(maps.Keys(services)) {
+		s := services[name]
+		if s.NetworkMode != "" {
+			continue
+		}
+		for key := range s.Networks {
+			for _, h := range hostsOf(name) {
+				if !slices.Contains(span[key], h) {
+					span[key] = append(span[key], h)
+				}
+			}
+		}
+	}
+	for k := range span {
+		slices.Sort(span[k])
+	}
+	return span
+}
+
+// Kinds decides each network's kind. A network devorch creates (not
+// external, no driver but the default or overlay) that spans several hosts
+// is an overlay when those hosts share a Swarm, else a link fallback; a
+// network that is an overlay already (overlay: key → its manager) stays
+// one, so that a run that now places its containers on one host does not
+// churn it. Everything else is a bridge (or the file's driver).
+func Kinds(networks types.Networks, span map[string][]string, shared Swarms, overlay Overlays) (map[string]Kind, Overlays) {
+	kinds := map[string]Kind{}
+	out := Overlays{}
+	for _, key := range slices.Sorted(maps.Keys(networks)) {
+		cfg := networks[key]
+		hs := span[key]
+		auto := !bool(cfg.External) && (cfg.Driver == "" || cfg.Driver == "default" || cfg.Driver == "overlay")
+		switch {
+		case !auto:
+			kinds[key] = KindBridge
+		case overlay[key] != "":
+			kinds[key], out[key] = KindOverlay, overlay[key]
+		case len(hs) < 2:
+			kinds[key] = KindBridge
+		default:
+			if mgr, ok := shared(hs); ok {
+				kinds[key], out[key] = KindOverlay, mgr
+			} else {
+				kinds[key] = KindLink
+			}
+		}
+	}
+	return kinds, out
+}
+
+// FallbackNote is the one message of a run whose networks fell back to
+// cross-host links, naming them and what gives full networking; "" when
+// none did.
+func FallbackNote(kinds map[string]Kind, span map[string][]string) string {
+	var fell []string
+	for _, key := range slices.Sorted(maps.Keys(kinds)) {
+		if kinds[key] == KindLink {
+			fell = append(fell, fmt.Sprintf("%s (hosts %s)", key, strings.Join(span[key], ", ")))
+		}
+	}
+	if len(fell) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("network(s) %s span hosts that are not in one Swarm: services reach dependencies on other hosts only on their declared ports, through ports published on the hosts' addresses; run devorch hosts join to give them overlay networks (names, aliases and every port across hosts)", strings.Join(fell, ", "))
+}
+
+// sharesOverlay says whether two services have a network in common that
+// is an overlay: they reach each other on it as on one host.
+func sharesOverlay(a, b types.ServiceConfig, overlays Overlays) bool {
+	if a.NetworkMode != "" || b.NetworkMode != "" {
+		return false
+	}
+	for key := range a.Networks {
+		if _, ok := b.Networks[key]; ok && overlays[key] != "" {
+			return true
+		}
+	}
+	return false
+}
