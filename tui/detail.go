@@ -216,7 +216,11 @@ func detailNetworks(out *detailWriter, c *engine.ContainerState) {
 		if ip == "" {
 			ip = "(no address)"
 		}
-		out.add("  " + fit(n, 24) + " " + ip)
+		line := "  " + fit(n, 24) + " " + ip
+		if kind := c.NetworkKinds[n]; kind != "" {
+			line = "  " + fit(n, 24) + " " + fit(ip, 16) + " " + out.th.Dim.Render(kind)
+		}
+		out.add(line)
 	}
 }
 

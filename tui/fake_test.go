@@ -190,6 +190,7 @@ func ctr(name, svc string, replica int, host, state, health string, started time
 		Labels:   map[string]string{"dev.devorch.host": host},
 		Networks: map[string]string{"dvt_default": "172.18.0." + fmt.Sprint(10+replica+len(svc))},
 	}}
+	c.NetworkKinds = map[string]string{"dvt_default": "overlay"}
 	if state == "running" {
 		c.StartedAt = fixedNow.Add(-started)
 	}

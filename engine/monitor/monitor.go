@@ -19,6 +19,7 @@ import (
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/events"
+	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/errdefs"
 
 	"github.com/devorch/devorch/compose"
@@ -95,6 +96,10 @@ type ContainerState struct {
 	ReservedNanoCPUs, ReservedMemory int64
 	// Placement is the scheduler's reason for its host ("" with one host).
 	Placement string
+	// NetworkKinds is each network's kind: "overlay" (one Swarm network
+	// across hosts), "bridge", or "link fallback" (a bridge, with
+	// dependencies on other hosts reached through cross-host links).
+	NetworkKinds map[string]string
 }
 
 // HealthProbe is one health check result.
@@ -157,8 +162,9 @@ type Monitor struct {
 	overSince  map[string]time.Time // container+kind → when the threshold was first exceeded
 	rules      map[string][]alertRule
 	logSeq     uint64
-	inflight   sync.WaitGroup // debounced refreshes not yet done
-	logsWanted bool           // someone looks at logs: follow them
+	inflight   sync.WaitGroup    // debounced refreshes not yet done
+	logsWanted bool              // someone looks at logs: follow them
+	drivers    map[string]string // network ID → driver (an ID's driver never changes)
 }
 
 // WantLogs starts or stops following the containers' logs. While nobody
@@ -395,6 +401,7 @@ func (m *Monitor) refresh(h *hosts.Host, id string) {
 		return
 	}
 	st := stateFromInspect(h, insp)
+	st.NetworkKinds = m.networkKinds(h, insp)
 	m.mu.Lock()
 	old := m.states[id]
 	if old != nil {
@@ -827,4 +834,47 @@ func (r *ring) snapshot() []LogLine {
 		out[i] = r.lines[(r.start+i)%len(r.lines)]
 	}
 	return out
+}
+
+// networkKinds is the kind of each of a container's networks, from the
+// network's driver (inspected once per network) and the container's
+// cross-host links.
+func (m *Monitor) networkKinds(h *hosts.Host, insp container.InspectResponse) map[string]string {
+	if insp.NetworkSettings == nil {
+		return nil
+	}
+	out := map[string]string{}
+	for name, es := range insp.NetworkSettings.Networks {
+		if es == nil {
+			continue
+		}
+		m.mu.Lock()
+		driver, known := m.drivers[es.NetworkID]
+		m.mu.Unlock()
+		if !known {
+			n, err := h.Client.NetworkInspect(m.ctx, es.NetworkID, network.InspectOptions{})
+			if err != nil {
+				continue
+			}
+			driver = n.Driver
+			m.mu.Lock()
+			if m.drivers == nil {
+				m.drivers = map[string]string{}
+			}
+			m.drivers[es.NetworkID] = driver
+			m.mu.Unlock()
+		}
+		out[name] = NetworkKind(driver, insp.Config != nil && insp.Config.Labels[labels.Links] != "")
+	}
+	return out
+}
+
+// NetworkKind names a network's kind for a container on it: its driver,
+// but a bridge whose container is linked to other hosts is the link
+// fallback.
+func NetworkKind(driver string, linked bool) string {
+	if driver == "bridge" && linked {
+		return "link fallback"
+	}
+	return driver
 }
