@@ -12,6 +12,7 @@ import (
 	"github.com/devorch/devorch/engine/swarm"
 	"github.com/devorch/devorch/internal/labels"
 	"github.com/devorch/devorch/netctl"
+	"github.com/docker/docker/api/types/network"
 )
 
 // netPool is hs as netctl sees them, reporting to the engine's sink.
@@ -47,9 +48,10 @@ func (e *Engine) netEvent(ev netctl.Event) {
 // are overlays already) and which fall back to cross-host links, and says
 // once which fell back. It returns each network's kind for the plan and
 // the overlays with their managers.
-func (e *Engine) networkKinds(ctx context.Context, p *compose.Project, where replicaHosts, views map[string]*hostView) ([]NetworkKind, map[string]string, error) {
+func (e *Engine) networkKinds(ctx context.Context, p *compose.Project, where replicaHosts, views map[string]*hostView) (*netKinds, error) {
+	nk := &netKinds{}
 	if e.Pool.Single() {
-		return nil, nil, nil
+		return nk, nil
 	}
 	var reachable []swarm.Host
 	for _, h := range e.swarmHosts() {
@@ -61,17 +63,18 @@ func (e *Engine) networkKinds(ctx context.Context, p *compose.Project, where rep
 	defer cancel()
 	t := swarm.Observe(tctx, reachable)
 	existing := netctl.Overlays{}
-	for _, m := range t.Members {
-		if !m.Manager || !m.Active() {
-			continue
-		}
-		nets, err := netctl.List(ctx, e.Pool.Get(m.Host).Client, p.Name)
+	onHost := map[string][]network.Summary{}
+	for _, h := range reachable {
+		nets, err := netctl.List(ctx, e.Pool.Get(h.Name).Client, p.Name)
 		if err != nil {
-			return nil, nil, fmt.Errorf("list networks on host %q: %w", m.Host, err)
+			return nil, fmt.Errorf("list networks on host %q: %w", h.Name, err)
 		}
-		for _, n := range nets {
-			if n.Driver == "overlay" && n.Labels[labels.Network] != "" {
-				existing[n.Labels[labels.Network]] = m.Host
+		onHost[h.Name] = nets
+		if m, _ := t.Member(h.Name); m.Manager && m.Active() {
+			for _, n := range nets {
+				if n.Driver == "overlay" && n.Labels[labels.Network] != "" {
+					existing[n.Labels[labels.Network]] = h.Name
+				}
 			}
 		}
 	}
@@ -84,11 +87,54 @@ func (e *Engine) networkKinds(ctx context.Context, p *compose.Project, where rep
 	if note := netctl.FallbackNote(kinds, span); note != "" {
 		e.warn("%s", note)
 	}
-	var out []NetworkKind
+	nk.overlays = overlays
 	for _, key := range slices.Sorted(maps.Keys(kinds)) {
 		if len(span[key]) > 0 || kinds[key] == netctl.KindOverlay {
-			out = append(out, NetworkKind{Key: key, Kind: string(kinds[key]), Hosts: span[key]})
+			nk.kinds = append(nk.kinds, NetworkKind{Key: key, Kind: string(kinds[key]), Hosts: span[key]})
 		}
 	}
-	return out, overlays, nil
+	// A bridge of a network that is now an overlay (the hosts joined a
+	// Swarm) is replaced: its containers are recreated on the overlay,
+	// and it goes once they have left it.
+	for host, nets := range onHost {
+		for _, n := range nets {
+			if key := n.Labels[labels.Network]; overlays[key] != "" && n.Driver != "overlay" {
+				if nk.replaced == nil {
+					nk.replaced, nk.replacedOn = map[string]string{}, map[string][]string{}
+				}
+				nk.replaced[n.ID] = fmt.Sprintf("network %s becomes a Swarm overlay", key)
+				nk.replacedOn[host] = append(nk.replacedOn[host], n.ID)
+			}
+		}
+	}
+	return nk, nil
+}
+
+// netKinds is what networkKinds decided for a run.
+type netKinds struct {
+	kinds    []NetworkKind
+	overlays map[string]string // key → manager host
+	// replaced maps the bridges replaced by overlays to the reason their
+	// containers are recreated; replacedOn lists them by host.
+	replaced   map[string]string
+	replacedOn map[string][]string
+}
+
+// removeReplaced removes the bridges a run replaced by overlays, once no
+// container is on them; one still in use (a service outside the run) is
+// left for a later run or down.
+func (e *Engine) removeReplaced(ctx context.Context, on map[string][]string) {
+	for host, ids := range on {
+		h := e.Pool.Get(host)
+		for _, id := range ids {
+			if used, err := netctl.InUse(ctx, h.Client, id); err != nil || used {
+				continue
+			}
+			if err := netctl.Remove(ctx, h.Client, id); err != nil {
+				e.warn("network %s on host %q was replaced by an overlay but could not be removed: %v", id[:min(12, len(id))], host, err)
+				continue
+			}
+			e.progress(ResNetwork, id[:min(12, len(id))], host, "Removed")
+		}
+	}
 }

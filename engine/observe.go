@@ -56,6 +56,7 @@ func fromSummary(h *hosts.Host, s container.Summary) Container {
 		for name, n := range s.NetworkSettings.Networks {
 			if n != nil {
 				c.Networks[name] = n.IPAddress
+				c.NetworkIDs = append(c.NetworkIDs, n.NetworkID)
 			}
 		}
 	}

@@ -117,6 +117,7 @@ func (e *Engine) Up(ctx context.Context, p *compose.Project, o UpOptions) (*UpRe
 	if err := settle(err); err != nil {
 		return res, err
 	}
+	e.removeReplaced(ctx, plan.Replaced)
 	if err := e.handleOrphans(ctx, plan.Orphans, o); err != nil {
 		return res, err
 	}
@@ -343,15 +344,16 @@ func planInput(p *compose.Project, set []string, o UpOptions, w *world, pl *plac
 // cross-host links the plan's containers need.
 func (e *Engine) planUp(ctx context.Context, p *compose.Project, set []string, o UpOptions, w *world, views map[string]*hostView, pl *placement) (*Plan, map[string]map[string]string, netctl.Links, error) {
 	where := replicaHosts{p: p, set: set, scale: o.Scale, place: pl.host, project: w.project}
-	kinds, overlays, err := e.networkKinds(ctx, p, where, views)
+	nk, err := e.networkKinds(ctx, p, where, views)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	lk, err := e.links(p, set, where, overlays)
+	lk, err := e.links(p, set, where, nk.overlays)
 	if err != nil {
 		return nil, nil, nil, err
 	}
 	in := planInput(p, set, o, w, pl, lk)
+	in.Replaced = nk.replaced
 	if _, err := e.checkedPlan(ctx, p, in, w, views); err != nil {
 		return nil, nil, nil, err
 	}
@@ -365,7 +367,7 @@ func (e *Engine) planUp(ctx context.Context, p *compose.Project, set []string, o
 		return nil, nil, nil, err
 	}
 	pn.Placement = pl.summary()
-	pn.Networks, pn.Overlays = kinds, overlays
+	pn.Networks, pn.Overlays, pn.Replaced = nk.kinds, nk.overlays, nk.replacedOn
 	return pn, images, lk, nil
 }
 

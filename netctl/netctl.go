@@ -82,7 +82,7 @@ type Request struct {
 // one (see pick) and removes the others that nothing is attached to.
 func Ensure(ctx context.Context, api API, r Request) (Result, error) {
 	name := Name(r.Project, r.Key, r.Config)
-	existing, err := find(ctx, api, name)
+	existing, err := findFor(ctx, api, r, name)
 	if err != nil {
 		return Result{}, fmt.Errorf("look up network %q on host %q: %w", name, r.Host, err)
 	}
@@ -112,7 +112,7 @@ func Ensure(ctx context.Context, api API, r Request) (Result, error) {
 	if err != nil {
 		if errdefs.IsConflict(err) {
 			// Someone else (a parallel run) created it first.
-			if again, ferr := find(ctx, api, name); ferr == nil && len(again) > 0 {
+			if again, ferr := findFor(ctx, api, r, name); ferr == nil && len(again) > 0 {
 				keep, warning, err := settle(ctx, api, r, name, again)
 				if err != nil {
 					return Result{}, err
@@ -124,7 +124,7 @@ func Ensure(ctx context.Context, api API, r Request) (Result, error) {
 	}
 	// Look again: a create of the same name still in flight when this run
 	// looked may have completed meanwhile.
-	again, err := find(ctx, api, name)
+	again, err := findFor(ctx, api, r, name)
 	if err != nil {
 		return Result{}, fmt.Errorf("look up network %q on host %q: %w", name, r.Host, err)
 	}
@@ -252,6 +252,24 @@ func ids(list []network.Summary) string {
 
 // find returns the networks named exactly name (Docker's name filter also
 // matches parts of names).
+// findFor is find for a request: an overlay request sees only overlays and
+// any other only the rest, so that a bridge an overlay replaces keeps its
+// name until its containers have moved off it.
+func findFor(ctx context.Context, api API, r Request, name string) ([]network.Summary, error) {
+	list, err := find(ctx, api, name)
+	if err != nil || bool(r.Config.External) {
+		return list, err
+	}
+	wantOverlay := r.Overlay || r.Config.Driver == "overlay"
+	var out []network.Summary
+	for _, n := range list {
+		if (n.Driver == "overlay") == wantOverlay {
+			out = append(out, n)
+		}
+	}
+	return out, nil
+}
+
 func find(ctx context.Context, api API, name string) ([]network.Summary, error) {
 	list, err := api.NetworkList(ctx, network.ListOptions{Filters: filters.NewArgs(filters.Arg("name", name))})
 	if err != nil {

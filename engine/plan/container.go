@@ -29,6 +29,8 @@ type Container struct {
 	Ports    []container.Port
 	Command  string
 	Networks map[string]string // network name → IP address
+	// NetworkIDs are the IDs of the networks it is on.
+	NetworkIDs []string
 }
 
 // HostName is the container's devorch host name.

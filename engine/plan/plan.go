@@ -63,6 +63,9 @@ type Plan struct {
 	// Overlays maps the networks that are Swarm overlays to the manager
 	// host they are created on.
 	Overlays map[string]string
+	// Replaced lists, by host, the IDs of the bridges that overlays
+	// replace: removed once the converge has moved their containers.
+	Replaced map[string][]string
 }
 
 // NetworkKind is how one network connects its containers in this run.
@@ -113,6 +116,10 @@ type Input struct {
 	LinkSig func(service, host string, replica int) string
 	// Why returns the scheduler's reason for a replica's host (nil: none).
 	Why func(service string, replica int) string
+	// Replaced maps the IDs of networks this run replaces (a bridge whose
+	// network becomes a Swarm overlay) to the reason: a container on one
+	// is recreated.
+	Replaced map[string]string
 }
 
 // ContainerName is the name of a service replica's container.
@@ -232,8 +239,21 @@ func recreateReason(in Input, st *Step, want map[string]string, followsChanged s
 		return "image changed"
 	case followsChanged != "":
 		return fmt.Sprintf("shares a namespace with %s, which is replaced", followsChanged)
+	case replacedNetwork(in.Replaced, best) != "":
+		return replacedNetwork(in.Replaced, best)
 	case in.LinkSig != nil && in.LinkSig(name, st.Host, r) != best.Labels[labels.Links]:
 		return "cross-host links changed"
+	}
+	return ""
+}
+
+// replacedNetwork is why c must be recreated for a network it is on that
+// the run replaces ("" if none).
+func replacedNetwork(replaced map[string]string, c *Container) string {
+	for _, id := range c.NetworkIDs {
+		if why := replaced[id]; why != "" {
+			return why
+		}
 	}
 	return ""
 }

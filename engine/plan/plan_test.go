@@ -321,3 +321,24 @@ var (
 	testProject = testmodel.Project
 	svc         = testmodel.Service
 )
+
+// TestReplacedNetworkRecreates: a container on a bridge that an overlay
+// replaces is recreated, saying why; one on another network is kept.
+func TestReplacedNetworkRecreates(t *testing.T) {
+	p := testProject(t, svc("db"), svc("web"))
+	on := func(ids ...string) func(*Container) { return func(c *Container) { c.NetworkIDs = ids } }
+	plan, err := Make(Input{Project: p, Services: []string{"db", "web"}, Place: func(string, int) string { return "local" },
+		Existing: []Container{running(p, "db", 1, on("bridge1")), running(p, "web", 1, on("other"))},
+		Replaced: map[string]string{"bridge1": "network default becomes a Swarm overlay"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"recreate p-db-1@local (network default becomes a Swarm overlay)", "keep p-web-1@local"}
+	got := describe(plan)
+	for i := range got {
+		got[i], _, _ = strings.Cut(got[i], " from ")
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("plan %q, want %q", got, want)
+	}
+}
