@@ -408,9 +408,6 @@ func Leave(ctx context.Context, hs []Host, say func(format string, args ...any))
 		byName[h.Name] = h
 	}
 	mgr := byName[t.Manager(cluster)]
-	if err := refuseInUse(ctx, mgr); err != nil {
-		return err
-	}
 	s, err := mgr.API.SwarmInspect(ctx)
 	if err != nil {
 		return fmt.Errorf("host %q: inspect its Swarm: %w", mgr.Name, err)
@@ -429,6 +426,9 @@ func Leave(ctx context.Context, hs []Host, say func(format string, args ...any))
 	}
 	if !formed {
 		return leaveJoined(ctx, byName, mgr, workers, managers, say)
+	}
+	if err := refuseInUse(ctx, mgr); err != nil {
+		return err
 	}
 	for _, m := range workers {
 		if err := byName[m.Host].API.SwarmLeave(ctx, false); err != nil {
@@ -467,6 +467,9 @@ func leaveJoined(ctx context.Context, byName map[string]Host, mgr Host, workers,
 	}
 	if len(mine) == 0 {
 		return errors.New("the hosts' Swarm was not formed by devorch and devorch joined none of them to it: devorch leaves only what it made (use docker swarm leave on a host to take it out)")
+	}
+	if err := refuseInUse(ctx, mgr); err != nil {
+		return err
 	}
 	for _, m := range mine {
 		if err := byName[m.Host].API.SwarmLeave(ctx, false); err != nil {
