@@ -45,16 +45,22 @@ vet:
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	@$(GO) mod tidy -diff >/dev/null || { echo "go mod tidy would change go.mod or go.sum:" >&2; $(GO) mod tidy -diff >&2; exit 1; }
 
-# test starts four extra Docker hosts (scripts/testhosts.sh) for the
-# multi-host tests (h1-h3; h4 is restarted by a monitor test; h3 also on
-# tcp+TLS, h2 also over ssh) and always stops them, whatever the outcome.
+# test starts eight extra Docker hosts (scripts/testhosts.sh) for the
+# multi-host tests and always stops them, whatever the outcome: h1-h3 (h3
+# also on tcp+TLS, h2 also over ssh); h4 is restarted by a monitor test; h5
+# and h6 are one Docker Swarm (h5 its manager, TEST_SWARM) for the overlay
+# network tests; h7 and h8 stay plain for tests that run devorch hosts join.
 TEST_IMAGES := devorch-test/testapp:latest devorch-test/busybox:latest
+TEST_HOSTS := 8
+TEST_SWARM := 5 6
 test: deps check-docker vet build cross test-images
 	@set -e; \
 	trap 'scripts/testhosts.sh down >/dev/null 2>&1 || true' EXIT; \
-	DEVORCH_TESTHOST_IMAGES="$(TEST_IMAGES)" scripts/testhosts.sh up 4; \
+	DEVORCH_TESTHOST_IMAGES="$(TEST_IMAGES)" scripts/testhosts.sh up $(TEST_HOSTS); \
+	scripts/testhosts.sh swarm $(TEST_SWARM); \
 	eval "$$(scripts/testhosts.sh env)"; \
 	echo "test hosts: $$DEVORCH_TEST_HOSTS"; \
+	echo "test swarm: $${DEVORCH_TEST_SWARM:-none}"; \
 	echo "tls: $${DEVORCH_TEST_TLS:-none}  ssh: $${DEVORCH_TEST_SSH:-none}"; \
 	DEVORCH_REQUIRE_DOCKER=1 $(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
 
@@ -72,7 +78,8 @@ test-under-load: deps check-docker test-images
 	scripts/under-load.sh --runs $(LOAD_RUNS) -- $(MAKE) --no-print-directory test
 
 hosts-up: test-images
-	DEVORCH_TESTHOST_IMAGES="$(TEST_IMAGES)" scripts/testhosts.sh up 4
+	DEVORCH_TESTHOST_IMAGES="$(TEST_IMAGES)" scripts/testhosts.sh up $(TEST_HOSTS)
+	scripts/testhosts.sh swarm $(TEST_SWARM)
 	@scripts/testhosts.sh env
 
 hosts-down:

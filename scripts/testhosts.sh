@@ -3,9 +3,10 @@
 # devorch multi-host integration tests. See scripts/testhosts.md.
 #
 #   scripts/testhosts.sh up [N]          start h1..hN (default 3); idempotent, repairs crashed hosts
-#   scripts/testhosts.sh down [--purge]  stop all hosts; --purge also deletes their data roots
+#   scripts/testhosts.sh swarm I [J...]  join running hosts hI, hJ... into one Docker Swarm, hI its manager; idempotent
+#   scripts/testhosts.sh down [--purge]  stop all hosts (leaving their Swarm first); --purge also deletes their data roots
 #   scripts/testhosts.sh status          show the hosts
-#   scripts/testhosts.sh env [--raw]     print DEVORCH_TEST_HOSTS (and DEVORCH_TEST_TLS/_SSH) for the running hosts
+#   scripts/testhosts.sh env [--raw]     print DEVORCH_TEST_HOSTS (and DEVORCH_TEST_SWARM, DEVORCH_TEST_TLS/_SSH) for the running hosts
 #   scripts/testhosts.sh load IMAGE...   copy images from the default daemon into every running host
 #
 # Host hN: network namespace devorch-hN, veth dvh-hN (10.251.N.1/24) <-> eth0
@@ -16,6 +17,9 @@
 # /var/lib/devorch-testhosts/tls), and an sshd in h2's namespace listens on
 # 10.251.2.2:22 (keys and client config in /var/lib/devorch-testhosts/ssh)
 # whose sessions have DOCKER_HOST=h2's socket.
+# `swarm I J...` records its hosts in /run/devorch-testhosts/swarm; `env` lists
+# them in DEVORCH_TEST_SWARM (manager first) instead of DEVORCH_TEST_HOSTS, and
+# `up` makes every other host that is in a Swarm leave it.
 set -Eeuo pipefail
 
 readonly TAG=devorch-testhosts
@@ -38,6 +42,12 @@ readonly TLS_DIR=$DATA_DIR/tls
 readonly SSH_HOST=2
 readonly SSH_DIR=$DATA_DIR/ssh
 readonly SSHD=/usr/sbin/sshd
+# The one Swarm `swarm I J...` made: its hosts, manager first ("5 6"). It is
+# runtime state (down removes it); the Swarm state itself is in the data roots.
+readonly SWARM_FILE=$RUN_DIR/swarm
+readonly SWARM_PORT=2377 GOSSIP_PORT=7946
+readonly SWARM_READY_TIMEOUT=30
+readonly LEAVE_TIMEOUT=15
 
 # The docker CLI must not be redirected by the caller's environment.
 unset DOCKER_HOST DOCKER_CONTEXT DOCKER_TLS_VERIFY DOCKER_CERT_PATH
@@ -49,10 +59,13 @@ die() { log "error: $1"; exit "${2:-1}"; }
 usage() {
 	cat >&2 <<'EOF'
 usage: testhosts.sh up [N]          start hosts h1..hN (default 3)
-       testhosts.sh down [--purge]  stop all hosts (--purge: also delete data roots)
+       testhosts.sh swarm I [J...]  join running hosts hI, hJ... into one Swarm (hI manager, the
+                                    others workers); idempotent, repairs; recorded for env/up/down
+       testhosts.sh down [--purge]  stop all hosts, each leaving its Swarm first
+                                    (--purge: also delete data roots)
        testhosts.sh status          show hosts
-       testhosts.sh env [--raw]     print DEVORCH_TEST_HOSTS, DEVORCH_TEST_TLS, DEVORCH_TEST_SSH
-                                    (eval-safe; --raw: only DEVORCH_TEST_HOSTS, unquoted)
+       testhosts.sh env [--raw]     print DEVORCH_TEST_HOSTS, DEVORCH_TEST_SWARM, DEVORCH_TEST_TLS,
+                                    DEVORCH_TEST_SSH (eval-safe; --raw: only DEVORCH_TEST_HOSTS, unquoted)
        testhosts.sh load IMAGE...   copy images from the default daemon into all running hosts
 EOF
 	exit 2
@@ -528,6 +541,211 @@ start_host() { # set up network + launch dockerd for host i (does not wait)
 	echo $!
 }
 
+# ---------------------------------------------------------------- Swarm
+# `swarm I J...` joins running hosts into one Swarm the way a user would:
+# swarm init on hI, swarm join as workers on the others, each advertising and
+# listening on its own address (10.251.N.2:2377), no node or Swarm labels
+# (devorch's own `hosts join` adds those). Its hosts are recorded in
+# $SWARM_FILE, manager first; `env` lists them in DEVORCH_TEST_SWARM.
+swarm_addr_of() { echo "$(addr_of "$1"):$SWARM_PORT"; }
+
+in_list() { [[ " ${2//$'\n'/ } " == *" $1 "* ]]; } # in_list WORD "LIST": WORD is one of LIST's words (space or newline separated)
+
+swarm_record() { # the recorded Swarm's host numbers, manager first ("5 6"), or nothing
+	local r=""
+	[[ -r $SWARM_FILE ]] && r=$(<"$SWARM_FILE")
+	[[ $r =~ ^[0-9]+( [0-9]+)*$ ]] && echo "$r"
+	return 0
+}
+
+swarm_state() { # host i's LocalNodeState (inactive, pending, active, error, locked); nothing if it does not answer
+	[[ -n $(dockerd_pid "$1") ]] || return 0
+	timeout 5 docker -H "$(endpoint_of "$1")" info --format '{{.Swarm.LocalNodeState}}' 2>/dev/null || true
+}
+
+swarm_role() { # "STATE CONTROL" (LocalNodeState, ControlAvailable) -> inactive, manager, worker (or pending, error, locked)
+	case $1 in
+	"active true") echo manager ;;
+	"active false") echo worker ;;
+	*) echo "${1%% *}" ;;
+	esac
+}
+
+leave_swarm() { # host i leaves any Swarm it is in, bounded by LEAVE_TIMEOUT; 1 if it could not
+	local i=$1 s
+	s=$(swarm_state "$i")
+	[[ -n $s && $s != inactive ]] || return 0
+	log "h$i: leaving its Swarm (state $s)"
+	if ! timeout "$LEAVE_TIMEOUT" docker -H "$(endpoint_of "$i")" swarm leave --force >/dev/null 2>&1; then
+		log "h$i: swarm leave --force failed or took over ${LEAVE_TIMEOUT}s"
+		return 1
+	fi
+	# The bridge the Swarm made for its containers' outside traffic stays
+	# after leave; a host that was never in a Swarm has none.
+	timeout 10 docker -H "$(endpoint_of "$i")" network rm docker_gwbridge >/dev/null 2>&1 || true
+}
+
+leave_swarms() { # leave_swarm for several hosts in parallel; 1 if any could not
+	local i pids=() rc=0
+	for i in "$@"; do leave_swarm "$i" & pids+=($!); done
+	for i in "${pids[@]}"; do wait "$i" || rc=1; done
+	return $rc
+}
+
+gossip_port_bound() { # something in host i's namespace listens on the Swarm gossip port (7946/tcp)
+	[[ -n $(nsenter --net="/var/run/netns/$(ns_of "$1")" ss -Hltn "sport = :$GOSSIP_PORT" 2>/dev/null) ]]
+}
+
+gossip_ok() { # host i's dockerd did not fail to start Swarm gossip the last time it tried
+	local last
+	last=$(tac "$(log_of "$1")" 2>/dev/null | grep -m1 -E 'New memberlist node|error in agentInit' || true)
+	[[ $last != *"error in agentInit"* ]]
+}
+
+restart_host() { # restart host i's dockerd (same data root) and wait until it answers; $2: why
+	local i=$1 pid deadline=$((SECONDS + START_TIMEOUT))
+	log "h$i: restarting its dockerd: $2"
+	cleanup_host "$i"
+	pid=$(start_host "$i")
+	until timeout 5 docker -H "$(endpoint_of "$i")" info --format '{{.ID}}' >/dev/null 2>&1; do
+		if ! alive "$pid" || ((SECONDS >= deadline)); then
+			tail -n 30 "$(log_of "$i")" >&2 || true
+			log "h$i: dockerd did not come back"
+			return 1
+		fi
+		sleep 0.3
+	done
+	if ((i == SSH_HOST)); then ensure_sshd "$i"; fi
+}
+
+# plain_host i: host i ends up in no Swarm, with its gossip port free. A
+# dockerd whose leave was not acknowledged within a second (its peers left at
+# the same time, or are gone) logs "Could not close DB: timeout waiting for
+# leave broadcast" and never closes its gossip listener; its next join or
+# init then runs without gossip ("error in agentInit ... 7946: address
+# already in use"), so overlay networks carry nothing (moby/moby#31913). Such
+# a dockerd is restarted.
+plain_host() {
+	local i=$1 n
+	leave_swarm "$i" || return 1
+	[[ $(swarm_state "$i") == inactive ]] || return 0 # (not answering: up repairs it)
+	for n in 1 2 3 4 5 6 7 8 9 10; do # (the listener closes right after the leave, if at all)
+		gossip_port_bound "$i" || return 0
+		((n == 10)) || sleep 0.3
+	done
+	restart_host "$i" "its Swarm gossip listener (port $GOSSIP_PORT) outlived the Swarm it left (moby/moby#31913)"
+}
+
+# plain_hosts i...: plain_host for the hosts that need it (in a Swarm, or
+# with their gossip port taken), in parallel, managers after the others: a
+# worker's leave its manager acknowledges closes its gossip, and a manager
+# whose peers have left has none to wait for. A host that does not answer is
+# left to up's repair.
+plain_hosts() {
+	local i s pids=() rc=0 others=() managers=()
+	for i in "$@"; do
+		s=$(timeout 10 docker -H "$(endpoint_of "$i")" info \
+			--format '{{.Swarm.LocalNodeState}} {{.Swarm.ControlAvailable}}' 2>/dev/null) || continue
+		case $s in
+		"inactive "*) if gossip_port_bound "$i"; then others+=("$i"); fi ;;
+		*" true") managers+=("$i") ;;
+		*) others+=("$i") ;;
+		esac
+	done
+	for i in "${others[@]}"; do plain_host "$i" & pids+=($!); done
+	for i in "${pids[@]}"; do wait "$i" || rc=1; done
+	pids=()
+	for i in "${managers[@]}"; do plain_host "$i" & pids+=($!); done
+	for i in "${pids[@]}"; do wait "$i" || rc=1; done
+	return $rc
+}
+
+manager_ok() { # host m is the only manager of an unlabelled Swarm and advertises its own address
+	local m=$1 s
+	s=$(dk "$m" info --format '{{.Swarm.LocalNodeState}} {{.Swarm.ControlAvailable}} {{.Swarm.NodeAddr}} {{.Swarm.Managers}} {{with .Swarm.Cluster}}{{len .Spec.Labels}}{{end}}' 2>/dev/null) || return 1
+	[[ $s == "active true $(addr_of "$m") 1 0" ]]
+}
+
+worker_id() { # host i's node ID if it is an active worker advertising its own address, else nothing
+	local i=$1 s
+	s=$(dk "$i" info --format '{{.Swarm.LocalNodeState}} {{.Swarm.ControlAvailable}} {{.Swarm.NodeAddr}} {{.Swarm.NodeID}}' 2>/dev/null) || return 0
+	[[ $s == "active false $(addr_of "$i") "?* ]] && echo "${s##* }"
+	return 0
+}
+
+swarm_nodes() { # the nodes host m (a manager) lists: "ID STATE AVAILABILITY LABEL-COUNT ROLE" lines
+	local m=$1 ids
+	ids=$(dk "$m" node ls -q 2>/dev/null) && [[ -n $ids ]] || return 1
+	# shellcheck disable=SC2086 # one ID a word
+	dk "$m" node inspect --format '{{.ID}} {{.Status.State}} {{.Spec.Availability}} {{len .Spec.Labels}} {{.Spec.Role}}' $ids 2>/dev/null
+}
+
+# swarm_complete m [w...]: hosts m, w... form exactly one Swarm, m its only
+# manager: the manager lists exactly their nodes, all ready and active, none
+# labelled, and each host's gossip started.
+swarm_complete() {
+	local m=$1 i id nodes want
+	for i in "$@"; do gossip_ok "$i" || return 1; done
+	manager_ok "$m" || return 1
+	nodes=$(swarm_nodes "$m") || return 1
+	id=$(dk "$m" info --format '{{.Swarm.NodeID}}' 2>/dev/null) || return 1
+	want="$id ready active 0 manager"
+	for i in "${@:2}"; do
+		id=$(worker_id "$i")
+		[[ -n $id ]] || return 1
+		want+=$'\n'"$id ready active 0 worker"
+	done
+	[[ $(sort <<<"$nodes") == "$(sort <<<"$want")" ]]
+}
+
+# swarm_join m w...: hosts w... leave whatever Swarm they are in and join
+# host m's as workers.
+swarm_join() {
+	local m=$1 i token
+	shift
+	(($#)) || return 0
+	plain_hosts "$@" || die "could not make h${*// /, h} leave their Swarm"
+	token=$(dk "$m" swarm join-token -q worker) || die "h$m: swarm join-token failed"
+	for i in "$@"; do
+		log "h$i: joining h$m's Swarm as a worker"
+		dk "$i" swarm join --advertise-addr "$(addr_of "$i")" --listen-addr "$(swarm_addr_of "$i")" \
+			--token "$token" "$(swarm_addr_of "$m")" >/dev/null || die "h$i: swarm join failed"
+	done
+}
+
+# swarm_make m w...: make hosts m, w... one Swarm. A manager that is fine
+# keeps its Swarm: the workers that are not in it (re)join, and the nodes it
+# lists that are none of the hosts' (hosts that left, unlisted hosts) are
+# removed. Otherwise every host leaves and m starts a new Swarm.
+swarm_make() {
+	local m=$1 i id mid nodes keep="" join=() stale=()
+	if gossip_ok "$m" && manager_ok "$m" && mid=$(dk "$m" info --format '{{.Swarm.NodeID}}' 2>/dev/null) &&
+		nodes=$(swarm_nodes "$m") && grep -qx "$mid ready active 0 manager" <<<"$nodes"; then
+		for i in "${@:2}"; do
+			id=$(worker_id "$i")
+			if [[ -n $id ]] && gossip_ok "$i" && grep -qx "$id ready active 0 worker" <<<"$nodes"; then
+				keep+=" $id"
+			else
+				join+=("$i")
+			fi
+		done
+		while read -r id _; do
+			[[ $id == "$mid" ]] || in_list "$id" "$keep" || stale+=("$id")
+		done <<<"$nodes"
+		log "h$m: repairing its Swarm (${#join[@]} worker(s) to (re)join, ${#stale[@]} other node(s) to remove)"
+	else
+		log "h$m: starting a new Swarm"
+		plain_hosts "$@" || die "could not make h${*// /, h} leave their Swarm"
+		dk "$m" swarm init --advertise-addr "$(addr_of "$m")" --listen-addr "$(swarm_addr_of "$m")" \
+			>/dev/null || die "h$m: swarm init failed"
+		join=("${@:2}")
+	fi
+	swarm_join "$m" "${join[@]}"
+	for id in "${stale[@]}"; do
+		dk "$m" node rm --force "$id" >/dev/null || die "h$m: node rm $id failed"
+	done
+}
+
 # ---------------------------------------------------------------- commands
 lock() {
 	mkdir -p "$(dirname "$LOCK_FILE")"
@@ -538,7 +756,7 @@ lock() {
 require() {
 	((EUID == 0)) || die "must run as root (it creates network namespaces, iptables rules and dockerds)" 2
 	local c missing=()
-	for c in dockerd docker nsenter ip iptables setsid flock findmnt ps timeout; do
+	for c in dockerd docker nsenter ip ss iptables setsid flock findmnt ps timeout tac; do
 		local f
 		f=$(type -P "$c" 2>/dev/null) && [[ -f $f && -x $f ]] || missing+=("$c")
 	done
@@ -549,20 +767,33 @@ cmd_status() {
 	local hosts i pid state
 	hosts=$( { known_hosts; data_hosts; } | sort -nu)
 	if [[ -z $hosts ]]; then echo "no test hosts"; return 0; fi
-	printf '%-4s %-8s %-7s %-40s %-12s %-15s %s\n' NAME STATE PID ENDPOINT ADDRESS DRIVER CONTAINERS/IMAGES
+	printf '%-4s %-8s %-7s %-40s %-12s %-15s %-8s %s\n' NAME STATE PID ENDPOINT ADDRESS DRIVER SWARM CONTAINERS/IMAGES
 	for i in $hosts; do
 		pid=$(dockerd_pid "$i")
-		local extra=- drv=-
+		local extra=- drv=- role=-
 		[[ -s $DATA_DIR/h$i.driver ]] && drv=$(cat "$DATA_DIR/h$i.driver")
 		if healthy "$i"; then
 			state=running
-			extra=$(dk "$i" info --format '{{.Containers}}/{{.Images}}' 2>/dev/null || echo '?')
+			if extra=$(dk "$i" info --format '{{.Containers}}/{{.Images}} {{.Swarm.LocalNodeState}} {{.Swarm.ControlAvailable}}' 2>/dev/null); then
+				role=$(swarm_role "${extra#* }")
+				extra=${extra%% *}
+			else
+				extra='?' role='?'
+			fi
 		elif [[ -n $pid ]]; then state=broken
 		elif [[ -n $(known_hosts | grep -x "$i") ]]; then state=stale
 		else state=stopped
 		fi
-		printf '%-4s %-8s %-7s %-40s %-12s %-15s %s\n' "h$i" "$state" "${pid:--}" "$(endpoint_of "$i")" "$(addr_of "$i")" "$drv" "$extra"
+		printf '%-4s %-8s %-7s %-40s %-12s %-15s %-8s %s\n' "h$i" "$state" "${pid:--}" "$(endpoint_of "$i")" \
+			"$(addr_of "$i")" "$drv" "$role" "$extra"
 	done
+	local rec
+	rec=$(swarm_record)
+	if [[ -n $rec ]]; then
+		# shellcheck disable=SC2086 # one host number a word
+		if swarm_complete $rec; then state=complete; else state="NOT complete (run: $0 swarm $rec)"; fi
+		printf 'Swarm of h%s (manager h%s, recorded in %s): %s\n' "${rec// /, h}" "${rec%% *}" "$SWARM_FILE" "$state"
+	fi
 	# the other endpoint kinds, when their host is running
 	if healthy "$TLS_HOST"; then
 		state="not answering"
@@ -593,21 +824,40 @@ extra_endpoints() {
 	return 0
 }
 
+host_spec() { echo "h$1=$(endpoint_of "$1");address=$(addr_of "$1")"; }
+
+# env: the running hosts, those of the recorded Swarm (swarm I J...) apart:
+# they are in DEVORCH_TEST_SWARM (manager first, only when that Swarm is
+# complete), never in DEVORCH_TEST_HOSTS.
 cmd_env() {
-	local raw=0 i val="" running k v
+	local raw=0 i val="" sval="" running plain="" rec k v
 	[[ ${1:-} == --raw ]] && raw=1
 	running=$(running_hosts)
+	rec=$(swarm_record)
 	for i in $running; do
-		val+="${val:+,}h$i=$(endpoint_of "$i");address=$(addr_of "$i")"
+		in_list "$i" "$rec" && continue
+		plain+=" $i"
+		val+="${val:+,}$(host_spec "$i")"
 	done
-	[[ -n $val ]] || log "no running test hosts"
+	if ((!raw)) && [[ -n $rec ]]; then
+		local up=1
+		for i in $rec; do in_list "$i" "$running" || up=0; done
+		# shellcheck disable=SC2086 # one host number a word
+		if ((up)) && swarm_complete $rec; then
+			for i in $rec; do sval+="${sval:+,}$(host_spec "$i")"; done
+		else
+			log "the recorded Swarm of h${rec// /, h} is not complete: DEVORCH_TEST_SWARM is empty (run: $0 swarm $rec)"
+		fi
+	fi
+	[[ -n $val$sval ]] || log "no running test hosts"
 	if ((raw)); then
 		# one line only: the Makefile reads it with $(...)
 		printf 'DEVORCH_TEST_HOSTS=%s\n' "$val"
 	else
 		printf "export DEVORCH_TEST_HOSTS='%s'\n" "$val"
+		printf "export DEVORCH_TEST_SWARM='%s'\n" "$sval"
 		# shellcheck disable=SC2086
-		extra_endpoints $running | while read -r k v; do
+		extra_endpoints $plain | while read -r k v; do
 			printf "export %s='%s'\n" "$k" "$v"
 		done
 	fi
@@ -666,6 +916,55 @@ cmd_load() {
 	load_images "$@"
 }
 
+cmd_swarm() {
+	(($#)) || usage
+	local i t0=$SECONDS list="$*"
+	for i in "$@"; do
+		if ! [[ $i =~ ^[1-9][0-9]*$ ]] || ((i > MAX_HOSTS)); then die "host numbers must be 1..$MAX_HOSTS, not '$i'" 2; fi
+	done
+	(($(printf '%s\n' "$@" | sort -u | wc -l) == $#)) || die "a host is listed twice: $list" 2
+	lock
+	for i in "$@"; do healthy "$i" || die "h$i is not running (run: $0 up N first)"; done
+	# hosts of an earlier record that are not in this one become plain hosts
+	local old=()
+	for i in $(swarm_record); do in_list "$i" "$list" || old+=("$i"); done
+	((${#old[@]} == 0)) || plain_hosts "${old[@]}" || die "could not make h${old[*]} leave their Swarm"
+	echo "$list" >"$SWARM_FILE" # first: up leaves these hosts alone, running swarm again repairs them
+	if swarm_complete "$@"; then
+		log "h${list// /, h} already form one Swarm, h$1 its manager: nothing to do ($((SECONDS - t0))s)"
+		return 0
+	fi
+	swarm_make "$@"
+	local deadline=$((SECONDS + SWARM_READY_TIMEOUT))
+	until swarm_complete "$@"; do
+		if ((SECONDS >= deadline)); then
+			dk "$1" node ls >&2 || true
+			die "the Swarm of h${list// /, h} is not complete after ${SWARM_READY_TIMEOUT}s"
+		fi
+		sleep 0.3
+	done
+	log "swarm $list: h${list// /, h} form one Swarm, h$1 its manager; done in $((SECONDS - t0))s"
+}
+
+# swarm_tidy n (up): the recorded Swarm's hosts are left as they are when
+# all of them are among h1..hn (else the record is dropped); every other host
+# that is in a Swarm (left by a test or an earlier run: the Swarm state is in
+# the data root) leaves it.
+swarm_tidy() {
+	local n=$1 rec i others=()
+	rec=$(swarm_record)
+	for i in $rec; do
+		if ((i > n)); then
+			log "the recorded Swarm of h${rec// /, h} has hosts beyond N=$n: dropping the record"
+			rm -f "$SWARM_FILE"
+			rec=""
+			break
+		fi
+	done
+	for i in $(seq 1 "$n"); do in_list "$i" "$rec" || others+=("$i"); done
+	((${#others[@]} == 0)) || plain_hosts "${others[@]}" || die "a host could not leave its Swarm (see above)"
+}
+
 cmd_up() {
 	local n=${1:-3} t0=$SECONDS i
 	[[ $n =~ ^[0-9]+$ ]] && ((n >= 1 && n <= MAX_HOSTS)) || die "N must be 1..$MAX_HOSTS" 2
@@ -676,7 +975,10 @@ cmd_up() {
 	for i in $(known_hosts); do
 		if ((i > n)); then log "h$i: beyond N=$n, stopping"; extra+=("$i"); fi
 	done
-	cleanup_hosts "${extra[@]}"
+	if ((${#extra[@]})); then
+		leave_swarms "${extra[@]}" || true # (their data roots keep no Swarm state)
+		cleanup_hosts "${extra[@]}"
+	fi
 	local todo=() launched=()
 	for i in $(seq 1 "$n"); do
 		if healthy "$i"; then continue; fi
@@ -723,6 +1025,7 @@ cmd_up() {
 	else
 		log "h1..h$n already up"
 	fi
+	swarm_tidy "$n"
 	((n < SSH_HOST)) || ensure_sshd "$SSH_HOST"
 	if [[ -n ${DEVORCH_TESTHOST_IMAGES:-} ]]; then
 		local img imgs=()
@@ -739,6 +1042,12 @@ cmd_down() {
 	local purge=0 i
 	case ${1:-} in --purge) purge=1 ;; "") ;; *) usage ;; esac
 	lock
+	# Leave every Swarm first, so that the kept data roots hold no Swarm state
+	# (a host that cannot is made to leave by the next up).
+	# shellcheck disable=SC2046
+	leave_swarms $(known_hosts) || log "warning: a host could not leave its Swarm"
+	rm -f "$SWARM_FILE"
+	# shellcheck disable=SC2046
 	cleanup_hosts $(known_hosts)
 	remove_fw_rules
 	rmdir "$RUN_DIR" 2>/dev/null || true
@@ -754,7 +1063,7 @@ main() {
 	local cmd=${1:-}
 	(($#)) && shift
 	case $cmd in
-	up | down | load) require ;;
+	up | down | load | swarm) require ;;
 	status | env) require ;;
 	*) usage ;;
 	esac

@@ -108,9 +108,10 @@ up_part() {
 	n=$(tr ',' '\n' <<<"$raw" | grep -c . || true)
 	for i in 1 2 3; do tr ',' '\n' <<<"$raw" | grep -q "^h$i=" || missing=1; done
 	if ((missing)); then
-		# Keep any host beyond h3 that someone else runs (up N stops hosts > N).
+		# Keep any host beyond h3 that someone else runs (up N stops hosts > N),
+		# the test Swarm's too (env --raw leaves those out).
 		local top
-		top=$(tr ',' '\n' <<<"$raw" | sed -nE 's/^h([0-9]+)=.*/\1/p' | sort -n | tail -n1)
+		top=$(scripts/testhosts.sh env 2>>"$log" | grep -oE "[',]h[0-9]+=" | tr -dc '0-9\n' | sort -n | tail -n1)
 		top=$((${top:-0} > 3 ? top : 3))
 		echo "starting test hosts h1..h$top (scripts/testhosts.sh up $top; $n running before)" >&2
 		if ((n == 0)); then started_hosts=1; fi

@@ -15,7 +15,13 @@ import (
 
 // EnvTestHosts names the extra Docker hosts scripts/testhosts.sh started,
 // in devorch's DEVORCH_HOSTS format: name=unix:///…sock;address=IP,…
-const EnvTestHosts = "DEVORCH_TEST_HOSTS"
+// EnvTestSwarm names, in the same format, the hosts `scripts/testhosts.sh
+// swarm` joined into one Docker Swarm, its manager first; they are never in
+// EnvTestHosts.
+const (
+	EnvTestHosts = "DEVORCH_TEST_HOSTS"
+	EnvTestSwarm = "DEVORCH_TEST_SWARM"
+)
 
 // TestHost is one extra Docker host for multi-host tests.
 type TestHost struct {
@@ -28,14 +34,29 @@ func (h TestHost) Spec() string {
 	return fmt.Sprintf("%s=%s;address=%s", h.Name, h.Endpoint, h.Address)
 }
 
+// hostList is the hosts one environment variable names, read and given
+// clients once.
+type hostList struct {
+	env   string
+	once  sync.Once
+	hosts []TestHost
+	err   error
+}
+
 var (
-	hostsOnce sync.Once
-	hostsList []TestHost
-	hostsErr  error
+	plainHosts = &hostList{env: EnvTestHosts}
+	swarmHosts = &hostList{env: EnvTestSwarm}
 )
 
-func parseTestHosts() ([]TestHost, error) {
-	raw := strings.TrimSpace(os.Getenv(EnvTestHosts))
+func (l *hostList) get() ([]TestHost, error) {
+	l.once.Do(func() { l.hosts, l.err = connectHosts(l.env, os.Getenv(l.env)) })
+	return l.hosts, l.err
+}
+
+// parseHosts reads a host list in devorch's DEVORCH_HOSTS format
+// (name=endpoint;address=IP,…) from env's value raw; "" is no hosts.
+func parseHosts(env, raw string) ([]TestHost, error) {
+	raw = strings.TrimSpace(raw)
 	if raw == "" {
 		return nil, nil
 	}
@@ -43,8 +64,8 @@ func parseTestHosts() ([]TestHost, error) {
 	for _, entry := range strings.Split(raw, ",") {
 		parts := strings.Split(entry, ";")
 		name, ep, ok := strings.Cut(parts[0], "=")
-		if !ok {
-			return nil, fmt.Errorf("%s entry %q: want name=endpoint;address=IP", EnvTestHosts, entry)
+		if !ok || name == "" || ep == "" {
+			return nil, fmt.Errorf("%s entry %q: want name=endpoint;address=IP", env, entry)
 		}
 		h := TestHost{Name: name, Endpoint: ep}
 		for _, p := range parts[1:] {
@@ -52,30 +73,66 @@ func parseTestHosts() ([]TestHost, error) {
 				h.Address = v
 			}
 		}
-		c, err := client.NewClientWithOpts(client.WithHost(ep), client.WithAPIVersionNegotiation())
-		if err != nil {
-			return nil, err
-		}
-		h.Client = c
 		out = append(out, h)
 	}
 	return out, nil
 }
 
-func testHosts() ([]TestHost, error) {
-	hostsOnce.Do(func() { hostsList, hostsErr = parseTestHosts() })
-	return hostsList, hostsErr
+// connectHosts is parseHosts with a client for each host.
+func connectHosts(env, raw string) ([]TestHost, error) {
+	hs, err := parseHosts(env, raw)
+	if err != nil {
+		return nil, err
+	}
+	for i := range hs {
+		c, err := client.NewClientWithOpts(client.WithHost(hs[i].Endpoint), client.WithAPIVersionNegotiation())
+		if err != nil {
+			return nil, err
+		}
+		hs[i].Client = c
+	}
+	return hs, nil
 }
+
+func testHosts() ([]TestHost, error) { return plainHosts.get() }
 
 // Hosts returns at least n extra Docker hosts (started by `make test`
 // through scripts/testhosts.sh) with the test images loaded. Without them
 // the test is skipped, or fails when DEVORCH_REQUIRE_DOCKER=1.
 func Hosts(t testing.TB, n int) []TestHost {
 	t.Helper()
+	return needHosts(t, plainHosts, n, fmt.Sprintf("scripts/testhosts.sh up %d", n))
+}
+
+// SwarmHosts returns the first n hosts of the test Swarm (DEVORCH_TEST_SWARM:
+// hosts `make test` joined with scripts/testhosts.sh swarm), its manager
+// first and the others its workers, with the test images loaded. The Swarm
+// is as a user would make it: no devorch labels on it or its nodes. Without
+// it the test is skipped, or fails when DEVORCH_REQUIRE_DOCKER=1.
+func SwarmHosts(t testing.TB, n int) []TestHost {
+	t.Helper()
+	hs := needHosts(t, swarmHosts, n, "scripts/testhosts.sh up N and scripts/testhosts.sh swarm I J...")
+	info, err := hs[0].Client.Info(context.Background())
+	if err == nil && !info.Swarm.ControlAvailable {
+		err = fmt.Errorf("%s: %s is not a Swarm manager (Swarm state %q)", EnvTestSwarm, hs[0].Name, info.Swarm.LocalNodeState)
+	}
+	if err != nil {
+		if os.Getenv(EnvRequireDocker) == "1" {
+			t.Fatalf("test Swarm unavailable: %v", err)
+		}
+		t.Skipf("test Swarm unavailable: %v", err)
+	}
+	return hs
+}
+
+// needHosts returns the first n hosts of l, answering and with the test
+// images, or skips (fails with DEVORCH_REQUIRE_DOCKER=1) saying what to run.
+func needHosts(t testing.TB, l *hostList, n int, run string) []TestHost {
+	t.Helper()
 	cli := Images(t)
-	hs, err := testHosts()
+	hs, err := l.get()
 	if err == nil && len(hs) < n {
-		err = fmt.Errorf("%s lists %d hosts, the test needs %d (run scripts/testhosts.sh up %d)", EnvTestHosts, len(hs), n, n)
+		err = fmt.Errorf("%s lists %d hosts, the test needs %d (run %s)", l.env, len(hs), n, run)
 	}
 	if err != nil {
 		if os.Getenv(EnvRequireDocker) == "1" {
@@ -127,12 +184,19 @@ func loadImages(ctx context.Context, from client.APIClient, h TestHost) error {
 	return nil
 }
 
-// extraClients are the test hosts' clients, for cleanup and leak checks.
+// extraClients are the clients of the test hosts and of the test Swarm's
+// hosts (each endpoint once), for cleanup and leak checks.
 func extraClients() []client.APIClient {
-	hs, _ := testHosts()
 	var out []client.APIClient
-	for _, h := range hs {
-		out = append(out, h.Client)
+	seen := map[string]bool{}
+	for _, l := range []*hostList{plainHosts, swarmHosts} {
+		hs, _ := l.get()
+		for _, h := range hs {
+			if !seen[h.Endpoint] {
+				seen[h.Endpoint] = true
+				out = append(out, h.Client)
+			}
+		}
 	}
 	return out
 }
@@ -156,7 +220,7 @@ func HostNamed(t testing.TB, name string) TestHost {
 				return h
 			}
 		}
-		err = fmt.Errorf("%s has no host %q (make test starts h1-h4)", EnvTestHosts, name)
+		err = fmt.Errorf("%s has no host %q (make test starts h1-h8; h5 and h6 are in %s)", EnvTestHosts, name, EnvTestSwarm)
 	}
 	if os.Getenv(EnvRequireDocker) == "1" {
 		t.Fatalf("extra Docker host unavailable: %v", err)
