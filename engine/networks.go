@@ -30,6 +30,10 @@ func (e *Engine) netPool(hs []*hosts.Host) netctl.Pool {
 				_, err := h.Info(ctx, 0)
 				return err
 			},
+			Manages: func(ctx context.Context) bool {
+				info, err := h.Info(ctx, 0)
+				return err == nil && info.Swarm.ControlAvailable
+			},
 		})
 	}
 	return p
@@ -120,21 +124,17 @@ type netKinds struct {
 	replacedOn map[string][]string
 }
 
-// removeReplaced removes the bridges a run replaced by overlays, once no
-// container is on them; one still in use (a service outside the run) is
-// left for a later run or down.
-func (e *Engine) removeReplaced(ctx context.Context, on map[string][]string) {
-	for host, ids := range on {
-		h := e.Pool.Get(host)
-		for _, id := range ids {
-			if used, err := netctl.InUse(ctx, h.Client, id); err != nil || used {
-				continue
-			}
-			if err := netctl.Remove(ctx, h.Client, id); err != nil {
-				e.warn("network %s on host %q was replaced by an overlay but could not be removed: %v", id[:min(12, len(id))], host, err)
-				continue
-			}
-			e.progress(ResNetwork, id[:min(12, len(id))], host, "Removed")
+// replaceBridges takes off the bridges that overlays replace in this run,
+// once it is sure every container on them is recreated or removed by it.
+func (e *Engine) replaceBridges(ctx context.Context, pn *Plan) error {
+	if len(pn.Replaced) == 0 {
+		return nil
+	}
+	moving := map[string]bool{}
+	for _, st := range pn.Steps {
+		if st.Existing != nil && (st.Action == ActRecreate || st.Action == ActRemove) {
+			moving[st.Existing.ID] = true
 		}
 	}
+	return netctl.ReplaceBridges(ctx, e.netPool(e.Pool.Hosts), pn.Replaced, func(id string) bool { return moving[id] })
 }

@@ -108,6 +108,9 @@ func (e *Engine) Up(ctx context.Context, p *compose.Project, o UpOptions) (*UpRe
 	if err != nil {
 		return res, err
 	}
+	if err := e.replaceBridges(ctx, plan); err != nil {
+		return res, settle(refusal(err))
+	}
 	nets, vols, err := e.ensureNetworksVolumes(ctx, p, set, plan)
 	if err != nil {
 		return res, settle(refusal(err))
@@ -117,7 +120,6 @@ func (e *Engine) Up(ctx context.Context, p *compose.Project, o UpOptions) (*UpRe
 	if err := settle(err); err != nil {
 		return res, err
 	}
-	e.removeReplaced(ctx, plan.Replaced)
 	if err := e.handleOrphans(ctx, plan.Orphans, o); err != nil {
 		return res, err
 	}

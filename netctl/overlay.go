@@ -1,12 +1,17 @@
 package netctl
 
 import (
+	"context"
 	"fmt"
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/compose-spec/compose-go/v2/types"
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/network"
+	"github.com/docker/docker/errdefs"
 )
 
 // Kind is how a project network connects its containers across hosts.
@@ -113,4 +118,83 @@ func sharesOverlay(a, b types.ServiceConfig, overlays Overlays) bool {
 		}
 	}
 	return false
+}
+
+// overlayGone bounds how long down waits for a worker to drop its copy of
+// an overlay network its manager removed.
+const overlayGone = 20 * time.Second
+
+// awaitGone waits until the host no longer lists the network, at most d;
+// it says whether it went. An overlay's removal reaches the hosts' own
+// lists a moment after the Swarm's, the manager's included.
+func awaitGone(ctx context.Context, api API, id string, d time.Duration) bool {
+	deadline := time.Now().Add(d)
+	for {
+		list, err := api.NetworkList(ctx, network.ListOptions{Filters: filters.NewArgs(filters.Arg("id", id))})
+		if err == nil && !slices.ContainsFunc(list, func(n network.Summary) bool { return n.ID == id }) {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// ReplaceBridges takes off their hosts the bridges that overlays replace
+// (on: host → network IDs), before the overlays are created: Docker
+// refuses an overlay named as a bridge on its manager, and a worker would
+// resolve the name to its bridge. Every container on them must be one the
+// run recreates or removes (moving): one that is not (a service left out
+// of the run) would lose its network, and the run is refused before
+// anything changes. Then the containers are disconnected (their
+// replacements join the overlay) and the bridges removed.
+func ReplaceBridges(ctx context.Context, pool Pool, on map[string][]string, moving func(containerID string) bool) error {
+	type bridge struct {
+		host Host
+		net  network.Inspect
+	}
+	var bridges []bridge
+	var stuck []string
+	for _, host := range slices.Sorted(maps.Keys(on)) {
+		h, ok := pool.host(host)
+		if !ok {
+			continue
+		}
+		for _, id := range on[host] {
+			n, err := h.API.NetworkInspect(ctx, id, network.InspectOptions{})
+			if errdefs.IsNotFound(err) {
+				continue
+			}
+			if err != nil {
+				return fmt.Errorf("inspect network %s on host %q: %w", short(id), host, err)
+			}
+			for cid, ep := range n.Containers {
+				if !moving(cid) {
+					stuck = append(stuck, fmt.Sprintf("%s on host %q", ep.Name, host))
+				}
+			}
+			bridges = append(bridges, bridge{h, n})
+		}
+	}
+	if len(stuck) > 0 {
+		slices.Sort(stuck)
+		return fmt.Errorf("the project's networks become Swarm overlays, but containers this run does not recreate are on their bridges (%s): run devorch up for the whole project, without naming services", strings.Join(stuck, ", "))
+	}
+	for _, b := range bridges {
+		for cid := range b.net.Containers {
+			if err := b.host.API.NetworkDisconnect(ctx, b.net.ID, cid, true); err != nil && !errdefs.IsNotFound(err) {
+				return fmt.Errorf("disconnect container %s from network %s on host %q: %w", short(cid), b.net.Name, b.host.Name, err)
+			}
+		}
+		if err := Remove(ctx, b.host.API, b.net.ID); err != nil {
+			return fmt.Errorf("remove network %s on host %q (an overlay replaces it): %w", b.net.Name, b.host.Name, err)
+		}
+		pool.Sink.progress(b.host.Name, b.net.Name, "Removed")
+	}
+	return nil
 }

@@ -25,7 +25,13 @@ type Host struct {
 	// networks of a host that does not are not read when subnets are
 	// allocated: nothing is created there.
 	Alive func(ctx context.Context) error
+	// Manages reports whether the host manages a Swarm (where overlay
+	// networks are removed); nil means it does not.
+	Manages func(ctx context.Context) bool
 }
+
+// Manager says whether the host manages a Swarm.
+func (h Host) Manager(ctx context.Context) bool { return h.Manages != nil && h.Manages(ctx) }
 
 // Pool is the hosts a run's networks are on, and where it reports.
 type Pool struct {
@@ -196,6 +202,14 @@ func RemoveAll(ctx context.Context, pool Pool, project string) error {
 				return fmt.Errorf("list networks on host %q: %w", h.Name, err)
 			}
 			for _, n := range nets {
+				if n.Scope == "swarm" && !h.Manager(gctx) {
+					// An overlay seen from a worker: its manager removes
+					// it, and the worker drops its copy soon after.
+					if !awaitGone(gctx, h.API, n.ID, overlayGone) {
+						pool.Sink.warn("overlay network %s is still listed on host %q %s after its removal; Docker drops it there when the Swarm catches up", n.Name, h.Name, overlayGone)
+					}
+					continue
+				}
 				pool.Sink.progress(h.Name, n.Name, "Removing")
 				err := Remove(gctx, h.API, n.ID)
 				if errors.Is(err, ErrStaleEndpoint) {
@@ -205,6 +219,9 @@ func RemoveAll(ctx context.Context, pool Pool, project string) error {
 				}
 				if err != nil {
 					return fmt.Errorf("remove network %s on host %q: %w", n.Name, h.Name, err)
+				}
+				if n.Scope == "swarm" && !awaitGone(gctx, h.API, n.ID, overlayGone) {
+					pool.Sink.warn("overlay network %s is still listed on host %q %s after its removal; Docker drops it there when the Swarm catches up", n.Name, h.Name, overlayGone)
 				}
 				pool.Sink.progress(h.Name, n.Name, "Removed")
 			}

@@ -122,7 +122,11 @@ services:
 func TestMultiHostSpreadAndCrossHostCalls(t *testing.T) {
 	t.Parallel()
 	m := newMultiStack(t, 3, map[string]string{"compose.yaml": spreadStack})
-	m.mustRun("up", "-d", "--wait")
+	r := m.mustRun("up", "-d", "--wait")
+	// The hosts are in no Swarm: the network falls back to links, said once.
+	if n := strings.Count(r.stderr, "run devorch hosts join"); n != 1 {
+		t.Errorf("the link fallback is said %d times, want once:\n%s", n, r.stderr)
+	}
 	pl := m.placement()
 	hostsUsed := map[string]bool{}
 	for _, h := range pl {
@@ -132,7 +136,7 @@ func TestMultiHostSpreadAndCrossHostCalls(t *testing.T) {
 		t.Fatalf("spread: three services on %d hosts: %v", len(hostsUsed), pl)
 	}
 	// front calls api, api calls db: by service name, across hosts.
-	r := m.mustRun("exec", "-T", "front", "/testapp", "get", "http://api:8082/call?url=http://db:8083/")
+	r = m.mustRun("exec", "-T", "front", "/testapp", "get", "http://api:8082/call?url=http://db:8083/")
 	if strings.TrimSpace(r.stdout) != "db" {
 		t.Errorf("front → api → db across hosts: %q", r.stdout)
 	}

@@ -47,7 +47,7 @@ func TestTyposExitNonZero(t *testing.T) {
 		wants []string
 	}{
 		{[]string{"upp"}, []string{`unknown command "upp" for "devorch"`, `Did you mean "up"?`}},
-		{[]string{"hosts", "join"}, []string{`unknown command "join" for "devorch hosts"`}},
+		{[]string{"hosts", "frobnicate"}, []string{`unknown command "frobnicate" for "devorch hosts"`}},
 		{[]string{"volume", "lss"}, []string{`unknown command "lss" for "devorch volume"`, `Did you mean "ls"?`}},
 		{[]string{"help", "upp"}, []string{`unknown command "upp" for "devorch"`, `Did you mean "up"?`}},
 		{[]string{"down", "extra"}, []string{`unknown command "extra" for "devorch down"`}},

@@ -64,7 +64,8 @@ type Plan struct {
 	// host they are created on.
 	Overlays map[string]string
 	// Replaced lists, by host, the IDs of the bridges that overlays
-	// replace: removed once the converge has moved their containers.
+	// replace: taken off before the overlays are created, their
+	// containers recreated on the overlays.
 	Replaced map[string][]string
 }
 

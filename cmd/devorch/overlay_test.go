@@ -1,0 +1,247 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/network"
+
+	"github.com/devorch/devorch/internal/testenv"
+)
+
+// newSwarmStack is a stack run on test hosts that form one Swarm
+// (scripts/testhosts.sh swarm), the manager first.
+func newSwarmStack(t *testing.T, n int, files map[string]string) *multiStack {
+	t.Helper()
+	hs := testenv.SwarmHosts(t, n)
+	m := &multiStack{stack: newStack(t, files), hosts: hs}
+	for _, h := range hs {
+		m.flags = append(m.flags, "--host", h.Spec())
+	}
+	return m
+}
+
+// overlayStack: api listens on a port it never declares; web, on the other
+// host, calls it. x and y share another network only.
+func overlayStack(h1, h2 string) string {
+	return fmt.Sprintf(`
+services:
+  api:
+    image: devorch-test/testapp:latest
+    environment: {NAME: api, PORT: "8080"}
+    networks:
+      default: {aliases: [backend]}
+    deploy: {placement: {constraints: ["node.hostname==%[1]s"]}}
+  web:
+    image: devorch-test/testapp:latest
+    environment: {NAME: web, PORT: "8090"}
+    depends_on: [api]
+    deploy: {placement: {constraints: ["node.hostname==%[2]s"]}}
+  x:
+    image: devorch-test/testapp:latest
+    environment: {NAME: x, PORT: "8070"}
+    networks: [other]
+    deploy: {placement: {constraints: ["node.hostname==%[1]s"]}}
+  y:
+    image: devorch-test/busybox:latest
+    command: ["sleep", "3600"]
+    init: true
+    networks: [other]
+    deploy: {placement: {constraints: ["node.hostname==%[2]s"]}}
+networks:
+  other: {}
+`, h1, h2)
+}
+
+// On hosts that form a Swarm, a network spanning them is one overlay:
+// service names, aliases, container names and container IPs answer across
+// hosts on ports nobody declared, nothing is published for links, two
+// networks stay apart, and down leaves nothing on any host.
+func TestOverlayAcrossSwarmHosts(t *testing.T) {
+	t.Parallel()
+	m := newSwarmStack(t, 2, nil)
+	h1, h2 := m.hosts[0], m.hosts[1]
+	m.write("compose.yaml", overlayStack(h1.Name, h2.Name))
+	r := m.mustRun("--dry-run", "up", "-d")
+	for _, want := range []string{"default: overlay (" + h1.Name + ", " + h2.Name + ")", "other: overlay (" + h1.Name + ", " + h2.Name + ")"} {
+		if !strings.Contains(r.stdout+r.stderr, want) {
+			t.Errorf("dry run does not show %q:\n%s%s", want, r.stdout, r.stderr)
+		}
+	}
+	r = m.mustRun("up", "-d", "--wait")
+	if strings.Contains(r.stderr, "hosts join") {
+		t.Errorf("up on Swarm hosts falls back to links:\n%s", r.stderr)
+	}
+	if pl := m.placement(); pl[m.name("api", 1)] != h1.Name || pl[m.name("web", 1)] != h2.Name {
+		t.Fatalf("placement: %v", pl)
+	}
+	ctx := context.Background()
+	api, err := h1.Client.ContainerInspect(ctx, m.name("api", 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(api.HostConfig.PortBindings) > 0 {
+		t.Errorf("api publishes %v: an overlay needs no link", api.HostConfig.PortBindings)
+	}
+	web, err := h2.Client.ContainerInspect(ctx, m.name("web", 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(web.HostConfig.ExtraHosts) > 0 {
+		t.Errorf("web has extra_hosts %v: an overlay needs no link", web.HostConfig.ExtraHosts)
+	}
+	ep := api.NetworkSettings.Networks[m.project+"_default"]
+	if ep == nil || ep.IPAddress == "" {
+		t.Fatalf("api has no address on the default network: %+v", api.NetworkSettings.Networks)
+	}
+	for _, target := range []string{"api", "backend", m.name("api", 1), ep.IPAddress} {
+		r := m.mustRun("exec", "-T", "web", "/testapp", "get", "http://"+target+":8080/")
+		if strings.TrimSpace(r.stdout) != "api" {
+			t.Errorf("web → %s:8080 across hosts: %q", target, r.stdout)
+		}
+	}
+	// Both networks are the one overlay on the manager, with the project's labels.
+	for _, key := range []string{"default", "other"} {
+		n, err := h1.Client.NetworkInspect(ctx, m.project+"_"+key, network.InspectOptions{})
+		if err != nil {
+			t.Fatalf("network %s on the manager: %v", key, err)
+		}
+		if n.Driver != "overlay" || !n.Attachable || n.Labels["dev.devorch.project"] != m.project {
+			t.Errorf("network %s: driver %s, attachable %v, labels %v", key, n.Driver, n.Attachable, n.Labels)
+		}
+	}
+	// x and y share only "other": y, on h2, reaches x on h1 but neither
+	// api's name nor its address.
+	if r := m.run("exec", "-T", "y", "sh", "-c", "nc -w 5 x 8070 </dev/null"); r.code != 0 {
+		t.Errorf("y → x on the other overlay: %s", r)
+	}
+	if r := m.run("exec", "-T", "y", "sh", "-c", "nc -w 3 "+ep.IPAddress+" 8080 </dev/null"); r.code == 0 {
+		t.Errorf("y reached api's address %s across networks: %s", ep.IPAddress, r)
+	}
+	if r := m.run("exec", "-T", "y", "nslookup", "api"); r.code == 0 && strings.Contains(r.stdout, ep.IPAddress) {
+		t.Errorf("y resolves api across networks: %s", r)
+	}
+	// A second up touches nothing.
+	r = m.mustRun("up", "-d")
+	if strings.Contains(r.stderr, "Creat") || strings.Contains(r.stderr, "Recreat") {
+		t.Errorf("second up changed something:\n%s", r.stderr)
+	}
+	m.mustRun("down")
+	if l := m.leftoversEverywhere(); len(l) > 0 {
+		t.Errorf("left behind: %v", l)
+	}
+	// The test hosts' Swarm was formed by the script, not by devorch:
+	// hosts leave leaves it alone.
+	if r := m.run("hosts", "leave"); r.code == 0 || !strings.Contains(r.stderr, "not formed by devorch") {
+		t.Errorf("hosts leave on a Swarm devorch did not form: %s", r)
+	}
+}
+
+// joinStack: api on one host declares its port (the link fallback needs
+// it), web on the other calls it.
+func joinStack(h1, h2 string) string {
+	return fmt.Sprintf(`
+services:
+  api:
+    image: devorch-test/testapp:latest
+    environment: {NAME: api, PORT: "8080"}
+    expose: ["8080"]
+    deploy: {placement: {constraints: ["node.hostname==%[1]s"]}}
+  web:
+    image: devorch-test/testapp:latest
+    environment: {NAME: web, PORT: "8090"}
+    depends_on: [api]
+    deploy: {placement: {constraints: ["node.hostname==%[2]s"]}}
+`, h1, h2)
+}
+
+// h7 and h8 are plain hosts kept for this test: a stack on them falls back
+// to links; devorch hosts join forms a Swarm (twice: nothing more
+// happens); the next up moves the network to an overlay, recreating only
+// what was on the bridges and removing them; hosts leave refuses while the
+// project's overlay is there, and undoes the Swarm after down.
+func TestHostsJoinConvergesToOverlayAndLeave(t *testing.T) {
+	t.Parallel()
+	h1, h2 := testenv.HostNamed(t, "h7"), testenv.HostNamed(t, "h8")
+	m := &multiStack{stack: newStack(t, map[string]string{"compose.yaml": joinStack(h1.Name, h2.Name)}), hosts: []testenv.TestHost{h1, h2}}
+	for _, h := range m.hosts {
+		m.flags = append(m.flags, "--host", h.Spec())
+	}
+	t.Cleanup(func() {
+		m.run("down")
+		m.run("hosts", "leave")
+	})
+	r := m.mustRun("up", "-d", "--wait")
+	if !strings.Contains(r.stderr, "run devorch hosts join") {
+		t.Errorf("up on hosts in no Swarm does not say how to get overlays:\n%s", r.stderr)
+	}
+	if r := m.mustRun("exec", "-T", "web", "/testapp", "get", "http://api:8080/"); strings.TrimSpace(r.stdout) != "api" {
+		t.Errorf("web → api through the link: %q", r.stdout)
+	}
+
+	r = m.mustRun("hosts", "join")
+	if !strings.Contains(r.stdout, h1.Name+": formed a new Swarm") || !strings.Contains(r.stdout, h2.Name+": joined as a worker") {
+		t.Errorf("hosts join:\n%s", r.stdout)
+	}
+	r = m.mustRun("hosts", "join")
+	if !strings.Contains(r.stdout, "reusing the Swarm") || !strings.Contains(r.stdout, h2.Name+": already a worker") || strings.Contains(r.stdout, "joined as") {
+		t.Errorf("hosts join again is not a no-op:\n%s", r.stdout)
+	}
+	roles := map[string]string{}
+	for _, l := range jsonLines(t, m.mustRun("hosts", "--format", "json").stdout) {
+		sw, _ := l["Swarm"].(map[string]any)
+		roles[l["Name"].(string)] = fmt.Sprint(sw["Manager"], "/", sw["Leader"], "/", sw["State"])
+	}
+	if roles[h1.Name] != "true/true/active" || roles[h2.Name] != "<nil>/<nil>/active" {
+		t.Errorf("hosts shows Swarm roles %v", roles)
+	}
+
+	// The next up replaces the bridges by one overlay.
+	r = m.mustRun("--dry-run", "up", "-d")
+	if !strings.Contains(r.stdout+r.stderr, "default: overlay") || !strings.Contains(r.stdout+r.stderr, "network default becomes a Swarm overlay") {
+		t.Errorf("dry run after join:\n%s%s", r.stdout, r.stderr)
+	}
+	m.mustRun("up", "-d", "--wait")
+	ctx := context.Background()
+	for _, h := range m.hosts {
+		nets, err := h.Client.NetworkList(ctx, network.ListOptions{Filters: filters.NewArgs(filters.Arg("label", "dev.devorch.project="+m.project))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range nets {
+			if n.Driver != "overlay" {
+				t.Errorf("%s keeps the replaced network %s (%s)", h.Name, n.Name, n.Driver)
+			}
+		}
+	}
+	for _, target := range []string{"api", m.name("api", 1)} {
+		if r := m.mustRun("exec", "-T", "web", "/testapp", "get", "http://"+target+":8080/"); strings.TrimSpace(r.stdout) != "api" {
+			t.Errorf("web → %s over the overlay: %q", target, r.stdout)
+		}
+	}
+	if r := m.mustRun("up", "-d"); strings.Contains(r.stderr, "Creat") || strings.Contains(r.stderr, "Recreat") {
+		t.Errorf("up after the move changed something:\n%s", r.stderr)
+	}
+
+	// leave: refused under the project's overlay, done after down.
+	if r := m.run("hosts", "leave"); r.code == 0 || !strings.Contains(r.stderr, "run devorch down") {
+		t.Errorf("hosts leave under an overlay: %s", r)
+	}
+	m.mustRun("down")
+	if l := m.leftoversEverywhere(); len(l) > 0 {
+		t.Errorf("left behind: %v", l)
+	}
+	r = m.mustRun("hosts", "leave")
+	if !strings.Contains(r.stdout, h2.Name+": left the Swarm") || !strings.Contains(r.stdout, h1.Name+": left the Swarm") {
+		t.Errorf("hosts leave:\n%s", r.stdout)
+	}
+	for _, h := range m.hosts {
+		info, err := h.Client.Info(ctx)
+		if err != nil || info.Swarm.LocalNodeState != "inactive" {
+			t.Errorf("%s after leave: %v %v", h.Name, info.Swarm.LocalNodeState, err)
+		}
+	}
+}
