@@ -115,6 +115,9 @@ func (e *Engine) Up(ctx context.Context, p *compose.Project, o UpOptions) (*UpRe
 	if err != nil {
 		return res, settle(refusal(err))
 	}
+	if err := e.probeEncrypted(ctx, p, plan); err != nil {
+		return res, settle(refusal(err))
+	}
 	cs, err := e.converge(ctx, p, set, plan, images, nets, vols, lk, o)
 	res.Containers = cs
 	if err := settle(err); err != nil {

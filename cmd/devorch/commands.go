@@ -18,6 +18,7 @@ import (
 	"github.com/devorch/devorch/engine"
 	"github.com/devorch/devorch/engine/images"
 	"github.com/devorch/devorch/engine/swarm"
+	"github.com/devorch/devorch/netctl"
 )
 
 // labelCommand is the shape of commands that act on a project's containers
@@ -929,4 +930,24 @@ func (a *app) volumeCommand() *cobra.Command {
 	}
 	root.AddCommand(ls, mv)
 	return root
+}
+
+// netprobeCommand is the network probe devorch runs in helper containers
+// to check that an encrypted overlay carries traffic (hidden: not for
+// users).
+func netprobeCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:    engine.ProbeCommand + " listen | dial ADDR",
+		Hidden: true,
+		Args:   cobra.RangeArgs(1, 2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			switch {
+			case args[0] == "listen" && len(args) == 1:
+				return netctl.ServeProbe(cmd.Context())
+			case args[0] == "dial" && len(args) == 2:
+				return netctl.DialProbe(args[1], 10*time.Second)
+			}
+			return &usageError{fmt.Errorf("want listen, or dial ADDR")}
+		},
+	}
 }

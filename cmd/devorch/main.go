@@ -236,6 +236,7 @@ Its commands and flags follow docker compose, so scripts port over.`,
 		a.execCommand(), a.runCommand(), a.buildCommand(), a.pullCommand(), a.imagesCommand(),
 		a.portCommand(), a.cpCommand(), a.topCommand(), a.lsCommand(), a.versionCommand(),
 		a.watchCommand(), a.hostsCommand(), a.volumeCommand(), a.tuiCommand(),
+		netprobeCommand(),
 	)
 	root.InitDefaultCompletionCmd()
 	strictHelp(root)
