@@ -135,7 +135,7 @@ up_part() {
 
 	# The stack.
 	local f=$tmp/stack.yaml s
-	multihost_stack >"$f"
+	multihost_stack devorch-test/testapp:latest >"$f"
 
 	declare -gA times=()
 	down_errors=""

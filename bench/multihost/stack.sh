@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # stack.sh (sourced by bench/multihost/run.sh and bench/network/run.sh): the
 # multi-host bench stack.
 #
