@@ -14,8 +14,9 @@
 #  2. the scheduler benchmark (go test ./engine/schedule -bench, 100 hosts,
 #     1k/10k/100k services), target: 10,000 services under 100 ms, linear.
 #
-# Stack: s01..s30, devorch-test/testapp, each on its own port (PORT=90NN,
-# expose "90NN", so that the ports devorch publishes on a host's address for
+# Stack (bench/multihost/stack.sh, also used by bench/network/run.sh):
+# s01..s30, devorch-test/testapp, each on its own port (PORT=90NN, expose
+# "90NN", so that the ports devorch publishes on a host's address for
 # cross-host links never clash), healthcheck every 1 s; s25..s30 depend on
 # s01, s03, ..., s11 with service_healthy (6 edges, depth 1). After each
 # 3-host up, one dependent calls its dependency on another host by name.
@@ -30,9 +31,8 @@ parts=",${MULTIHOST_PARTS:-up,schedule},"
 want() { [[ $parts == *",$1,"* ]]; }
 
 die() { echo "bench multihost: $*" >&2; exit 1; }
-# dep_of N: the service sN (25..30) depends on: s01, s03, ... s11 (odd, so
-# that name-ordered placement puts most pairs on two hosts).
-dep_of() { printf 's%02d' $((2 * ($1 - 24) - 1)); }
+# dep_of N and multihost_stack: the stack.
+source bench/multihost/stack.sh
 
 tmp=$(mktemp -d -t dvb-multihost.XXXXXX)
 log=$tmp/bench.log
@@ -135,19 +135,7 @@ up_part() {
 
 	# The stack.
 	local f=$tmp/stack.yaml s
-	{
-		echo "# 30 services, bench/multihost/run.sh"
-		echo "services:"
-		for ((s = 1; s <= 30; s++)); do
-			printf '  s%02d:\n    image: devorch-test/testapp:latest\n' $s
-			printf '    environment:\n      NAME: s%02d\n      PORT: "90%02d"\n' $s $s
-			printf '    expose: ["90%02d"]\n' $s
-			printf '    healthcheck:\n      test: ["CMD", "/testapp", "health"]\n      interval: 1s\n      timeout: 2s\n      retries: 3\n'
-			if ((s >= 25)); then
-				printf '    depends_on:\n      %s:\n        condition: service_healthy\n' "$(dep_of $s)"
-			fi
-		done
-	} >"$f"
+	multihost_stack devorch-test/testapp:latest >"$f"
 
 	declare -gA times=()
 	down_errors=""

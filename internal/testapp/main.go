@@ -33,7 +33,8 @@ const usage = `usage: testapp [command] [args]
       IGNORE_SIGTERM=1
     endpoints: / /health /env /call?url=U /file?path=P (GET, POST)
       /burn?cpu=SECS  /burn?mem=MB&secs=S (bg=1: return at once)
-      /exit?code=N  /counter?path=P
+      /exit?code=N  /counter?path=P  /bytes?n=N (N bytes)
+      /bench?url=U[&n=N&warmup=W&keepalive=1]  /pull?url=U (as below, JSON)
   health [URL]          GET URL (default http://127.0.0.1:$PORT/health), exit 0 on 2xx
   get URL               GET URL, print body, exit 0 on 2xx
   exit N                print "exit N" and exit with code N
@@ -42,6 +43,12 @@ const usage = `usage: testapp [command] [args]
   cat FILE | write FILE CONTENT | ls DIR
   env                   print the environment, sorted
   log N                 print N lines "line i"
+  bench [-n 1000] [-warmup 20] [-keepalive] URL
+                        time N sequential GETs of URL (its name resolved once;
+                        a new connection per call unless -keepalive), print
+                        p50/p90/p99/min/max/mean in ms as JSON
+  pull URL              GET URL, read it all, print bytes, seconds and MB/s
+                        (10^6 bytes) as JSON
 `
 
 func main() {
@@ -154,6 +161,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stdout, "line %d\n", i)
 		}
 		return 0
+	case "bench":
+		return runBench(args[1:], stdout, stderr)
+	case "pull":
+		return runPull(args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -294,6 +305,9 @@ func (a *app) handler() http.Handler {
 		go func() { time.Sleep(100 * time.Millisecond); a.exit(code) }()
 	})
 	mux.HandleFunc("/counter", a.counter)
+	mux.HandleFunc("/bytes", serveBytes)
+	mux.HandleFunc("/bench", benchEndpoint)
+	mux.HandleFunc("/pull", pullEndpoint)
 	return mux
 }
 
