@@ -73,7 +73,9 @@ func (f *probeDocker) ContainerCreate(ctx context.Context, cfg *container.Config
 	return container.CreateResponse{ID: id}, nil
 }
 
-func (f *probeDocker) ContainerStart(context.Context, string, container.StartOptions) error { return nil }
+func (f *probeDocker) ContainerStart(context.Context, string, container.StartOptions) error {
+	return nil
+}
 
 func (f *probeDocker) ContainerInspect(ctx context.Context, id string) (container.InspectResponse, error) {
 	var insp container.InspectResponse
