@@ -81,9 +81,17 @@ func (e *Engine) Hosts(ctx context.Context, project string) []HostEntry {
 		}()
 	}
 	wg.Wait()
+	// The Swarm of the hosts that answered: one that did not has made
+	// the caller wait once already.
+	var answered []swarm.Host
+	for i, h := range e.swarmHosts() {
+		if out[i].Reachable {
+			answered = append(answered, h)
+		}
+	}
 	tctx, cancel := context.WithTimeout(ctx, hostTimeout())
 	defer cancel()
-	t := swarm.Observe(tctx, e.swarmHosts())
+	t := swarm.Observe(tctx, answered)
 	for i := range out {
 		out[i].Swarm, _ = t.Member(out[i].Name)
 	}

@@ -265,7 +265,9 @@ func TestMonitorSurvivesDaemonRestart(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond) // poll interval
 	}
-	up := exec.Command(filepath.Join(root, "scripts/testhosts.sh"), "up", "4")
+	// restart, not up N: up stops the hosts above N and takes hosts out
+	// of Swarms other tests formed.
+	up := exec.Command(filepath.Join(root, "scripts/testhosts.sh"), "restart", "4")
 	if out, err := up.CombinedOutput(); err != nil {
 		t.Fatalf("restart h4: %v\n%s", err, out)
 	}

@@ -58,7 +58,7 @@ func netProber(project string) (netctl.Prober, error) {
 		return netctl.Prober{}, fmt.Errorf("devorch runs on %s, the probe needs a Linux binary", runtime.GOOS)
 	}
 	if err := staticELF(exe); err != nil {
-		return netctl.Prober{}, err
+		return netctl.Prober{}, fmt.Errorf("%s: %w", exe, err)
 	}
 	sum, size, err := fileSum(exe)
 	if err != nil {

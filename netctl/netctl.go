@@ -305,12 +305,25 @@ var ErrStaleEndpoint = errors.New("Docker counts an endpoint on it that no conta
 // removed for a moment ("has active endpoints"): that is retried briefly.
 func Remove(ctx context.Context, api API, id string) error {
 	var err error
-	for try := 0; try < 10; try++ {
+	start := time.Now()
+	for try := 0; try < 10 || (isInUseByTask(err) && time.Since(start) < overlayGone); try++ {
 		err = api.NetworkRemove(ctx, id)
-		if err == nil || errdefs.IsNotFound(err) {
+		// A Swarm manager answers a removed overlay it still lists with a
+		// plain "not found".
+		if errdefs.IsNotFound(err) {
 			return nil
 		}
-		if !strings.Contains(err.Error(), "has active endpoints") {
+		if err == nil || strings.HasSuffix(err.Error(), " not found") {
+			// An overlay leaves the hosts' own lists a moment after
+			// the Swarm's, its manager's included: wait until it has.
+			if !awaitGone(ctx, api, id, overlayGone) {
+				return fmt.Errorf("network %s is still listed %s after its removal", short(id), overlayGone)
+			}
+			return nil
+		}
+		// An overlay's manager counts a removed container's attachment
+		// ("in use by task") until the Swarm catches up.
+		if !strings.Contains(err.Error(), "has active endpoints") && !isInUseByTask(err) {
 			return err
 		}
 		select {
@@ -319,11 +332,15 @@ func Remove(ctx context.Context, api API, id string) error {
 		case <-time.After(300 * time.Millisecond):
 		}
 	}
-	if used, ierr := InUse(ctx, api, id); ierr == nil && !used {
+	if used, ierr := InUse(ctx, api, id); ierr == nil && !used && !isInUseByTask(err) {
 		return ErrStaleEndpoint
 	}
 	return err
 }
+
+// isInUseByTask is an overlay's manager refusing a removal for a container
+// attachment it still counts.
+func isInUseByTask(err error) bool { return err != nil && strings.Contains(err.Error(), "is in use by task") }
 
 // InUse reports whether any container is still attached to the network.
 func InUse(ctx context.Context, api API, id string) (bool, error) {

@@ -192,8 +192,10 @@ func EnsureAll(ctx context.Context, pool Pool, reqs []Request) (map[string]map[s
 // RemoveAll removes the project's networks on every host of the pool. A
 // network Docker keeps for a stale endpoint (ErrStaleEndpoint) is left
 // with a warning: nothing devorch can do removes it, the project is down
-// all the same, and the next up reuses it.
+// all the same, and the next up reuses it. An overlay is removed on a host
+// that manages its Swarm; with none of those answering it is left, said.
 func RemoveAll(ctx context.Context, pool Pool, project string) error {
+	anyManager := slices.ContainsFunc(pool.Hosts, func(h Host) bool { return h.Manager(ctx) })
 	g, gctx := errgroup.WithContext(ctx)
 	for _, h := range pool.Hosts {
 		g.Go(func() error {
@@ -205,6 +207,10 @@ func RemoveAll(ctx context.Context, pool Pool, project string) error {
 				if n.Scope == "swarm" && !h.Manager(gctx) {
 					// An overlay seen from a worker: its manager removes
 					// it, and the worker drops its copy soon after.
+					if !anyManager {
+						pool.Sink.warn("overlay network %s is left: no host that manages its Swarm answers (host %q is a worker); the next down with its manager reachable removes it", n.Name, h.Name)
+						continue
+					}
 					if !awaitGone(gctx, h.API, n.ID, overlayGone) {
 						pool.Sink.warn("overlay network %s is still listed on host %q %s after its removal; Docker drops it there when the Swarm catches up", n.Name, h.Name, overlayGone)
 					}
@@ -219,9 +225,6 @@ func RemoveAll(ctx context.Context, pool Pool, project string) error {
 				}
 				if err != nil {
 					return fmt.Errorf("remove network %s on host %q: %w", n.Name, h.Name, err)
-				}
-				if n.Scope == "swarm" && !awaitGone(gctx, h.API, n.ID, overlayGone) {
-					pool.Sink.warn("overlay network %s is still listed on host %q %s after its removal; Docker drops it there when the Swarm catches up", n.Name, h.Name, overlayGone)
 				}
 				pool.Sink.progress(h.Name, n.Name, "Removed")
 			}

@@ -200,23 +200,50 @@ func serveProbe(ctx context.Context, l net.Listener) error {
 }
 
 // DialProbe reaches a listener at addr, trying again until it answers or
-// timeout passes (a new overlay takes a moment to carry traffic).
+// timeout passes (a new overlay takes a moment to carry traffic), and then
+// keeps reaching it, a new connection every half second for holdFor: an
+// encrypted overlay on a kernel without IPsec can let the first packets
+// through before its encryption is programmed, and then nothing.
 func DialProbe(addr string, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	var last error
-	for time.Now().Before(deadline) {
-		c, err := net.DialTimeout("tcp", addr, time.Until(deadline))
-		if err == nil {
-			_ = c.SetDeadline(deadline)
-			line, rerr := bufio.NewReader(c).ReadString('\n')
-			c.Close()
-			if rerr == nil && strings.TrimSpace(line) == "ok" {
-				return nil
-			}
-			err = fmt.Errorf("read: %v", rerr)
+	for {
+		if last = dialOnce(addr, time.Until(deadline)); last == nil {
+			break
 		}
-		last = err
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s did not answer within %s: %v", addr, timeout, last)
+		}
 		time.Sleep(300 * time.Millisecond)
 	}
-	return fmt.Errorf("%s did not answer within %s: %v", addr, timeout, last)
+	for end := time.Now().Add(holdFor); time.Now().Before(end); {
+		time.Sleep(500 * time.Millisecond)
+		if err := dialOnce(addr, 3*time.Second); err != nil {
+			return fmt.Errorf("%s answered, then stopped answering: %v", addr, err)
+		}
+	}
+	return nil
+}
+
+// holdFor is how long a probe that got through keeps getting through.
+var holdFor = 4 * time.Second
+
+func dialOnce(addr string, timeout time.Duration) error {
+	if timeout <= 0 {
+		timeout = time.Second
+	}
+	c, err := net.DialTimeout("tcp", addr, timeout)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(timeout))
+	line, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil {
+		return fmt.Errorf("read: %v", err)
+	}
+	if strings.TrimSpace(line) != "ok" {
+		return fmt.Errorf("unexpected answer %q", line)
+	}
+	return nil
 }

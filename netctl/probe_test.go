@@ -18,6 +18,8 @@ import (
 )
 
 func TestProbeServeAndDial(t *testing.T) {
+	defer func(d time.Duration) { holdFor = d }(holdFor)
+	holdFor = time.Second
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -30,6 +32,21 @@ func TestProbeServeAndDial(t *testing.T) {
 	}
 	cancel()
 	<-done
+	// A listener that answers once and then no more fails the probe.
+	once, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		if c, err := once.Accept(); err == nil {
+			c.Write([]byte("ok\n"))
+			c.Close()
+		}
+		once.Close()
+	}()
+	if err := DialProbe(once.Addr().String(), 10*time.Second); err == nil || !strings.Contains(err.Error(), "stopped answering") {
+		t.Errorf("dial a probe that answers once: %v", err)
+	}
 	if err := DialProbe(l.Addr().String(), 700*time.Millisecond); err == nil || !strings.Contains(err.Error(), "did not answer") {
 		t.Errorf("dial a closed probe: %v", err)
 	}

@@ -8,6 +8,7 @@
 #   scripts/testhosts.sh status          show the hosts
 #   scripts/testhosts.sh env [--raw]     print DEVORCH_TEST_HOSTS (and DEVORCH_TEST_SWARM, DEVORCH_TEST_TLS/_SSH) for the running hosts
 #   scripts/testhosts.sh load IMAGE...   copy images from the default daemon into every running host
+#   scripts/testhosts.sh restart I       restart hI's dockerd alone (the other hosts and Swarms untouched)
 #
 # Host hN: network namespace devorch-hN, veth dvh-hN (10.251.N.1/24) <-> eth0
 # (10.251.N.2/24), dockerd on unix:///run/devorch-testhosts/hN.sock, data root
@@ -67,6 +68,7 @@ usage: testhosts.sh up [N]          start hosts h1..hN (default 3)
        testhosts.sh env [--raw]     print DEVORCH_TEST_HOSTS, DEVORCH_TEST_SWARM, DEVORCH_TEST_TLS,
                                     DEVORCH_TEST_SSH (eval-safe; --raw: only DEVORCH_TEST_HOSTS, unquoted)
        testhosts.sh load IMAGE...   copy images from the default daemon into all running hosts
+       testhosts.sh restart I       restart hI's dockerd alone (the other hosts and Swarms untouched)
 EOF
 	exit 2
 }
@@ -1059,11 +1061,39 @@ cmd_down() {
 	log "down: done"
 }
 
+# restart I: restart host hI's dockerd alone (after a test stopped it),
+# leaving every other host, and every Swarm, as they are (up N would stop
+# the hosts above N and make unrecorded Swarm members leave).
+cmd_restart() {
+	local i=${1:-} t0=$SECONDS pid deadline
+	[[ $i =~ ^[1-9][0-9]?$ ]] || die "restart I: I must be 1..$MAX_HOSTS" 2
+	lock
+	ensure_machine
+	((i != TLS_HOST)) || ensure_tls
+	cleanup_host "$i"
+	pid=$(start_host "$i")
+	deadline=$((SECONDS + START_TIMEOUT))
+	until timeout 5 docker -H "$(endpoint_of "$i")" info --format '{{.ID}}' >/dev/null 2>&1; do
+		if ! alive "$pid"; then
+			tail -n 30 "$(log_of "$i")" >&2 || true
+			cleanup_host "$i"
+			die "h$i: dockerd exited during startup"
+		fi
+		if ((SECONDS >= deadline)); then
+			tail -n 30 "$(log_of "$i")" >&2 || true
+			die "h$i: dockerd did not answer within ${START_TIMEOUT}s"
+		fi
+		sleep 0.3
+	done
+	((i != SSH_HOST)) || ensure_sshd "$SSH_HOST"
+	log "h$i: restarted in $((SECONDS - t0))s"
+}
+
 main() {
 	local cmd=${1:-}
 	(($#)) && shift
 	case $cmd in
-	up | down | load | swarm) require ;;
+	up | down | load | swarm | restart) require ;;
 	status | env) require ;;
 	*) usage ;;
 	esac

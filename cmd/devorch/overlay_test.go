@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"os/exec"
 	"strings"
 	"testing"
 
@@ -24,6 +26,24 @@ func newSwarmStack(t *testing.T, n int, files map[string]string) *multiStack {
 	return m
 }
 
+// runBinary runs the built devorch binary (make build's kind: static) with
+// the stack's hosts, where the in-process CLI will not do.
+func (m *multiStack) runBinary(args ...string) result {
+	m.t.Helper()
+	cmd := m.command(append(append([]string{}, m.flags...), args...)...)
+	var out, errb strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	code := 0
+	if err := cmd.Run(); err != nil {
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) {
+			m.t.Fatal(err)
+		}
+		code = ee.ExitCode()
+	}
+	return result{code: code, stdout: out.String(), stderr: errb.String()}
+}
+
 // overlayStack: api listens on a port it never declares; web, on the other
 // host, calls it. x and y share another network only.
 func overlayStack(h1, h2 string) string {
@@ -43,8 +63,14 @@ services:
   x:
     image: devorch-test/testapp:latest
     environment: {NAME: x, PORT: "8070"}
-    networks: [other]
+    networks: [other, inner]
     deploy: {placement: {constraints: ["node.hostname==%[1]s"]}}
+  z:
+    image: devorch-test/busybox:latest
+    command: ["sleep", "3600"]
+    init: true
+    networks: [inner]
+    deploy: {placement: {constraints: ["node.hostname==%[2]s"]}}
   y:
     image: devorch-test/busybox:latest
     command: ["sleep", "3600"]
@@ -53,6 +79,7 @@ services:
     deploy: {placement: {constraints: ["node.hostname==%[2]s"]}}
 networks:
   other: {}
+  inner: {internal: true}
 `, h1, h2)
 }
 
@@ -66,7 +93,7 @@ func TestOverlayAcrossSwarmHosts(t *testing.T) {
 	h1, h2 := m.hosts[0], m.hosts[1]
 	m.write("compose.yaml", overlayStack(h1.Name, h2.Name))
 	r := m.mustRun("--dry-run", "up", "-d")
-	for _, want := range []string{"default: overlay (" + h1.Name + ", " + h2.Name + ")", "other: overlay (" + h1.Name + ", " + h2.Name + ")"} {
+	for _, want := range []string{"default: overlay (" + h1.Name + ", " + h2.Name + ")", "other: overlay (" + h1.Name + ", " + h2.Name + ")", "inner: overlay"} {
 		if !strings.Contains(r.stdout+r.stderr, want) {
 			t.Errorf("dry run does not show %q:\n%s%s", want, r.stdout, r.stderr)
 		}
@@ -123,6 +150,17 @@ func TestOverlayAcrossSwarmHosts(t *testing.T) {
 	}
 	if r := m.run("exec", "-T", "y", "nslookup", "api"); r.code == 0 && strings.Contains(r.stdout, ep.IPAddress) {
 		t.Errorf("y resolves api across networks: %s", r)
+	}
+	// inner is internal across hosts too: z reaches x on it, and nothing
+	// outside (h1's own address).
+	if n, err := h1.Client.NetworkInspect(ctx, m.project+"_inner", network.InspectOptions{}); err != nil || n.Driver != "overlay" || !n.Internal {
+		t.Errorf("network inner: %+v %v, want an internal overlay", n, err)
+	}
+	if r := m.run("exec", "-T", "z", "sh", "-c", "nc -w 5 x 8070 </dev/null"); r.code != 0 {
+		t.Errorf("z → x on the internal overlay: %s", r)
+	}
+	if r := m.run("exec", "-T", "z", "sh", "-c", "nc -w 3 "+h1.Address+" 2377 </dev/null"); r.code == 0 {
+		t.Errorf("z left the internal overlay to reach %s:2377: %s", h1.Address, r)
 	}
 	// A second up touches nothing.
 	r = m.mustRun("up", "-d")
@@ -272,7 +310,9 @@ networks:
   sec:
     driver_opts: {encrypted: ""}
 `, h1.Name, h2.Name))
-	r := m.run("up", "-d", "--wait")
+	// The real binary, not the CLI in this test process: the probe runs
+	// the devorch executable in its helpers, and must find a static one.
+	r := m.runBinary("up", "-d", "--wait")
 	if r.code == 0 {
 		t.Logf("the encrypted overlay carries traffic here")
 		if r := m.mustRun("exec", "-T", "web", "/testapp", "get", "http://api:8080/"); strings.TrimSpace(r.stdout) != "api" {
@@ -280,6 +320,7 @@ networks:
 		}
 		m.mustRun("down")
 	} else {
+		t.Logf("up:\n%s", r.stderr)
 		for _, want := range []string{"network sec is an encrypted overlay", "carries no traffic", "xfrm"} {
 			if !strings.Contains(r.stderr, want) {
 				t.Errorf("up's error lacks %q: %s", want, r)

@@ -149,8 +149,8 @@ func Cleanup(ctx context.Context, cli client.APIClient, project string) error {
 	keep(err)
 	for _, n := range ns {
 		err := cli.NetworkRemove(ctx, n.ID)
-		if n.Scope == "swarm" && err != nil && strings.Contains(err.Error(), "not a swarm manager") {
-			continue // an overlay seen from a worker: its manager's cleanup removes it
+		if n.Scope == "swarm" && err != nil && (strings.Contains(err.Error(), "not a swarm manager") || strings.HasSuffix(err.Error(), " not found")) {
+			continue // an overlay seen from a worker, or removed and still listed: its manager's cleanup removes it
 		}
 		keep(err)
 	}
