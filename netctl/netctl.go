@@ -340,7 +340,9 @@ func Remove(ctx context.Context, api API, id string) error {
 
 // isInUseByTask is an overlay's manager refusing a removal for a container
 // attachment it still counts.
-func isInUseByTask(err error) bool { return err != nil && strings.Contains(err.Error(), "is in use by task") }
+func isInUseByTask(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "is in use by task")
+}
 
 // InUse reports whether any container is still attached to the network.
 func InUse(ctx context.Context, api API, id string) (bool, error) {
