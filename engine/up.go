@@ -518,23 +518,7 @@ func (e *Engine) observe(ctx context.Context, project string, views map[string]*
 // ensureNetworksVolumes creates the networks and volumes the services use,
 // on every host that runs one of them.
 func (e *Engine) ensureNetworksVolumes(ctx context.Context, p *compose.Project, set []string, plan *Plan) (map[string]map[string]netctl.Ref, map[string]map[string]string, error) {
-	netsOn := netctl.Need{}
-	volsOn := map[string]map[string]bool{}
-	for _, st := range plan.Steps {
-		if st.Action == ActRemove {
-			continue
-		}
-		s := p.Services[st.Service]
-		if volsOn[st.Host] == nil {
-			volsOn[st.Host] = map[string]bool{}
-		}
-		netsOn.Add(st.Host, s)
-		for _, v := range s.Volumes {
-			if v.Type == types.VolumeTypeVolume && v.Source != "" {
-				volsOn[st.Host][v.Source] = true
-			}
-		}
-	}
+	netsOn, volsOn := plan.Uses(p)
 	pool := e.netPool(e.Pool.Hosts)
 	pool.Overlays = plan.Overlays
 	reqs, err := netctl.Requests(ctx, pool, p.Name, p.Networks, netsOn)

@@ -771,15 +771,7 @@ func (a *app) hostsCommand() *cobra.Command {
 		Short: "List the Docker hosts devorch uses, with reachability, capacity and reservations",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p, name, err := a.projectOrName(cmd.Context())
-			if err != nil && !errors.Is(err, compose.ErrNoConfigFile) {
-				return err
-			}
-			pr, err := a.newPrinter(true)
-			if err != nil {
-				return err
-			}
-			e, closePool, err := a.newEngine(p, pr.sink)
+			e, name, closePool, err := a.hostsEngine(cmd)
 			if err != nil {
 				return err
 			}
@@ -855,20 +847,30 @@ func (a *app) hostsLeaveCommand() *cobra.Command {
 // withSwarmEngine runs a hosts join/leave step with an engine over the
 // declared hosts, reporting each step on stdout.
 func (a *app) withSwarmEngine(cmd *cobra.Command, run func(*engine.Engine, func(string, ...any)) error) error {
-	p, _, err := a.projectOrName(cmd.Context())
-	if err != nil && !errors.Is(err, compose.ErrNoConfigFile) {
-		return err
-	}
-	pr, err := a.newPrinter(true)
-	if err != nil {
-		return err
-	}
-	e, closePool, err := a.newEngine(p, pr.sink)
+	e, _, closePool, err := a.hostsEngine(cmd)
 	if err != nil {
 		return err
 	}
 	defer closePool()
 	return run(e, func(format string, args ...any) { fmt.Fprintf(a.out, format+"\n", args...) })
+}
+
+// hostsEngine is an engine over the declared hosts for the hosts commands,
+// which work with or without a compose file (name: the project's, if any).
+func (a *app) hostsEngine(cmd *cobra.Command) (e *engine.Engine, name string, closePool func(), err error) {
+	p, name, err := a.projectOrName(cmd.Context())
+	if err != nil && !errors.Is(err, compose.ErrNoConfigFile) {
+		return nil, "", nil, err
+	}
+	pr, err := a.newPrinter(true)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	e, closePool, err = a.newEngine(p, pr.sink)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	return e, name, closePool, nil
 }
 
 func (a *app) volumeCommand() *cobra.Command {

@@ -28,7 +28,6 @@ import (
 
 	"github.com/devorch/devorch/compose"
 	"github.com/devorch/devorch/engine/plan"
-	"github.com/devorch/devorch/netctl"
 )
 
 // feature is a compose field that needs a minimum Engine API.
@@ -140,22 +139,8 @@ func Service(s types.ServiceConfig, f Facts) error {
 func Check(p *compose.Project, pn *plan.Plan, facts map[string]Facts, look Lookup) error {
 	type onHost struct{ service, host string }
 	seen := map[onHost]bool{}
-	netsOn := netctl.Need{} // host → network keys used there
-	volsOn := map[string]map[string]bool{}
+	netsOn, volsOn := pn.Uses(p) // host → network and volume keys used there
 	for _, st := range pn.Steps {
-		if st.Action == plan.ActRemove {
-			continue
-		}
-		s := p.Services[st.Service]
-		if volsOn[st.Host] == nil {
-			volsOn[st.Host] = map[string]bool{}
-		}
-		netsOn.Add(st.Host, s)
-		for _, v := range s.Volumes {
-			if v.Type == types.VolumeTypeVolume && v.Source != "" {
-				volsOn[st.Host][v.Source] = true
-			}
-		}
 		if st.Action != plan.ActCreate && st.Action != plan.ActRecreate {
 			continue
 		}

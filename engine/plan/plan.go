@@ -19,6 +19,7 @@ import (
 	"github.com/devorch/devorch/compose"
 	"github.com/devorch/devorch/engine/schedule"
 	"github.com/devorch/devorch/internal/labels"
+	"github.com/devorch/devorch/netctl"
 )
 
 // Action is what convergence does to one replica.
@@ -383,4 +384,27 @@ func whyOf(in Input, service string, replica int) string {
 		return ""
 	}
 	return in.Why(service, replica)
+}
+
+// Uses returns what the plan's containers use on each host: the networks
+// (compose keys, as netctl asks for them) and the named volumes (compose
+// keys). Containers the plan removes use nothing.
+func (p *Plan) Uses(model *compose.Project) (nets netctl.Need, vols map[string]map[string]bool) {
+	nets, vols = netctl.Need{}, map[string]map[string]bool{}
+	for _, st := range p.Steps {
+		if st.Action == ActRemove {
+			continue
+		}
+		s := model.Services[st.Service]
+		if vols[st.Host] == nil {
+			vols[st.Host] = map[string]bool{}
+		}
+		nets.Add(st.Host, s)
+		for _, v := range s.Volumes {
+			if v.Type == types.VolumeTypeVolume && v.Source != "" {
+				vols[st.Host][v.Source] = true
+			}
+		}
+	}
+	return nets, vols
 }

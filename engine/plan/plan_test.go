@@ -2,6 +2,7 @@ package plan
 
 import (
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -340,5 +341,38 @@ func TestReplacedNetworkRecreates(t *testing.T) {
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("plan %q, want %q", got, want)
+	}
+}
+
+// TestPlanUses: the networks and named volumes each host's planned
+// containers use; a removed container uses nothing, a bind mount is no
+// volume, a service on another's network namespace joins no network.
+func TestPlanUses(t *testing.T) {
+	withNet := func(keys ...string) func(*types.ServiceConfig) {
+		return func(s *types.ServiceConfig) {
+			s.Networks = map[string]*types.ServiceNetworkConfig{}
+			for _, k := range keys {
+				s.Networks[k] = nil
+			}
+		}
+	}
+	p := testProject(t,
+		svc("db", withNet("back"), func(s *types.ServiceConfig) {
+			s.Volumes = []types.ServiceVolumeConfig{{Type: types.VolumeTypeVolume, Source: "data", Target: "/d"}, {Type: types.VolumeTypeBind, Source: "/tmp", Target: "/t"}}
+		}),
+		svc("web", withNet("front", "back")),
+		svc("side", func(s *types.ServiceConfig) { s.NetworkMode = "service:web" }),
+	)
+	pn := &Plan{Steps: []Step{
+		{Service: "db", Host: "a", Action: ActKeep},
+		{Service: "web", Host: "b", Action: ActCreate},
+		{Service: "side", Host: "b", Action: ActCreate},
+		{Service: "web", Host: "c", Action: ActRemove},
+	}}
+	nets, vols := pn.Uses(p)
+	wantNets := map[string]map[string]bool{"a": {"back": true}, "b": {"front": true, "back": true}}
+	wantVols := map[string]map[string]bool{"a": {"data": true}, "b": {}}
+	if !reflect.DeepEqual(map[string]map[string]bool(nets), wantNets) || !reflect.DeepEqual(vols, wantVols) {
+		t.Errorf("uses: networks %v, volumes %v; want %v, %v", nets, vols, wantNets, wantVols)
 	}
 }
