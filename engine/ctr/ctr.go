@@ -1,7 +1,7 @@
 // Package ctr is the container layer: what devorch does to one container
 // on one host — list, inspect, create (reclaiming a name a killed run left
 // behind), start (with advice on Docker's terse refusals), stop and remove
-// (inside the networks' lanes), rename, restart, kill, pause, wait, logs,
+// (inside the networks' lanes), rename, restart, kill, pause, wait,
 // copy and top — as plain functions over API, a narrow interface that
 // client.APIClient satisfies; and running a command in it (Exec, over
 // ExecAPI) or running a one-off container attached (RunAttached, over

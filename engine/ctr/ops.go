@@ -62,11 +62,6 @@ func WaitStopped(ctx context.Context, api API, id string) (<-chan container.Wait
 	return api.ContainerWait(ctx, id, container.WaitConditionNotRunning)
 }
 
-// Logs streams a container's logs.
-func Logs(ctx context.Context, api API, id string, o container.LogsOptions) (io.ReadCloser, error) {
-	return api.ContainerLogs(ctx, id, o)
-}
-
 // Top lists a container's processes.
 func Top(ctx context.Context, api API, id string) (container.TopResponse, error) {
 	return api.ContainerTop(ctx, id, nil)
