@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/client"
@@ -33,6 +34,8 @@ import (
 type ProbeAPI interface {
 	ImageInspect(ctx context.Context, imageID string, inspectOpts ...client.ImageInspectOption) (image.InspectResponse, error)
 	ImageImport(ctx context.Context, source image.ImportSource, ref string, options image.ImportOptions) (io.ReadCloser, error)
+	ImageList(ctx context.Context, options image.ListOptions) ([]image.Summary, error)
+	ImageRemove(ctx context.Context, imageID string, options image.RemoveOptions) ([]image.DeleteResponse, error)
 	ContainerCreate(ctx context.Context, config *container.Config, hostConfig *container.HostConfig, networkingConfig *network.NetworkingConfig, platform *ocispec.Platform, containerName string) (container.CreateResponse, error)
 	ContainerStart(ctx context.Context, containerID string, options container.StartOptions) error
 	ContainerInspect(ctx context.Context, containerID string) (container.InspectResponse, error)
@@ -120,7 +123,28 @@ func (p Prober) ensureImage(ctx context.Context, h ProbeHost) error {
 		return fmt.Errorf("import the network probe image on host %q: %w", h.Name, err)
 	}
 	_, _ = io.Copy(io.Discard, rc)
-	return rc.Close()
+	if err := rc.Close(); err != nil {
+		return err
+	}
+	p.pruneImages(ctx, h)
+	return nil
+}
+
+// pruneImages removes the probe images of other devorch builds from the
+// host (one per build would pile up); what cannot be removed stays.
+func (p Prober) pruneImages(ctx context.Context, h ProbeHost) {
+	repo, _, _ := strings.Cut(p.Image, ":")
+	list, err := h.API.ImageList(ctx, image.ListOptions{Filters: filters.NewArgs(filters.Arg("reference", repo))})
+	if err != nil {
+		return
+	}
+	for _, im := range list {
+		for _, tag := range im.RepoTags {
+			if tag != p.Image && strings.HasPrefix(tag, repo+":") {
+				_, _ = h.API.ImageRemove(ctx, tag, image.RemoveOptions{})
+			}
+		}
+	}
 }
 
 // start runs cmd in a helper container on net, and returns its ID and

@@ -81,6 +81,23 @@ func (f *probeDocker) ImageImport(ctx context.Context, src image.ImportSource, r
 	return io.NopCloser(strings.NewReader("")), nil
 }
 
+func (f *probeDocker) ImageList(ctx context.Context, _ image.ListOptions) ([]image.Summary, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []image.Summary
+	for ref := range f.images {
+		out = append(out, image.Summary{RepoTags: []string{ref}})
+	}
+	return out, nil
+}
+
+func (f *probeDocker) ImageRemove(ctx context.Context, ref string, _ image.RemoveOptions) ([]image.DeleteResponse, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.images, ref)
+	return nil, nil
+}
+
 func (f *probeDocker) ContainerCreate(ctx context.Context, cfg *container.Config, hc *container.HostConfig, _ *network.NetworkingConfig, _ *ocispec.Platform, _ string) (container.CreateResponse, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -133,12 +150,16 @@ func TestProbeEncrypted(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			a, b := newProbeDocker("a", 0), newProbeDocker("b", c.exit)
+			a.images["devorch/netprobe:old"] = true // an earlier build's
 			err := pr.Encrypted(context.Background(), "enc", "p_enc", []ProbeHost{{Name: "a", API: a}, {Name: "b", API: b}})
 			if c.wantErr == "" && err != nil || c.wantErr != "" && (err == nil || !strings.Contains(err.Error(), c.wantErr) || !errors.Is(err, ErrNoTraffic) || !strings.Contains(err.Error(), "xfrm")) {
 				t.Errorf("got %v, want %q", err, c.wantErr)
 			}
 			if a.imported != 1 || b.imported != 1 {
 				t.Errorf("imports: a %d, b %d; want one each", a.imported, b.imported)
+			}
+			if a.images["devorch/netprobe:old"] || !a.images[pr.Image] {
+				t.Errorf("a's probe images after the import: %v, want only %s", a.images, pr.Image)
 			}
 			if len(a.running)+len(b.running) != 0 {
 				t.Errorf("helpers left: %v %v", a.running, b.running)
