@@ -40,6 +40,8 @@ type api struct {
 	check   *container.HealthConfig
 	err     error
 	inspect int
+	// first, when set, is closed by the first inspect.
+	first chan struct{}
 }
 
 func (a *api) ContainerInspect(context.Context, string) (container.InspectResponse, error) {
@@ -50,6 +52,9 @@ func (a *api) ContainerInspect(context.Context, string) (container.InspectRespon
 	}
 	st := a.states[min(a.inspect, len(a.states)-1)]
 	a.inspect++
+	if a.inspect == 1 && a.first != nil {
+		close(a.first)
+	}
 	insp := inspected(st)
 	insp.Config.Healthcheck = a.check
 	return insp, nil
@@ -93,10 +98,12 @@ func TestWaitMetAtOnce(t *testing.T) {
 
 func TestWaitReadsAgainOnEvent(t *testing.T) {
 	hb := newHub()
-	a := &api{states: []*container.State{starting, healthy}}
+	a := &api{states: []*container.State{starting, healthy}, first: make(chan struct{})}
 	done := waitResult(context.Background(), Host{Name: "h", Events: hb, API: a}, RunningOrHealthy)
-	for a.inspects() == 0 {
-		time.Sleep(time.Millisecond)
+	select {
+	case <-a.first:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Wait never inspected the container")
 	}
 	select {
 	case err := <-done:
