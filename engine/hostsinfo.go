@@ -6,9 +6,11 @@ import (
 	"sort"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/devorch/devorch/engine/swarm"
 	"github.com/devorch/devorch/internal/labels"
+	"github.com/docker/docker/api/types/system"
 )
 
 // HostEntry is one host as `devorch hosts` shows it.
@@ -84,7 +86,7 @@ func (e *Engine) Hosts(ctx context.Context, project string) []HostEntry {
 	// The Swarm of the hosts that answered: one that did not has made
 	// the caller wait once already.
 	var answered []swarm.Host
-	for i, h := range e.swarmHosts() {
+	for i, h := range e.swarmHosts(infoAge) {
 		if out[i].Reachable {
 			answered = append(answered, h)
 		}
@@ -100,21 +102,34 @@ func (e *Engine) Hosts(ctx context.Context, project string) []HostEntry {
 }
 
 // swarmHosts is the pool as package swarm sees it.
-func (e *Engine) swarmHosts() []swarm.Host {
+// Its docker info is read once per maxAge (0: every time, as join and
+// leave need while they change it).
+func (e *Engine) swarmHosts(maxAge time.Duration) []swarm.Host {
 	out := make([]swarm.Host, 0, len(e.Pool.Hosts))
 	for _, h := range e.Pool.Hosts {
-		out = append(out, swarm.Host{Name: h.Name, Address: h.Address, API: h.Client})
+		info := func(ctx context.Context) (system.Info, error) {
+			i, err := h.Info(ctx, maxAge)
+			if err != nil {
+				return system.Info{}, err
+			}
+			return *i, nil
+		}
+		out = append(out, swarm.Host{Name: h.Name, Address: h.Address, API: h.Client, Info: info})
 	}
 	return out
 }
 
+// infoAge is how old a host's docker info a command may reuse for the
+// Swarm membership it has just read it for (hosts, up's network kinds).
+const infoAge = 10 * time.Second
+
 // SwarmJoin forms a Swarm among the pool's hosts, or joins them to the one
 // some are in (`devorch hosts join`).
 func (e *Engine) SwarmJoin(ctx context.Context, managers int, say func(string, ...any)) error {
-	return swarm.Join(ctx, e.swarmHosts(), swarm.JoinOptions{Managers: managers, Say: say})
+	return swarm.Join(ctx, e.swarmHosts(0), swarm.JoinOptions{Managers: managers, Say: say})
 }
 
 // SwarmLeave undoes what SwarmJoin did (`devorch hosts leave`).
 func (e *Engine) SwarmLeave(ctx context.Context, say func(string, ...any)) error {
-	return swarm.Leave(ctx, e.swarmHosts(), say)
+	return swarm.Leave(ctx, e.swarmHosts(0), say)
 }

@@ -31,7 +31,7 @@ func (e *Engine) netPool(hs []*hosts.Host) netctl.Pool {
 				return err
 			},
 			Manages: func(ctx context.Context) bool {
-				info, err := h.Info(ctx, 0)
+				info, err := h.Info(ctx, infoAge)
 				return err == nil && info.Swarm.ControlAvailable
 			},
 		})
@@ -58,7 +58,7 @@ func (e *Engine) networkKinds(ctx context.Context, p *compose.Project, where rep
 		return nk, nil
 	}
 	var reachable []swarm.Host
-	for _, h := range e.swarmHosts() {
+	for _, h := range e.swarmHosts(infoAge) {
 		if v := views[h.Name]; v == nil || v.reachable {
 			reachable = append(reachable, h)
 		}

@@ -195,7 +195,12 @@ func EnsureAll(ctx context.Context, pool Pool, reqs []Request) (map[string]map[s
 // all the same, and the next up reuses it. An overlay is removed on a host
 // that manages its Swarm; with none of those answering it is left, said.
 func RemoveAll(ctx context.Context, pool Pool, project string) error {
-	anyManager := slices.ContainsFunc(pool.Hosts, func(h Host) bool { return h.Manager(ctx) })
+	manages := map[string]bool{}
+	anyManager := false
+	for _, h := range pool.Hosts {
+		manages[h.Name] = h.Manager(ctx)
+		anyManager = anyManager || manages[h.Name]
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	for _, h := range pool.Hosts {
 		g.Go(func() error {
@@ -204,7 +209,7 @@ func RemoveAll(ctx context.Context, pool Pool, project string) error {
 				return fmt.Errorf("list networks on host %q: %w", h.Name, err)
 			}
 			for _, n := range nets {
-				if n.Scope == "swarm" && !h.Manager(gctx) {
+				if n.Scope == "swarm" && !manages[h.Name] {
 					// An overlay seen from a worker: its manager removes
 					// it, and the worker drops its copy soon after.
 					if !anyManager {

@@ -46,6 +46,16 @@ type Host struct {
 	Name    string
 	Address string
 	API     API
+	// Info, when set, reads the host's docker info in place of API.Info
+	// (the caller may have just read it).
+	Info func(ctx context.Context) (system.Info, error)
+}
+
+func (h Host) info(ctx context.Context) (system.Info, error) {
+	if h.Info != nil {
+		return h.Info(ctx)
+	}
+	return h.API.Info(ctx)
 }
 
 // Member is one host's place in a Swarm.
@@ -169,7 +179,7 @@ func Observe(ctx context.Context, hs []Host) Topology {
 
 func observe(ctx context.Context, h Host) (Member, []swarm.Node) {
 	m := Member{Host: h.Name}
-	info, err := h.API.Info(ctx)
+	info, err := h.info(ctx)
 	if err != nil {
 		m.Err = err.Error()
 		return m, nil
@@ -239,7 +249,7 @@ func Join(ctx context.Context, hs []Host, o JoinOptions) error {
 	if err != nil {
 		return fmt.Errorf("host %q: inspect its Swarm: %w", mgr.Name, err)
 	}
-	minfo, err := mgr.API.Info(ctx)
+	minfo, err := mgr.info(ctx)
 	if err != nil {
 		return fmt.Errorf("host %q: %w", mgr.Name, err)
 	}
@@ -340,7 +350,7 @@ func managerAddr(s swarm.Info) string {
 // joined now labels.SwarmJoined.
 func labelNodes(ctx context.Context, mgr Host, hs []Host, joined map[string]bool) error {
 	for _, h := range hs {
-		info, err := h.API.Info(ctx)
+		info, err := h.info(ctx)
 		if err != nil {
 			return fmt.Errorf("host %q: %w", h.Name, err)
 		}
