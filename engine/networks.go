@@ -98,8 +98,8 @@ func (e *Engine) networkKinds(ctx context.Context, p *compose.Project, where rep
 		}
 	}
 	// A bridge of a network that is now an overlay (the hosts joined a
-	// Swarm) is replaced: its containers are recreated on the overlay,
-	// and it goes once they have left it.
+	// Swarm) is replaced: taken off before the overlay is created
+	// (replaceBridges), its containers recreated on the overlay.
 	for host, nets := range onHost {
 		for _, n := range nets {
 			if key := n.Labels[labels.Network]; overlays[key] != "" && n.Driver != "overlay" {
