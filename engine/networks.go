@@ -74,12 +74,24 @@ func (e *Engine) networkKinds(ctx context.Context, p *compose.Project, where rep
 			return nil, fmt.Errorf("list networks on host %q: %w", h.Name, err)
 		}
 		onHost[h.Name] = nets
-		if m, _ := t.Member(h.Name); m.Manager && m.Active() {
-			for _, n := range nets {
-				if n.Driver == "overlay" && n.Labels[labels.Network] != "" {
-					existing[n.Labels[labels.Network]] = h.Name
-				}
+		m, _ := t.Member(h.Name)
+		for _, n := range nets {
+			key := n.Labels[labels.Network]
+			if n.Driver != "overlay" || key == "" {
+				continue
 			}
+			if existing[key] == "" || m.Manager && m.Active() {
+				existing[key] = h.Name
+			}
+		}
+	}
+	// An overlay only workers list (its managers do not answer devorch)
+	// stays an overlay, used as it is: the workers' daemons attach
+	// containers to it through their Swarm; devorch cannot create or
+	// change it there.
+	for _, key := range slices.Sorted(maps.Keys(existing)) {
+		if m, _ := t.Member(existing[key]); !m.Manager {
+			e.warn("network %s is a Swarm overlay and no host that manages its Swarm answers: it is used as it is, through host %q", key, existing[key])
 		}
 	}
 	span := netctl.Span(p.Services, where.hosts)

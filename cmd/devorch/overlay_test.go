@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/network"
 
@@ -78,7 +80,7 @@ services:
     networks: [other]
     deploy: {placement: {constraints: ["node.hostname==%[2]s"]}}
 networks:
-  other: {}
+  other: {ipam: {config: [{subnet: 10.199.77.0/24}]}}
   inner: {internal: true}
 `, h1, h2)
 }
@@ -97,6 +99,23 @@ func TestOverlayAcrossSwarmHosts(t *testing.T) {
 		if !strings.Contains(r.stdout+r.stderr, want) {
 			t.Errorf("dry run does not show %q:\n%s%s", want, r.stdout, r.stderr)
 		}
+	}
+	// x-devorch colocate keeps a network's services on one host, Swarm or
+	// not: it stays a bridge there.
+	m.write("colocate.yaml", fmt.Sprintf(`
+services:
+  p:
+    image: devorch-test/testapp:latest
+    networks: [together]
+    deploy: {placement: {constraints: ["node.hostname==%s"]}}
+  q:
+    image: devorch-test/testapp:latest
+    networks: [together]
+networks:
+  together: {x-devorch: {colocate: true}}
+`, h2.Name))
+	if r := m.mustRun("-f", filepath.Join(m.dir, "colocate.yaml"), "--dry-run", "up", "-d"); !strings.Contains(r.stdout+r.stderr, "together: bridge ("+h2.Name+")") {
+		t.Errorf("dry run of a colocated network on Swarm hosts, want it a bridge on %s:\n%s%s", h2.Name, r.stdout, r.stderr)
 	}
 	r = m.mustRun("up", "-d", "--wait")
 	if strings.Contains(r.stderr, "hosts join") {
@@ -139,6 +158,10 @@ func TestOverlayAcrossSwarmHosts(t *testing.T) {
 		if n.Driver != "overlay" || !n.Attachable || n.Labels["dev.devorch.project"] != m.project {
 			t.Errorf("network %s: driver %s, attachable %v, labels %v", key, n.Driver, n.Attachable, n.Labels)
 		}
+	}
+	// ipam is the file's on an overlay too.
+	if n, err := h1.Client.NetworkInspect(ctx, m.project+"_other", network.InspectOptions{}); err != nil || len(n.IPAM.Config) != 1 || n.IPAM.Config[0].Subnet != "10.199.77.0/24" {
+		t.Errorf("network other: ipam %+v (%v), want the file's subnet 10.199.77.0/24", n.IPAM.Config, err)
 	}
 	// x and y share only "other": y, on h2, reaches x on h1 but neither
 	// api's name nor its address.
@@ -329,5 +352,93 @@ networks:
 	}
 	if l := m.leftoversEverywhere(); len(l) > 0 {
 		t.Errorf("left behind: %v", l)
+	}
+}
+
+// A Swarm host lost mid-stack is handled as on plain hosts, and the
+// project's network stays the one overlay throughout: the services on
+// the lost host move to the other (a worker, or the manager), reach the
+// rest by name on an undeclared port, no bridge stands in for the
+// overlay; when the host is back its stale copies go, and down leaves
+// nothing anywhere. Losing the manager is the hard case: devorch sees the
+// overlay only on the worker, and uses it as it is.
+func TestOverlayHostLoss(t *testing.T) {
+	t.Parallel()
+	for _, lost := range []string{"worker", "manager"} {
+		t.Run(lost, func(t *testing.T) {
+			m := newSwarmStack(t, 2, map[string]string{"compose.yaml": `
+services:
+  a:
+    image: devorch-test/testapp:latest
+    environment: {NAME: a, PORT: "8080"}
+    deploy: {replicas: 4}
+  b:
+    image: devorch-test/testapp:latest
+    environment: {NAME: b, PORT: "8090"}
+    depends_on: [a]
+    deploy: {replicas: 2}
+`})
+			gone, kept := m.hosts[1], m.hosts[0]
+			if lost == "manager" {
+				gone, kept = kept, gone
+			}
+			proxy := newHostProxy(t, gone.Endpoint)
+			m.flags = []string{"--host", kept.Spec(), "--host", "hp=" + proxy.endpoint() + ";address=" + gone.Address}
+			ctx := context.Background()
+			running := func(h testenv.TestHost, all bool) int {
+				cs, err := h.Client.ContainerList(ctx, container.ListOptions{All: all, Filters: filters.NewArgs(filters.Arg("label", "dev.devorch.project="+m.project))})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return len(cs)
+			}
+			overlayOnly := func(h testenv.TestHost) {
+				t.Helper()
+				ns, err := h.Client.NetworkList(ctx, network.ListOptions{Filters: filters.NewArgs(filters.Arg("label", "dev.devorch.project="+m.project))})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(ns) != 1 || ns[0].Driver != "overlay" {
+					t.Errorf("networks of the project on %s: %+v, want the one overlay", h.Name, ns)
+				}
+			}
+			calls := func() {
+				t.Helper()
+				if r := m.mustRun("exec", "-T", "b", "/testapp", "get", "http://a:8080/"); strings.TrimSpace(r.stdout) != "a" {
+					t.Errorf("b → a:8080: %q", r.stdout)
+				}
+			}
+			m.mustRun("up", "-d", "--wait")
+			if running(gone, false) == 0 || running(kept, false) == 0 {
+				t.Fatalf("not spread: %d on %s, %d on %s", running(kept, false), kept.Name, running(gone, false), gone.Name)
+			}
+			overlayOnly(kept)
+			calls()
+
+			proxy.crash()
+			r := m.mustRun("up", "-d", "--wait")
+			if !strings.Contains(r.stderr, `host "hp" is unreachable`) {
+				t.Errorf("up with hp gone does not say so:\n%s", r.stderr)
+			}
+			if lost == "manager" && !strings.Contains(r.stderr, "no host that manages its Swarm answers") {
+				t.Errorf("up with the manager gone does not say the overlay is used as it is:\n%s", r.stderr)
+			}
+			if n := running(kept, false); n != 6 {
+				t.Errorf("%d containers running on %s with hp gone, want all 6", n, kept.Name)
+			}
+			overlayOnly(kept)
+			calls()
+
+			proxy.resume(t)
+			m.mustRun("up", "-d", "--wait")
+			if n := running(gone, true) + running(kept, true); n != 6 {
+				t.Errorf("%d containers after hp came back, want 6 (stale copies removed)", n)
+			}
+			calls()
+			m.mustRun("down")
+			if l := m.leftoversEverywhere(); len(l) > 0 {
+				t.Errorf("left behind: %v", l)
+			}
+		})
 	}
 }
