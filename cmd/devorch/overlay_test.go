@@ -361,7 +361,8 @@ networks:
 // rest by name on an undeclared port, no bridge stands in for the
 // overlay; when the host is back its stale copies go, and down leaves
 // nothing anywhere. Losing the manager is the hard case: devorch sees the
-// overlay only on the worker, and uses it as it is.
+// overlay only on the worker, and uses it as it is; a down then removes the
+// containers and leaves the overlay, saying so, to the next down.
 func TestOverlayHostLoss(t *testing.T) {
 	t.Parallel()
 	for _, lost := range []string{"worker", "manager"} {
@@ -429,6 +430,24 @@ services:
 			overlayOnly(kept)
 			calls()
 
+			if lost == "manager" {
+				// down with the manager still gone: the containers go,
+				// the overlay waits for a manager, and says so; the
+				// next down with it back removes the rest.
+				r := m.run("down")
+				if !strings.Contains(r.stderr, `host "hp" is unreachable`) || !strings.Contains(r.stderr, "no host that manages its Swarm answers") {
+					t.Errorf("down with the manager gone does not say what it left: %s", r)
+				}
+				if n := running(kept, true); n != 0 {
+					t.Errorf("%d containers left on %s by down", n, kept.Name)
+				}
+				proxy.resume(t)
+				m.mustRun("down")
+				if l := m.leftoversEverywhere(); len(l) > 0 {
+					t.Errorf("left behind: %v", l)
+				}
+				return
+			}
 			proxy.resume(t)
 			m.mustRun("up", "-d", "--wait")
 			if n := running(gone, true) + running(kept, true); n != 6 {
