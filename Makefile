@@ -45,14 +45,15 @@ vet:
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	@$(GO) mod tidy -diff >/dev/null || { echo "go mod tidy would change go.mod or go.sum:" >&2; $(GO) mod tidy -diff >&2; exit 1; }
 
-# test starts eight extra Docker hosts (scripts/testhosts.sh) for the
+# test starts nine extra Docker hosts (scripts/testhosts.sh) for the
 # multi-host tests and always stops them, whatever the outcome: h1-h3 (h3
-# also on tcp+TLS, h2 also over ssh); h4 is restarted by a monitor test; h5
-# and h6 are one Docker Swarm (h5 its manager, TEST_SWARM) for the overlay
-# network tests; h7 and h8 stay plain for tests that run devorch hosts join.
+# also on tcp+TLS, h2 also over ssh); h4 is restarted by a monitor test; h5,
+# h6 and h9 are one Docker Swarm (h5 its manager, TEST_SWARM) for the
+# overlay network tests (h5, h6) and the Swarm target's (all three); h7 and
+# h8 stay plain for tests that run devorch hosts join.
 TEST_IMAGES := devorch-test/testapp:latest devorch-test/busybox:latest
-TEST_HOSTS := 8
-TEST_SWARM := 5 6
+TEST_HOSTS := 9
+TEST_SWARM := 5 6 9
 test: deps check-docker vet build cross test-images
 	@set -e; \
 	trap 'scripts/testhosts.sh down >/dev/null 2>&1 || true' EXIT; \

@@ -220,7 +220,7 @@ func HostNamed(t testing.TB, name string) TestHost {
 				return h
 			}
 		}
-		err = fmt.Errorf("%s has no host %q (make test starts h1-h8; h5 and h6 are in %s)", EnvTestHosts, name, EnvTestSwarm)
+		err = fmt.Errorf("%s has no host %q (make test starts h1-h9; h5, h6 and h9 are in %s)", EnvTestHosts, name, EnvTestSwarm)
 	}
 	if os.Getenv(EnvRequireDocker) == "1" {
 		t.Fatalf("extra Docker host unavailable: %v", err)
