@@ -240,8 +240,11 @@ func attachments(p *types.Project, s types.ServiceConfig, o Options, w *warner) 
 			}
 			att.DriverOpts = nonEmptyMap(sn.DriverOpts)
 			field := "networks." + key + "."
-			if sn.Ipv4Address != "" || sn.Ipv6Address != "" {
-				w.ignore(field+"ipv4_address/ipv6_address", "Swarm assigns task addresses itself; several tasks could not share one")
+			if sn.Ipv4Address != "" {
+				w.ignore(field+"ipv4_address", "Swarm assigns task addresses itself; several tasks could not share one")
+			}
+			if sn.Ipv6Address != "" {
+				w.ignore(field+"ipv6_address", "Swarm assigns task addresses itself; several tasks could not share one")
 			}
 			if sn.MacAddress != "" {
 				w.ignore(field+"mac_address", "Swarm assigns task MAC addresses itself")
