@@ -537,3 +537,15 @@ networks:
 func TestServiceName(t *testing.T) {
 	eq(t, "ServiceName", ServiceName("shop", "api"), "shop_api")
 }
+
+// TestServiceLevelLimits: a file written for compose keeps its limits on a
+// Swarm, and platform: becomes a placement platform.
+func TestServiceLevelLimits(t *testing.T) {
+	spec, warnings := mustConvert(t, "services:\n  a: {image: x, cpus: 1.5, mem_limit: 128m, mem_reservation: 64m, pids_limit: 10, platform: linux/arm64/v8}\n", "a", nil)
+	eq(t, "warnings", warnings, []string(nil))
+	eq(t, "Resources", spec.TaskTemplate.Resources, &swarm.ResourceRequirements{
+		Limits:       &swarm.Limit{NanoCPUs: 1_500_000_000, MemoryBytes: 128 << 20, Pids: 10},
+		Reservations: &swarm.Resources{MemoryBytes: 64 << 20},
+	})
+	eq(t, "Placement", spec.TaskTemplate.Placement, &swarm.Placement{Platforms: []swarm.Platform{{OS: "linux", Architecture: "arm64"}}})
+}
