@@ -46,6 +46,14 @@ const (
 	// test image's content hash (rebuilt when it changes).
 	Test        = Prefix + "test"
 	TestContent = Prefix + "test-content"
+	// ImageTag is the human-readable image name of a Swarm service whose
+	// task spec names the image by ID, so that an operator reading the
+	// service still sees what it runs.
+	ImageTag = Prefix + "image-tag"
+	// StackNamespace is docker stack's own label: with it, devorch's
+	// Swarm services, networks and volumes show up in `docker stack ls`,
+	// `docker stack ps` and `docker stack rm` as one stack.
+	StackNamespace = "com.docker.stack.namespace"
 )
 
 // ProjectFilter selects what belongs to project.
