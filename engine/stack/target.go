@@ -1,0 +1,223 @@
+package stack
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/devorch/devorch/internal/labels"
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/network"
+	"github.com/docker/docker/api/types/swarm"
+	"github.com/docker/docker/api/types/system"
+	"github.com/docker/docker/api/types/volume"
+)
+
+// API is what the Swarm target asks of a Swarm manager.
+type API interface {
+	TaskAPI
+	ServiceCreate(ctx context.Context, service swarm.ServiceSpec, options swarm.ServiceCreateOptions) (swarm.ServiceCreateResponse, error)
+	ServiceUpdate(ctx context.Context, serviceID string, version swarm.Version, service swarm.ServiceSpec, options swarm.ServiceUpdateOptions) (swarm.ServiceUpdateResponse, error)
+	ServiceRemove(ctx context.Context, serviceID string) error
+	ServiceLogs(ctx context.Context, serviceID string, options container.LogsOptions) (io.ReadCloser, error)
+	NetworkList(ctx context.Context, options network.ListOptions) ([]network.Summary, error)
+	NetworkCreate(ctx context.Context, name string, options network.CreateOptions) (network.CreateResponse, error)
+	NetworkRemove(ctx context.Context, networkID string) error
+	ConfigList(ctx context.Context, options swarm.ConfigListOptions) ([]swarm.Config, error)
+	ConfigCreate(ctx context.Context, config swarm.ConfigSpec) (swarm.ConfigCreateResponse, error)
+	ConfigRemove(ctx context.Context, id string) error
+	SecretList(ctx context.Context, options swarm.SecretListOptions) ([]swarm.Secret, error)
+	SecretCreate(ctx context.Context, secret swarm.SecretSpec) (swarm.SecretCreateResponse, error)
+	SecretRemove(ctx context.Context, id string) error
+}
+
+// NodeAPI is what the target asks of a node's own daemon, when devorch
+// knows its endpoint (it is one of devorch's hosts).
+type NodeAPI interface {
+	ContainerList(ctx context.Context, options container.ListOptions) ([]container.Summary, error)
+	VolumeList(ctx context.Context, options volume.ListOptions) (volume.ListResponse, error)
+	VolumeRemove(ctx context.Context, volumeID string, force bool) error
+}
+
+// Host is one of devorch's hosts as the target sees it: its name, its
+// API, and the docker info it answered (nil: it did not answer).
+type Host struct {
+	Name string
+	API  NodeAPI
+	Info *system.Info
+}
+
+// Node is one node of the Swarm.
+type Node struct {
+	ID string
+	// Host is the devorch host that is this node ("" when devorch has no
+	// endpoint for it: it cannot give it images nor reach its
+	// containers).
+	Host         string
+	Hostname     string
+	Role         string
+	Availability string
+	State        string
+	Addr         string
+	NanoCPUs     int64
+	MemoryBytes  int64
+}
+
+// Name is how devorch shows the node: its devorch host name, else its
+// hostname and short ID.
+func (n Node) Name() string {
+	if n.Host != "" {
+		return n.Host
+	}
+	return n.Hostname + "/" + short(n.ID)
+}
+
+// Target is the Swarm a stack is deployed to.
+type Target struct {
+	// Manager is the devorch host that manages the Swarm; API is its.
+	Manager string
+	API     API
+	Nodes   []Node
+	// Hosts are the devorch hosts that are nodes of this Swarm, by node ID.
+	Hosts map[string]Host
+}
+
+// Open checks that mgr manages a Swarm and reads its nodes, matching each
+// to the devorch host that is it (by node ID, from the hosts' info).
+func Open(ctx context.Context, mgr string, api API, mgrInfo system.Info, hosts []Host) (*Target, error) {
+	if !mgrInfo.Swarm.ControlAvailable {
+		state := string(mgrInfo.Swarm.LocalNodeState)
+		if state == "" {
+			state = "inactive"
+		}
+		role := "not in a Swarm"
+		if state == string(swarm.LocalNodeStateActive) {
+			role = "a worker, not a manager"
+		}
+		return nil, fmt.Errorf("--target swarm: host %q is %s (Swarm state %s): run devorch hosts join to form a Swarm of the declared hosts (the first one its manager), or docker swarm init on it", mgr, role, state)
+	}
+	nodes, err := api.NodeList(ctx, swarm.NodeListOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("list the Swarm's nodes on host %q: %w", mgr, err)
+	}
+	t := &Target{Manager: mgr, API: api, Hosts: map[string]Host{}}
+	byNode := map[string]Host{}
+	for _, h := range hosts {
+		if h.Info != nil && h.Info.Swarm.NodeID != "" {
+			byNode[h.Info.Swarm.NodeID] = h
+		}
+	}
+	for _, n := range nodes {
+		node := Node{
+			ID: n.ID, Hostname: n.Description.Hostname, Role: string(n.Spec.Role),
+			Availability: string(n.Spec.Availability), State: string(n.Status.State), Addr: n.Status.Addr,
+			NanoCPUs: n.Description.Resources.NanoCPUs, MemoryBytes: n.Description.Resources.MemoryBytes,
+		}
+		if h, ok := byNode[n.ID]; ok {
+			node.Host = h.Name
+			t.Hosts[n.ID] = h
+		}
+		t.Nodes = append(t.Nodes, node)
+	}
+	slices.SortFunc(t.Nodes, func(a, b Node) int { return strings.Compare(a.Name(), b.Name()) })
+	return t, nil
+}
+
+// NodeNames maps node IDs to how devorch shows them.
+func (t *Target) NodeNames() map[string]string {
+	out := make(map[string]string, len(t.Nodes))
+	for _, n := range t.Nodes {
+		out[n.ID] = n.Name()
+	}
+	return out
+}
+
+// unknownNodes are the nodes devorch has no endpoint for: it cannot give
+// them images, so no task may land there.
+func (t *Target) unknownNodes() []Node {
+	var out []Node
+	for _, n := range t.Nodes {
+		if n.Host == "" {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// HasIPVS says whether this machine's kernel has IPVS, which Swarm's
+// virtual IPs and routing mesh need: loaded (/proc/net/ip_vs,
+// /sys/module/ip_vs) or available as a module Docker can load. The test
+// hosts, and hosts on this machine, share its kernel; for hosts elsewhere
+// DEVORCH_SWARM_IPVS=1 or 0 says it.
+func HasIPVS() bool {
+	switch os.Getenv("DEVORCH_SWARM_IPVS") {
+	case "1", "true", "yes":
+		return true
+	case "0", "false", "no":
+		return false
+	}
+	for _, p := range []string{"/proc/net/ip_vs", "/sys/module/ip_vs"} {
+		if _, err := os.Stat(p); err == nil {
+			return true
+		}
+	}
+	rel := kernelRelease()
+	if rel == "" {
+		return false
+	}
+	f, err := os.Open(filepath.Join("/lib/modules", rel, "modules.dep"))
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if strings.Contains(sc.Text(), "/ip_vs.ko") {
+			return true
+		}
+	}
+	return false
+}
+
+// kernelRelease is uname -r, read from /proc.
+func kernelRelease() string {
+	b, err := os.ReadFile("/proc/sys/kernel/osrelease")
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(b))
+}
+
+func short(id string) string {
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
+}
+
+// Ps lists the project's tasks, as docker stack ps does (see Rows).
+func Ps(ctx context.Context, t *Target, project string) ([]TaskRow, error) {
+	f := filters.NewArgs(filters.Arg("label", labels.StackNamespace+"="+project))
+	svcs, err := t.API.ServiceList(ctx, swarm.ServiceListOptions{Filters: f})
+	if err != nil {
+		return nil, fmt.Errorf("list the project's services on host %q: %w", t.Manager, err)
+	}
+	if len(svcs) == 0 {
+		return nil, nil
+	}
+	tf := filters.NewArgs()
+	for _, s := range svcs {
+		tf.Add("service", s.ID)
+	}
+	tasks, err := t.API.TaskList(ctx, swarm.TaskListOptions{Filters: tf})
+	if err != nil {
+		return nil, fmt.Errorf("list the project's tasks on host %q: %w", t.Manager, err)
+	}
+	return Rows(svcs, tasks, t.NodeNames()), nil
+}
