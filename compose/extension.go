@@ -25,6 +25,25 @@ type Extension struct {
 	Hosts map[string]HostSpec `json:"hosts,omitempty"`
 	// Strategy is "spread" (default) or "binpack".
 	Strategy string `json:"strategy,omitempty"`
+	// Target is where the stack runs: "hosts" (default: devorch places
+	// containers on its hosts) or "swarm" (Swarm services on the Swarm the
+	// default host manages). --target and DEVORCH_TARGET win over it.
+	Target string `json:"target,omitempty"`
+}
+
+// Targets are the values of --target, DEVORCH_TARGET and x-devorch target.
+const (
+	TargetHosts = "hosts"
+	TargetSwarm = "swarm"
+)
+
+// CheckTarget says whether t names a target ("" is the default).
+func CheckTarget(t string) error {
+	switch t {
+	case "", TargetHosts, TargetSwarm:
+		return nil
+	}
+	return fmt.Errorf("target %q: want hosts (devorch places the containers) or swarm (Swarm services)", t)
 }
 
 // HostSpec is one host of an x-devorch hosts block.
@@ -101,6 +120,9 @@ func parseExtension(p *types.Project) (Extension, error) {
 	case "", "spread", "binpack":
 	default:
 		return x, fmt.Errorf("top level: %s.strategy: %q is neither spread nor binpack", ExtensionKey, x.Strategy)
+	}
+	if err := CheckTarget(x.Target); err != nil {
+		return x, fmt.Errorf("top level: %s.%w", ExtensionKey, err)
 	}
 	for _, name := range sortedNames(x.Hosts) {
 		h := x.Hosts[name]

@@ -1,0 +1,182 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/devorch/devorch/compose"
+	"github.com/devorch/devorch/engine/hosts"
+	"github.com/devorch/devorch/engine/images"
+	"github.com/devorch/devorch/engine/stack"
+)
+
+// StackOptions says how StackUp deploys a project to a Swarm.
+type StackOptions struct {
+	Images        ImageOptions
+	RemoveOrphans bool
+	// Partial: the project holds only the services named on the command
+	// line (and what they need); orphans are not looked for.
+	Partial bool
+	// Force updates every service even when unchanged (restart).
+	Force       bool
+	Wait        bool
+	WaitTimeout time.Duration
+	LockTimeout time.Duration
+}
+
+// openStack opens the Swarm the default host manages (the target of
+// --target swarm), with every devorch host that is one of its nodes.
+func (e *Engine) openStack(ctx context.Context) (*stack.Target, error) {
+	mgr := e.Pool.Hosts[0]
+	tctx, cancel := context.WithTimeout(ctx, hostTimeout())
+	defer cancel()
+	info, err := mgr.Info(tctx, 0)
+	if err != nil {
+		return nil, fmt.Errorf("host %q is unreachable: %w", mgr.Name, err)
+	}
+	var hs []stack.Host
+	for _, h := range e.Pool.Hosts {
+		sh := stack.Host{Name: h.Name, API: h.Client}
+		if i, err := h.Info(tctx, infoAge); err == nil {
+			sh.Info = i
+		} else if h != mgr {
+			e.warn("host %q is unreachable (%v): its node gets no images and is not looked at", h.Name, err)
+		}
+		hs = append(hs, sh)
+	}
+	return stack.Open(ctx, mgr.Name, mgr.Client, *info, hs)
+}
+
+// StackUp deploys the project to the Swarm the default host manages: the
+// images onto every node devorch reaches (by ID, so that no node asks a
+// registry), then stack.Deploy, then, with Wait, stack.Wait.
+func (e *Engine) StackUp(ctx context.Context, p *compose.Project, o StackOptions) (*stack.Plan, error) {
+	unlock, err := e.Lock(ctx, p.Name, o.LockTimeout)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	start := time.Now()
+	t, err := e.openStack(ctx)
+	if err != nil {
+		return nil, err
+	}
+	noIPVS := !stack.HasIPVS()
+	if noIPVS {
+		e.warn("the kernel has no IPVS: Swarm's virtual IPs and routing mesh do not work here, so services use endpoint_mode dnsrr and publish their ports in host mode")
+	}
+	imgs, err := e.stackImages(ctx, p, t, o.Images)
+	if err != nil {
+		return nil, err
+	}
+	pl, err := stack.Deploy(ctx, t, p.Project, stack.DeployOptions{
+		Images: imgs, Hashes: p.Hashes, NoIPVS: noIPVS,
+		RemoveOrphans: o.RemoveOrphans, Partial: o.Partial, Force: o.Force,
+		Sink: e.stackEvent,
+	})
+	if err != nil || !o.Wait {
+		return pl, err
+	}
+	wctx := ctx
+	if o.WaitTimeout > 0 {
+		var cancel context.CancelFunc
+		wctx, cancel = context.WithTimeout(ctx, o.WaitTimeout)
+		defer cancel()
+	}
+	return pl, stack.Wait(wctx, t.API, stack.WaitOptions{
+		Namespace: p.Name, Services: slices.Sorted(maps.Keys(p.Services)), Since: start, Nodes: t.NodeNames(),
+		Report: func(pr stack.Progress) {
+			status := fmt.Sprintf("%d/%d running", pr.Running, pr.Desired)
+			if pr.Done {
+				status = "Running"
+			}
+			e.progress(ResService, stack.ServiceName(p.Name, pr.Service), "", status)
+		},
+	})
+}
+
+// stackImages makes every service's image present on every node devorch
+// reaches (built or pulled once, copied to the rest, as with several
+// hosts) and names it by ID, which is the same on every node.
+func (e *Engine) stackImages(ctx context.Context, p *compose.Project, t *stack.Target, o ImageOptions) (map[string]stack.Image, error) {
+	var nodes []*hosts.Host
+	for _, n := range t.Nodes {
+		if n.Host != "" && n.State == "ready" {
+			if h := e.Pool.Get(n.Host); h != nil {
+				nodes = append(nodes, h)
+			}
+		}
+	}
+	if len(nodes) == 0 {
+		return nil, fmt.Errorf("no node of the Swarm host %q manages is among devorch's hosts and ready: devorch cannot give any the images", t.Manager)
+	}
+	need := map[string][]*hosts.Host{}
+	for name := range p.Services {
+		need[name] = nodes
+	}
+	ids, err := e.ensureImages(ctx, p, need, o)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]stack.Image{}
+	for name, s := range p.Services {
+		ref := images.Ref(p, s)
+		var id string
+		var differ []string
+		for _, h := range nodes {
+			hid := ids[name][h.Name]
+			if id == "" {
+				id = hid
+			}
+			if hid != id {
+				differ = append(differ, fmt.Sprintf("%s on %s", shortImage(hid), h.Name))
+			}
+		}
+		if len(differ) > 0 {
+			return nil, fmt.Errorf("service %q: image %s is %s on %s but %s: every node must run the same image (remove the others with docker image rm, and devorch copies it)", name, ref, shortImage(id), nodes[0].Name, strings.Join(differ, ", "))
+		}
+		out[name] = stack.Image{Ref: id, Tag: ref}
+	}
+	return out, nil
+}
+
+// StackDown removes the project from the Swarm (stack.Remove).
+func (e *Engine) StackDown(ctx context.Context, project string, o stack.RemoveOptions) error {
+	t, err := e.openStack(ctx)
+	if err != nil {
+		return err
+	}
+	o.Sink = e.stackEvent
+	return stack.Remove(ctx, t, project, o)
+}
+
+// StackPs lists the project's tasks.
+func (e *Engine) StackPs(ctx context.Context, project string) ([]stack.TaskRow, error) {
+	t, err := e.openStack(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return stack.Ps(ctx, t, project)
+}
+
+// stackEvent reports what the Swarm target did as the engine's events.
+func (e *Engine) stackEvent(ev stack.Event) {
+	if ev.Warning != "" {
+		e.warn("%s", ev.Warning)
+		return
+	}
+	e.progress(ev.Resource, ev.Name, ev.Node, ev.Status)
+}
+
+// shortImage is an image ID as docker images shows it.
+func shortImage(id string) string {
+	id = strings.TrimPrefix(id, "sha256:")
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
+}
