@@ -85,6 +85,12 @@ func (a *app) downCommand() *cobra.Command {
 			if rmi != "" && rmi != "local" && rmi != "all" {
 				return &usageError{fmt.Errorf("--rmi %q: want local or all", rmi)}
 			}
+			if swarm, err := a.onSwarm(p); err != nil || swarm {
+				if err != nil {
+					return err
+				}
+				return a.stackDown(cmd, e, name, volumes)
+			}
 			return e.Down(cmd.Context(), name, p, engine.DownOptions{
 				RemoveOrphans: removeOrphans, Volumes: volumes, RemoveImages: rmi,
 				Timeout: stopTimeout(timeout, cmd.Flags().Changed("timeout")),
@@ -115,6 +121,12 @@ func (a *app) psCommand() *cobra.Command {
 				if err := compose.CheckServices(p.Project, args); err != nil {
 					return err
 				}
+			}
+			if swarm, err := a.onSwarm(p); err != nil || swarm {
+				if err != nil {
+					return err
+				}
+				return a.stackPs(cmd, e, name, args, quiet, format)
 			}
 			if services {
 				var names []string

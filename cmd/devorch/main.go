@@ -162,6 +162,7 @@ type app struct {
 	ansi       string
 	parallel   int
 	dryRun     bool
+	target     string
 	// closers run when the command ends (progress drawing).
 	closers []func()
 	// caught is the stop signal the run received, if any.
@@ -203,6 +204,9 @@ Its commands and flags follow docker compose, so scripts port over.`,
 		if a.dryRun && cmd.Name() != "up" && cmd.Name() != "config" {
 			return &usageError{fmt.Errorf("--dry-run is supported by up only (devorch --dry-run up shows the placement and the plan)")}
 		}
+		if err := compose.CheckTarget(a.target); err != nil {
+			return &usageError{fmt.Errorf("--%w", err)}
+		}
 		// A malformed --host is a command line mistake whatever the command.
 		if _, err := hosts.Declared(a.hostFlags, "", nil); err != nil {
 			return &usageError{err}
@@ -228,6 +232,7 @@ Its commands and flags follow docker compose, so scripts port over.`,
 	pf.StringVar(&a.ansi, "ansi", "auto", "Control characters: auto, never, always")
 	pf.IntVar(&a.parallel, "parallel", 0, "Maximum concurrent Docker calls (default: DEVORCH_PARALLEL or 16)")
 	pf.BoolVar(&a.dryRun, "dry-run", false, "Show what would be done without doing it")
+	pf.StringVar(&a.target, "target", "", "Where the stack runs: hosts (devorch places containers on its hosts) or swarm (Swarm services on the Swarm the default host manages) (default: DEVORCH_TARGET, x-devorch target, else hosts)")
 
 	root.AddCommand(
 		a.upCommand(), a.downCommand(), a.psCommand(), a.logsCommand(), a.configCommand(),

@@ -91,6 +91,12 @@ func (a *app) runUp(cmd *cobra.Command, args []string, f upFlags) error {
 	if err := compose.CheckSelected(p); err != nil {
 		return err
 	}
+	if swarm, err := a.onSwarm(p); err != nil || swarm {
+		if err != nil {
+			return err
+		}
+		return a.runStackUp(cmd, p, args, f)
+	}
 	if f.exitCodeFrom != "" {
 		if _, ok := p.Services[f.exitCodeFrom]; !ok {
 			return fmt.Errorf("--exit-code-from: no such service: %q", f.exitCodeFrom)
