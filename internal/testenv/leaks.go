@@ -15,6 +15,7 @@ import (
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/api/types/network"
+	"github.com/docker/docker/api/types/swarm"
 	"github.com/docker/docker/api/types/volume"
 	"github.com/docker/docker/client"
 )
@@ -89,6 +90,21 @@ func findLeaks(ctx context.Context, cli client.APIClient, keep func(project stri
 	}
 	f := filters.NewArgs(filters.Arg("label", LabelProject))
 
+	// Swarm services, configs and secrets (--target swarm), on a manager;
+	// another daemon refuses to list them.
+	if svcs, err := cli.ServiceList(ctx, swarm.ServiceListOptions{Filters: f}); err == nil {
+		for _, s := range svcs {
+			add("service", s.Spec.Labels, s.Spec.Name, s.ID)
+		}
+		cfgs, _ := cli.ConfigList(ctx, swarm.ConfigListOptions{Filters: f})
+		for _, c := range cfgs {
+			add("config", c.Spec.Labels, c.Spec.Name, c.ID)
+		}
+		secs, _ := cli.SecretList(ctx, swarm.SecretListOptions{Filters: f})
+		for _, c := range secs {
+			add("secret", c.Spec.Labels, c.Spec.Name, c.ID)
+		}
+	}
 	cs, err := cli.ContainerList(ctx, container.ListOptions{All: true, Filters: f})
 	if err != nil {
 		return nil, fmt.Errorf("listing containers: %w", err)
@@ -140,6 +156,21 @@ func Cleanup(ctx context.Context, cli client.APIClient, project string) error {
 		}
 	}
 
+	// Swarm services first (on a manager; others refuse to list them),
+	// or they would start new tasks for the containers removed below.
+	if svcs, err := cli.ServiceList(ctx, swarm.ServiceListOptions{Filters: f}); err == nil {
+		for _, s := range svcs {
+			keep(cli.ServiceRemove(ctx, s.ID))
+		}
+		cfgs, _ := cli.ConfigList(ctx, swarm.ConfigListOptions{Filters: f})
+		for _, c := range cfgs {
+			keep(cli.ConfigRemove(ctx, c.ID))
+		}
+		secs, _ := cli.SecretList(ctx, swarm.SecretListOptions{Filters: f})
+		for _, c := range secs {
+			keep(cli.SecretRemove(ctx, c.ID))
+		}
+	}
 	cs, err := cli.ContainerList(ctx, container.ListOptions{All: true, Filters: f})
 	keep(err)
 	for _, c := range cs {

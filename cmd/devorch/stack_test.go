@@ -1,0 +1,349 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/network"
+	"github.com/docker/docker/api/types/swarm"
+	"github.com/docker/docker/api/types/volume"
+	"github.com/docker/docker/pkg/stdcopy"
+
+	"github.com/devorch/devorch/internal/testenv"
+)
+
+// swarmTarget is a stack deployed with --target swarm on the test Swarm
+// (h5 its manager, h6 and h9 workers).
+type swarmTarget struct {
+	*multiStack
+	mgr testenv.TestHost
+}
+
+func newSwarmTarget(t *testing.T, files map[string]string) *swarmTarget {
+	t.Helper()
+	m := newSwarmStack(t, 3, files)
+	m.flags = append(m.flags, "--target", "swarm")
+	return &swarmTarget{multiStack: m, mgr: m.hosts[0]}
+}
+
+// services returns the project's Swarm services by compose name.
+func (s *swarmTarget) services() map[string]swarm.Service {
+	s.t.Helper()
+	svcs, err := s.mgr.Client.ServiceList(context.Background(), swarm.ServiceListOptions{Filters: filters.NewArgs(filters.Arg("label", "com.docker.stack.namespace="+s.project))})
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	out := map[string]swarm.Service{}
+	for _, svc := range svcs {
+		out[svc.Spec.Labels["dev.devorch.service"]] = svc
+	}
+	return out
+}
+
+// versions returns each service's spec version.
+func (s *swarmTarget) versions() map[string]uint64 {
+	out := map[string]uint64{}
+	for name, svc := range s.services() {
+		out[name] = svc.Version.Index
+	}
+	return out
+}
+
+// tasks returns `ps --format json` lines.
+func (s *swarmTarget) tasks() []map[string]any {
+	s.t.Helper()
+	return jsonLines(s.t, s.mustRun("ps", "--format", "json").stdout)
+}
+
+// running counts the running tasks of service per node.
+func (s *swarmTarget) running(service string) map[string]int {
+	out := map[string]int{}
+	for _, l := range s.tasks() {
+		if l["Service"] == service && l["CurrentState"] == "running" && l["DesiredState"] == "running" {
+			out[fmt.Sprint(l["Node"])]++
+		}
+	}
+	return out
+}
+
+// until polls cond (reading the Swarm's state) until it holds or the
+// deadline passes.
+func (s *swarmTarget) until(what string, cond func() bool) {
+	s.t.Helper()
+	for deadline := time.Now().Add(2 * time.Minute); !cond(); {
+		if time.Now().After(deadline) {
+			s.t.Fatalf("still not %s after 2 minutes:\n%s", what, s.run("ps").stdout)
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+}
+
+// execIn runs cmd in a task container of service (found on the nodes'
+// own daemons) and returns its output.
+func (s *swarmTarget) execIn(service string, cmd ...string) string {
+	s.t.Helper()
+	ctx := context.Background()
+	for _, h := range s.hosts {
+		cs, err := h.Client.ContainerList(ctx, container.ListOptions{Filters: filters.NewArgs(filters.Arg("label", "com.docker.swarm.service.name="+s.project+"_"+service))})
+		if err != nil || len(cs) == 0 {
+			continue
+		}
+		ex, err := h.Client.ContainerExecCreate(ctx, cs[0].ID, container.ExecOptions{Cmd: cmd, AttachStdout: true, AttachStderr: true})
+		if err != nil {
+			s.t.Fatal(err)
+		}
+		resp, err := h.Client.ContainerExecAttach(ctx, ex.ID, container.ExecAttachOptions{})
+		if err != nil {
+			s.t.Fatal(err)
+		}
+		var out, errb bytes.Buffer
+		_, _ = stdcopy.StdCopy(&out, &errb, resp.Reader)
+		resp.Close()
+		return strings.TrimSpace(out.String() + errb.String())
+	}
+	s.t.Fatalf("no task container of %s on any node", service)
+	return ""
+}
+
+// leftovers lists what the project left on the Swarm and its nodes.
+func (s *swarmTarget) leftovers() []string {
+	ctx := context.Background()
+	out := s.leftoversEverywhere()
+	f := filters.NewArgs(filters.Arg("label", "com.docker.stack.namespace="+s.project))
+	svcs, _ := s.mgr.Client.ServiceList(ctx, swarm.ServiceListOptions{Filters: f})
+	for _, svc := range svcs {
+		out = append(out, "service "+svc.Spec.Name)
+	}
+	cfgs, _ := s.mgr.Client.ConfigList(ctx, swarm.ConfigListOptions{Filters: f})
+	for _, c := range cfgs {
+		out = append(out, "config "+c.Spec.Name)
+	}
+	secs, _ := s.mgr.Client.SecretList(ctx, swarm.SecretListOptions{Filters: f})
+	for _, c := range secs {
+		out = append(out, "secret "+c.Spec.Name)
+	}
+	for _, h := range s.hosts {
+		vs, _ := h.Client.VolumeList(ctx, volume.ListOptions{Filters: f})
+		for _, v := range vs.Volumes {
+			out = append(out, h.Name+": volume "+v.Name)
+		}
+		ns, _ := h.Client.NetworkList(ctx, network.ListOptions{Filters: f})
+		for _, n := range ns {
+			out = append(out, h.Name+": network "+n.Name)
+		}
+	}
+	return out
+}
+
+const swarmStackFile = `
+services:
+  api:
+    image: devorch-test/testapp:latest
+    environment: {NAME: api, PORT: "8080"}
+    deploy:
+      replicas: 3
+      placement: {max_replicas_per_node: 1}
+  web:
+    image: devorch-test/testapp:latest
+    environment: {NAME: web, PORT: "8090"}
+    deploy: {replicas: 2}
+  front:
+    image: devorch-test/testapp:latest
+    environment: {NAME: front, PORT: "8070"}
+    ports: ["18070:8070"]
+  agent:
+    image: devorch-test/busybox:latest
+    command: ["sleep", "3600"]
+    init: true
+    deploy: {mode: global}
+  tools:
+    image: devorch-test/busybox:latest
+    command: ["sleep", "3600"]
+    init: true
+    configs: [{source: motd, target: /motd}]
+    secrets: [token]
+configs:
+  motd: {content: "%s"}
+secrets:
+  token: {file: ./token.txt}
+`
+
+// The same compose file, deployed as Swarm services: replicas spread over
+// the nodes, tasks reach each other by compose service name across nodes,
+// a changed service is the only one updated, an unchanged file updates
+// nothing, scale, a drained node's tasks move, and down leaves nothing on
+// any node.
+func TestSwarmTargetStack(t *testing.T) {
+	s := newSwarmTarget(t, map[string]string{"compose.yaml": fmt.Sprintf(swarmStackFile, "hello"), "token.txt": "s3cret"})
+	t.Cleanup(func() { s.run("down", "-v") })
+	r := s.mustRun("up", "-d", "--wait")
+	if !strings.Contains(r.stderr, "no IPVS") {
+		t.Errorf("up does not say the kernel has no IPVS:\n%s", r.stderr)
+	}
+	// Images are named by ID, the tag kept in a label; nothing is pulled.
+	svcs := s.services()
+	if len(svcs) != 5 {
+		t.Fatalf("services: %v", svcs)
+	}
+	for name, svc := range svcs {
+		if img := svc.Spec.TaskTemplate.ContainerSpec.Image; !strings.HasPrefix(img, "sha256:") {
+			t.Errorf("service %s runs %q, want an image ID", name, img)
+		}
+		if svc.Spec.Labels["com.docker.stack.namespace"] != s.project {
+			t.Errorf("service %s labels %v", name, svc.Spec.Labels)
+		}
+	}
+	if api := s.running("api"); len(api) != 3 {
+		t.Errorf("api's 3 replicas are not on 3 nodes: %v", api)
+	}
+	if agent := s.running("agent"); len(agent) != 3 {
+		t.Errorf("the global agent is not on every node: %v", agent)
+	}
+	for _, l := range s.tasks() {
+		if l["Service"] == "web" && l["Image"] != "devorch-test/testapp:latest" {
+			t.Errorf("ps shows image %v for web, want its tag", l["Image"])
+		}
+	}
+	// Service names across nodes (dnsrr: every api task answers).
+	for i := 0; i < 3; i++ {
+		if out := s.execIn("web", "/testapp", "get", "http://api:8080/"); out != "api" {
+			t.Errorf("web → api:8080: %q", out)
+		}
+	}
+	if out := s.execIn("tools", "cat", "/motd", "/run/secrets/token"); out != "hellos3cret" {
+		t.Errorf("config and secret in tools: %q", out)
+	}
+	// front publishes 18070 in host mode on its node.
+	var frontNode string
+	for n := range s.running("front") {
+		frontNode = n
+	}
+	if got := httpGet(t, "http://"+s.host(frontNode).Address+":18070/"); strings.TrimSpace(got) != "front" {
+		t.Errorf("front on %s:18070: %q", frontNode, got)
+	}
+
+	// Nothing changed: no service gets an update.
+	before := s.versions()
+	r = s.mustRun("up", "-d", "--wait")
+	if strings.Contains(r.stderr, "Updat") || strings.Contains(r.stderr, "Creat") {
+		t.Errorf("no-op up changed something:\n%s", r.stderr)
+	}
+	if after := s.versions(); fmt.Sprint(after) != fmt.Sprint(before) {
+		t.Errorf("no-op up bumped versions: %v → %v", before, after)
+	}
+
+	// web changes: only web is updated. The config changes: tools rolls.
+	s.write("compose.yaml", strings.Replace(fmt.Sprintf(swarmStackFile, "bye"), "NAME: web", "NAME: web2", 1))
+	r = s.mustRun("up", "-d", "--wait")
+	after := s.versions()
+	for name, v := range after {
+		changed := v != before[name]
+		if want := name == "web" || name == "tools"; changed != want {
+			t.Errorf("service %s: version %d → %d (changed %v, want %v)\n%s", name, before[name], v, changed, want, r.stderr)
+		}
+	}
+	if out := s.execIn("web", "/testapp", "get", "http://web:8090/"); out != "web2" {
+		t.Errorf("web after its update: %q", out)
+	}
+	if out := s.execIn("tools", "cat", "/motd"); out != "bye" {
+		t.Errorf("tools' config after the update: %q", out)
+	}
+
+	// Scale up and down.
+	s.mustRun("up", "-d", "--wait", "--scale", "web=4")
+	if n := sum(s.running("web")); n != 4 {
+		t.Errorf("web scaled to 4: %d running", n)
+	}
+	s.mustRun("up", "-d", "--wait")
+	if n := sum(s.running("web")); n != 2 {
+		t.Errorf("web back to 2: %d running", n)
+	}
+
+	// A drained node's tasks move; ps shows where they are now.
+	drained := s.hosts[2]
+	setAvailability(t, s.mgr, drained, swarm.NodeAvailabilityDrain)
+	t.Cleanup(func() { setAvailability(t, s.mgr, drained, swarm.NodeAvailabilityActive) })
+	s.until("moved off the drained node", func() bool {
+		web := s.running("web")
+		return web[drained.Name] == 0 && sum(web) == 2 && s.running("front")[drained.Name] == 0 && sum(s.running("front")) == 1
+	})
+	pending := false
+	for _, l := range s.tasks() {
+		if l["Service"] == "api" && l["DesiredState"] == "running" && l["CurrentState"] == "pending" && strings.Contains(fmt.Sprint(l["Error"]), "no suitable node") {
+			pending = true
+		}
+	}
+	if !pending {
+		t.Errorf("ps does not show api's third replica pending (max one per node, a node drained):\n%s", s.run("ps").stdout)
+	}
+	setAvailability(t, s.mgr, drained, swarm.NodeAvailabilityActive)
+	s.until("api back on 3 nodes", func() bool { return len(s.running("api")) == 3 })
+
+	s.mustRun("down", "-v")
+	if l := s.leftovers(); len(l) > 0 {
+		t.Errorf("left behind: %v", l)
+	}
+}
+
+// --wait names the service, and the reason, of a task that cannot start;
+// and a target of swarm on a host that manages none says what makes one.
+func TestSwarmTargetWaitReportsTaskError(t *testing.T) {
+	s := newSwarmTarget(t, map[string]string{"compose.yaml": `
+services:
+  ok:
+    image: devorch-test/testapp:latest
+  stuck:
+    image: devorch-test/testapp:latest
+    deploy:
+      placement: {constraints: ["node.labels.devorch-test-nowhere==1"]}
+`})
+	t.Cleanup(func() { s.run("down") })
+	r := s.run("up", "-d", "--wait", "--wait-timeout", "120")
+	if r.code == 0 || !strings.Contains(r.stderr, `"stuck"`) || !strings.Contains(r.stderr, "no suitable node") {
+		t.Errorf("up --wait with a task that cannot be placed: %s", r)
+	}
+	if strings.Contains(r.stderr, `"ok"`) {
+		t.Errorf("the error names a service that runs: %s", r.stderr)
+	}
+	s.mustRun("down")
+	if l := s.leftovers(); len(l) > 0 {
+		t.Errorf("left behind: %v", l)
+	}
+
+	worker := s.hosts[1]
+	r = s.devorch("--host", worker.Spec(), "--target", "swarm", "up", "-d")
+	if r.code == 0 || !strings.Contains(r.stderr, fmt.Sprintf("host %q is a worker", worker.Name)) || !strings.Contains(r.stderr, "devorch hosts join") {
+		t.Errorf("--target swarm on a worker: %s", r)
+	}
+}
+
+func setAvailability(t *testing.T, mgr, h testenv.TestHost, a swarm.NodeAvailability) {
+	t.Helper()
+	ctx := context.Background()
+	info, err := h.Client.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, _, err := mgr.Client.NodeInspectWithRaw(ctx, info.Swarm.NodeID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.Spec.Availability = a
+	if err := mgr.Client.NodeUpdate(ctx, n.ID, n.Version, n.Spec); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func sum(m map[string]int) int {
+	n := 0
+	for _, v := range m {
+		n += v
+	}
+	return n
+}
