@@ -92,6 +92,9 @@ func TestEvaluate(t *testing.T) {
 		{"global one node behind", global("agent"), []swarm.Task{
 			task(global("agent"), 0, "n1", run, 0), task(global("agent"), 0, "n2", swarm.TaskStatePreparing, 0),
 		}, 3, Progress{Service: "agent", Running: 1, Desired: 2}},
+		{"global, two tasks on one node count once", global("agent"), []swarm.Task{
+			task(global("agent"), 0, "n1", run, 0), task(global("agent"), 0, "n1", swarm.TaskStateStarting, time.Second),
+		}, 3, Progress{Service: "agent", Running: 1, Desired: 1, Done: true}},
 		{"global without tasks yet", global("agent"), nil, 3,
 			Progress{Service: "agent", Running: 0, Desired: 1}},
 		{"global without active nodes", global("agent"), nil, 0,
