@@ -11,12 +11,12 @@ import (
 	"github.com/devorch/devorch/internal/labels"
 )
 
-// t0 is when the deploy began in these tests.
-var t0 = time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
+// since0 is when the deploy began in these tests.
+var since0 = time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
 
-var testNodes = map[string]string{"n1": "h5", "n2": "h6", "n3": "h9"}
+var nodeNamesFixture = map[string]string{"n1": "h5", "n2": "h6", "n3": "h9"}
 
-func replicated(name string, n uint64) swarm.Service {
+func repSvc(name string, n uint64) swarm.Service {
 	return swarm.Service{
 		ID: "id-" + name,
 		Spec: swarm.ServiceSpec{
@@ -29,42 +29,42 @@ func replicated(name string, n uint64) swarm.Service {
 	}
 }
 
-func global(name string) swarm.Service {
-	s := replicated(name, 0)
+func globalSvc(name string) swarm.Service {
+	s := repSvc(name, 0)
 	s.Spec.Mode = swarm.ServiceMode{Global: &swarm.GlobalService{}}
 	return s
 }
 
 // task is a task of svc in slot on node, desired running, in state,
-// created at t0 plus age.
-func task(svc swarm.Service, slot int, node string, state swarm.TaskState, age time.Duration) swarm.Task {
+// created at since0 plus age.
+func mkTask(svc swarm.Service, slot int, node string, state swarm.TaskState, age time.Duration) swarm.Task {
 	id := svc.ID + "." + node + "." + string(state)
 	if slot > 0 {
 		id = svc.ID + "." + string(rune('0'+slot)) + "." + string(state)
 	}
 	return swarm.Task{
 		ID:           id,
-		Meta:         swarm.Meta{CreatedAt: t0.Add(age)},
+		Meta:         swarm.Meta{CreatedAt: since0.Add(age)},
 		ServiceID:    svc.ID,
 		Slot:         slot,
 		NodeID:       node,
 		DesiredState: swarm.TaskStateRunning,
-		Status:       swarm.TaskStatus{State: state, Timestamp: t0.Add(age + time.Second)},
+		Status:       swarm.TaskStatus{State: state, Timestamp: since0.Add(age + time.Second)},
 		Spec:         swarm.TaskSpec{ContainerSpec: &swarm.ContainerSpec{Image: svc.Spec.TaskTemplate.ContainerSpec.Image}},
 	}
 }
 
 // withErr gives a task an error and a desired state.
-func withErr(t swarm.Task, desired swarm.TaskState, err string) swarm.Task {
+func taskWith(t swarm.Task, desired swarm.TaskState, err string) swarm.Task {
 	t.DesiredState = desired
 	t.Status.Err = err
 	return t
 }
 
 func TestEvaluate(t *testing.T) {
-	api := replicated("api", 3)
+	api := repSvc("api", 3)
 	run := swarm.TaskStateRunning
-	other := replicated("other", 1)
+	other := repSvc("other", 1)
 	tests := []struct {
 		name   string
 		svc    swarm.Service
@@ -73,79 +73,79 @@ func TestEvaluate(t *testing.T) {
 		want   Progress
 	}{
 		{"replicated done", api, []swarm.Task{
-			task(api, 1, "n1", run, 0), task(api, 2, "n2", run, 0), task(api, 3, "n3", run, 0),
-			task(other, 1, "n1", swarm.TaskStateFailed, time.Second),
+			mkTask(api, 1, "n1", run, 0), mkTask(api, 2, "n2", run, 0), mkTask(api, 3, "n3", run, 0),
+			mkTask(other, 1, "n1", swarm.TaskStateFailed, time.Second),
 		}, 3, Progress{Service: "api", Running: 3, Desired: 3, Done: true}},
 		{"replicated 2/3, one still starting its healthcheck", api, []swarm.Task{
-			task(api, 1, "n1", run, 0), task(api, 2, "n2", run, 0), task(api, 3, "n3", swarm.TaskStateStarting, 0),
+			mkTask(api, 1, "n1", run, 0), mkTask(api, 2, "n2", run, 0), mkTask(api, 3, "n3", swarm.TaskStateStarting, 0),
 		}, 3, Progress{Service: "api", Running: 2, Desired: 3}},
 		{"tasks desired shut down do not count", api, []swarm.Task{
-			task(api, 1, "n1", run, 0), task(api, 2, "n2", run, 0),
-			withErr(task(api, 3, "n3", run, 0), swarm.TaskStateShutdown, ""),
+			mkTask(api, 1, "n1", run, 0), mkTask(api, 2, "n2", run, 0),
+			taskWith(mkTask(api, 3, "n3", run, 0), swarm.TaskStateShutdown, ""),
 		}, 3, Progress{Service: "api", Running: 2, Desired: 3}},
 		{"two tasks of one slot count once", api, []swarm.Task{
-			task(api, 1, "n1", run, 0), task(api, 1, "n2", run, 0), task(api, 2, "n2", run, 0),
+			mkTask(api, 1, "n1", run, 0), mkTask(api, 1, "n2", run, 0), mkTask(api, 2, "n2", run, 0),
 		}, 3, Progress{Service: "api", Running: 2, Desired: 3}},
-		{"global on every node", global("agent"), []swarm.Task{
-			task(global("agent"), 0, "n1", run, 0), task(global("agent"), 0, "n2", run, 0),
+		{"global on every node", globalSvc("agent"), []swarm.Task{
+			mkTask(globalSvc("agent"), 0, "n1", run, 0), mkTask(globalSvc("agent"), 0, "n2", run, 0),
 		}, 3, Progress{Service: "agent", Running: 2, Desired: 2, Done: true}},
-		{"global one node behind", global("agent"), []swarm.Task{
-			task(global("agent"), 0, "n1", run, 0), task(global("agent"), 0, "n2", swarm.TaskStatePreparing, 0),
+		{"global one node behind", globalSvc("agent"), []swarm.Task{
+			mkTask(globalSvc("agent"), 0, "n1", run, 0), mkTask(globalSvc("agent"), 0, "n2", swarm.TaskStatePreparing, 0),
 		}, 3, Progress{Service: "agent", Running: 1, Desired: 2}},
-		{"global, two tasks on one node count once", global("agent"), []swarm.Task{
-			task(global("agent"), 0, "n1", run, 0), task(global("agent"), 0, "n1", swarm.TaskStateStarting, time.Second),
+		{"global, two tasks on one node count once", globalSvc("agent"), []swarm.Task{
+			mkTask(globalSvc("agent"), 0, "n1", run, 0), mkTask(globalSvc("agent"), 0, "n1", swarm.TaskStateStarting, time.Second),
 		}, 3, Progress{Service: "agent", Running: 1, Desired: 1, Done: true}},
-		{"global without tasks yet", global("agent"), nil, 3,
+		{"global without tasks yet", globalSvc("agent"), nil, 3,
 			Progress{Service: "agent", Running: 0, Desired: 1}},
-		{"global without active nodes", global("agent"), nil, 0,
+		{"global without active nodes", globalSvc("agent"), nil, 0,
 			Progress{Service: "agent", Running: 0, Desired: 0, Done: true}},
 		{"rejected after since", api, []swarm.Task{
-			task(api, 1, "n1", run, 0),
-			withErr(task(api, 2, "n3", swarm.TaskStateRejected, time.Second), swarm.TaskStateShutdown, "No such image: sha256:0123"),
+			mkTask(api, 1, "n1", run, 0),
+			taskWith(mkTask(api, 2, "n3", swarm.TaskStateRejected, time.Second), swarm.TaskStateShutdown, "No such image: sha256:0123"),
 		}, 3, Progress{Service: "api", Running: 1, Desired: 3, Failed: []TaskError{
 			{Service: "api", Slot: 2, Node: "h9", State: "rejected", Err: "No such image: sha256:0123"},
 		}}},
 		{"failed before since is history", api, []swarm.Task{
-			task(api, 1, "n1", run, 0), task(api, 2, "n2", run, 0), task(api, 3, "n3", run, 0),
-			withErr(task(api, 2, "n3", swarm.TaskStateFailed, -time.Hour), swarm.TaskStateShutdown, "task: non-zero exit (1)"),
+			mkTask(api, 1, "n1", run, 0), mkTask(api, 2, "n2", run, 0), mkTask(api, 3, "n3", run, 0),
+			taskWith(mkTask(api, 2, "n3", swarm.TaskStateFailed, -time.Hour), swarm.TaskStateShutdown, "task: non-zero exit (1)"),
 		}, 3, Progress{Service: "api", Running: 3, Desired: 3, Done: true}},
 		{"pending, no suitable node", api, []swarm.Task{
-			task(api, 1, "n1", run, 0), task(api, 2, "n2", run, 0),
-			withErr(task(api, 3, "", swarm.TaskStatePending, 0), swarm.TaskStateRunning,
+			mkTask(api, 1, "n1", run, 0), mkTask(api, 2, "n2", run, 0),
+			taskWith(mkTask(api, 3, "", swarm.TaskStatePending, 0), swarm.TaskStateRunning,
 				"no suitable node (scheduling constraints not satisfied on 3 nodes)"),
 		}, 3, Progress{Service: "api", Running: 2, Desired: 3, Failed: []TaskError{
 			{Service: "api", Slot: 3, State: "pending", Err: "no suitable node (scheduling constraints not satisfied on 3 nodes)"},
 		}}},
 		{"pending without error waits", api, []swarm.Task{
-			task(api, 1, "n1", swarm.TaskStatePending, 0),
+			mkTask(api, 1, "n1", swarm.TaskStatePending, 0),
 		}, 3, Progress{Service: "api", Running: 0, Desired: 3}},
-		{"update under way", withUpdate(api, swarm.UpdateStateUpdating, "", t0), []swarm.Task{
-			task(api, 1, "n1", run, 0), task(api, 2, "n2", run, 0), task(api, 3, "n3", run, 0),
+		{"update under way", updating(api, swarm.UpdateStateUpdating, "", since0), []swarm.Task{
+			mkTask(api, 1, "n1", run, 0), mkTask(api, 2, "n2", run, 0), mkTask(api, 3, "n3", run, 0),
 		}, 3, Progress{Service: "api", Running: 3, Desired: 3, Updating: "updating"}},
-		{"update completed", withUpdate(api, swarm.UpdateStateCompleted, "update completed", t0), []swarm.Task{
-			task(api, 1, "n1", run, 0), task(api, 2, "n2", run, 0), task(api, 3, "n3", run, 0),
+		{"update completed", updating(api, swarm.UpdateStateCompleted, "update completed", since0), []swarm.Task{
+			mkTask(api, 1, "n1", run, 0), mkTask(api, 2, "n2", run, 0), mkTask(api, 3, "n3", run, 0),
 		}, 3, Progress{Service: "api", Running: 3, Desired: 3, Done: true}},
-		{"update paused", withUpdate(api, swarm.UpdateStatePaused, "update paused due to failure or early termination of task x", t0), []swarm.Task{
-			task(api, 1, "n1", run, 0), task(api, 2, "n2", run, 0), task(api, 3, "n3", run, 0),
+		{"update paused", updating(api, swarm.UpdateStatePaused, "update paused due to failure or early termination of task x", since0), []swarm.Task{
+			mkTask(api, 1, "n1", run, 0), mkTask(api, 2, "n2", run, 0), mkTask(api, 3, "n3", run, 0),
 		}, 3, Progress{Service: "api", Running: 3, Desired: 3, Updating: "paused", Failed: []TaskError{
 			{Service: "api", State: "update paused", Err: "update paused due to failure or early termination of task x"},
 		}}},
-		{"rollback paused", withUpdate(api, swarm.UpdateStateRollbackPaused, "", t0.Add(-time.Hour)), nil, 3,
+		{"rollback paused", updating(api, swarm.UpdateStateRollbackPaused, "", since0.Add(-time.Hour)), nil, 3,
 			Progress{Service: "api", Desired: 3, Updating: "rollback_paused", Failed: []TaskError{
 				{Service: "api", State: "rollback paused"},
 			}}},
-		{"rolled back during this deploy", withUpdate(api, swarm.UpdateStateRollbackCompleted, "rollback completed", t0.Add(time.Second)), []swarm.Task{
-			task(api, 1, "n1", run, 0), task(api, 2, "n2", run, 0), task(api, 3, "n3", run, 0),
+		{"rolled back during this deploy", updating(api, swarm.UpdateStateRollbackCompleted, "rollback completed", since0.Add(time.Second)), []swarm.Task{
+			mkTask(api, 1, "n1", run, 0), mkTask(api, 2, "n2", run, 0), mkTask(api, 3, "n3", run, 0),
 		}, 3, Progress{Service: "api", Running: 3, Desired: 3, Done: true, Failed: []TaskError{
 			{Service: "api", State: "rolled back", Err: "rollback completed"},
 		}}},
-		{"rolled back before this deploy", withUpdate(api, swarm.UpdateStateRollbackCompleted, "rollback completed", t0.Add(-time.Hour)), []swarm.Task{
-			task(api, 1, "n1", run, 0), task(api, 2, "n2", run, 0), task(api, 3, "n3", run, 0),
+		{"rolled back before this deploy", updating(api, swarm.UpdateStateRollbackCompleted, "rollback completed", since0.Add(-time.Hour)), []swarm.Task{
+			mkTask(api, 1, "n1", run, 0), mkTask(api, 2, "n2", run, 0), mkTask(api, 3, "n3", run, 0),
 		}, 3, Progress{Service: "api", Running: 3, Desired: 3, Done: true}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := Evaluate(tt.svc, tt.tasks, testNodes, tt.active, t0)
+			got := Evaluate(tt.svc, tt.tasks, nodeNamesFixture, tt.active, since0)
 			if !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("Evaluate:\n got %+v\nwant %+v", got, tt.want)
 			}
@@ -153,13 +153,13 @@ func TestEvaluate(t *testing.T) {
 	}
 }
 
-func withUpdate(s swarm.Service, state swarm.UpdateState, msg string, started time.Time) swarm.Service {
+func updating(s swarm.Service, state swarm.UpdateState, msg string, started time.Time) swarm.Service {
 	s.UpdateStatus = &swarm.UpdateStatus{State: state, Message: msg, StartedAt: &started}
 	return s
 }
 
 func TestEvaluateFailedErr(t *testing.T) {
-	api := replicated("api", 1)
+	api := repSvc("api", 1)
 	for _, tt := range []struct {
 		name   string
 		status swarm.TaskStatus
@@ -170,10 +170,10 @@ func TestEvaluateFailedErr(t *testing.T) {
 		{"message", swarm.TaskStatus{Message: "shutdown"}, "shutdown"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			tk := task(api, 1, "n2", swarm.TaskStateFailed, 0)
+			tk := mkTask(api, 1, "n2", swarm.TaskStateFailed, 0)
 			tt.status.State = swarm.TaskStateFailed
 			tk.Status = tt.status
-			p := Evaluate(api, []swarm.Task{tk}, testNodes, 3, t0)
+			p := Evaluate(api, []swarm.Task{tk}, nodeNamesFixture, 3, since0)
 			if len(p.Failed) != 1 || p.Failed[0].Err != tt.want {
 				t.Fatalf("Failed = %+v, want one with Err %q", p.Failed, tt.want)
 			}
@@ -183,24 +183,24 @@ func TestEvaluateFailedErr(t *testing.T) {
 
 func TestEvaluateJobs(t *testing.T) {
 	two := uint64(2)
-	job := replicated("migrate", 0)
+	job := repSvc("migrate", 0)
 	job.Spec.Mode = swarm.ServiceMode{ReplicatedJob: &swarm.ReplicatedJob{MaxConcurrent: &two, TotalCompletions: &two}}
 	job.JobStatus = &swarm.JobStatus{JobIteration: swarm.Version{Index: 7}}
 	jobTask := func(slot int, state swarm.TaskState, iteration uint64) swarm.Task {
-		tk := task(job, slot, "n1", state, 0)
+		tk := mkTask(job, slot, "n1", state, 0)
 		tk.DesiredState = swarm.TaskStateComplete
 		tk.JobIteration = &swarm.Version{Index: iteration}
 		return tk
 	}
 	p := Evaluate(job, []swarm.Task{
 		jobTask(0, swarm.TaskStateComplete, 7), jobTask(1, swarm.TaskStateRunning, 7), jobTask(1, swarm.TaskStateComplete, 6),
-	}, testNodes, 3, t0)
+	}, nodeNamesFixture, 3, since0)
 	if p.Running != 1 || p.Desired != 2 || p.Done {
 		t.Errorf("one of two completions: %+v", p)
 	}
 	p = Evaluate(job, []swarm.Task{
 		jobTask(0, swarm.TaskStateComplete, 7), jobTask(1, swarm.TaskStateComplete, 7),
-	}, testNodes, 3, t0)
+	}, nodeNamesFixture, 3, since0)
 	if p.Running != 2 || p.Desired != 2 || !p.Done {
 		t.Errorf("two of two completions: %+v", p)
 	}
@@ -241,7 +241,7 @@ func TestNodeNames(t *testing.T) {
 }
 
 func TestComposeName(t *testing.T) {
-	s := replicated("api", 1)
+	s := repSvc("api", 1)
 	delete(s.Spec.Labels, labels.Service)
 	if got := composeName(s); got != "api" {
 		t.Errorf("without the service label: %q", got)

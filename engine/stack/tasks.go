@@ -70,13 +70,13 @@ func Rows(services []swarm.Service, tasks []swarm.Task, nodes map[string]string)
 			continue
 		}
 		k := key{svc.ID, strconv.Itoa(t.Slot)}
-		if isGlobal(svc.Spec.Mode) {
+		if globalMode(svc.Spec.Mode) {
 			k.slot = t.NodeID
 		}
 		g := groups[k]
 		if g == nil {
 			g = &group{service: composeName(svc), slot: t.Slot}
-			if isGlobal(svc.Spec.Mode) {
+			if globalMode(svc.Spec.Mode) {
 				g.node = nodeName(nodes, t.NodeID) + "\x00" + t.NodeID
 			}
 			groups[k] = g
@@ -103,7 +103,7 @@ func Rows(services []swarm.Service, tasks []swarm.Task, nodes map[string]string)
 		svc := byID[g.tasks[0].ServiceID]
 		ts := g.tasks
 		sort.Slice(ts, func(i, j int) bool {
-			ci, cj := current(svc, ts[i]), current(svc, ts[j])
+			ci, cj := currentTask(svc, ts[i]), currentTask(svc, ts[j])
 			if ci != cj {
 				return ci
 			}
@@ -113,7 +113,7 @@ func Rows(services []swarm.Service, tasks []swarm.Task, nodes map[string]string)
 			return ts[i].ID < ts[j].ID
 		})
 		for i, t := range ts {
-			history := i > 0 && !current(svc, t)
+			history := i > 0 && !currentTask(svc, t)
 			if history && t.Status.State != swarm.TaskStateFailed && t.Status.State != swarm.TaskStateRejected {
 				continue
 			}
@@ -125,8 +125,8 @@ func Rows(services []swarm.Service, tasks []swarm.Task, nodes map[string]string)
 	return rows
 }
 
-// current says whether Swarm wants t to run (or, for a job, to complete).
-func current(svc swarm.Service, t swarm.Task) bool {
+// currentTask says whether Swarm wants t to run (or, for a job, to complete).
+func currentTask(svc swarm.Service, t swarm.Task) bool {
 	switch t.DesiredState {
 	case swarm.TaskStateRunning, swarm.TaskStateReady:
 		return true
@@ -136,7 +136,7 @@ func current(svc swarm.Service, t swarm.Task) bool {
 	return false
 }
 
-func isGlobal(m swarm.ServiceMode) bool { return m.Global != nil || m.GlobalJob != nil }
+func globalMode(m swarm.ServiceMode) bool { return m.Global != nil || m.GlobalJob != nil }
 
 func taskRow(svc swarm.Service, t swarm.Task, nodes map[string]string) TaskRow {
 	name := composeName(svc)
@@ -154,7 +154,7 @@ func taskRow(svc swarm.Service, t swarm.Task, nodes map[string]string) TaskRow {
 	if t.NodeID != "" {
 		r.Node = nodeName(nodes, t.NodeID)
 	}
-	if isGlobal(svc.Spec.Mode) && t.NodeID != "" {
+	if globalMode(svc.Spec.Mode) && t.NodeID != "" {
 		r.Name = name + "." + shortID(t.NodeID)
 	}
 	seen := map[string]bool{}

@@ -12,7 +12,7 @@ import (
 
 func TestRows(t *testing.T) {
 	run, shut := swarm.TaskStateRunning, swarm.TaskStateShutdown
-	api := replicated("api", 2)
+	api := repSvc("api", 2)
 	api.Spec.Labels[labels.ImageTag] = "api:dev"
 	api.Endpoint.Ports = []swarm.PortConfig{
 		{Protocol: "tcp", TargetPort: 80, PublishedPort: 8080, PublishMode: swarm.PortConfigPublishModeIngress},
@@ -24,33 +24,33 @@ func TestRows(t *testing.T) {
 	prev.TaskTemplate.ContainerSpec = &swarm.ContainerSpec{Image: "sha256:fedcba9876543210"}
 	api.PreviousSpec = &prev
 
-	agent := global("agent")
-	web := replicated("web", 1)
+	agent := globalSvc("agent")
+	web := repSvc("web", 1)
 	web.Spec.TaskTemplate.ContainerSpec.Image = "nginx:1.27@sha256:abcdef"
-	orphan := replicated("gone", 1)
+	orphan := repSvc("gone", 1)
 
-	api2 := task(api, 2, "n2", run, 0)
+	api2 := mkTask(api, 2, "n2", run, 0)
 	api2.Status.PortStatus.Ports = []swarm.PortConfig{{Protocol: "tcp", TargetPort: 9000, PublishedPort: 9000, PublishMode: swarm.PortConfigPublishModeHost}}
-	api1 := task(api, 1, "n3", run, 0)
+	api1 := mkTask(api, 1, "n3", run, 0)
 	api1.ID = "api1-now"
-	api1Failed := withErr(task(api, 1, "n1", swarm.TaskStateFailed, -time.Minute), shut, "task: non-zero exit (1)")
+	api1Failed := taskWith(mkTask(api, 1, "n1", swarm.TaskStateFailed, -time.Minute), shut, "task: non-zero exit (1)")
 	api1Failed.ID = "api1-failed"
-	api1Older := withErr(task(api, 1, "n1", swarm.TaskStateFailed, -time.Hour), shut, "task: non-zero exit (2)")
+	api1Older := taskWith(mkTask(api, 1, "n1", swarm.TaskStateFailed, -time.Hour), shut, "task: non-zero exit (2)")
 	api1Older.ID = "api1-older"
-	api1Old := withErr(task(api, 1, "n1", shut, -2*time.Hour), shut, "")
+	api1Old := taskWith(mkTask(api, 1, "n1", shut, -2*time.Hour), shut, "")
 	api1Old.ID = "api1-replaced"
 	api1Old.Spec.ContainerSpec.Image = "sha256:fedcba9876543210"
-	webStopped := withErr(task(web, 1, "n2", swarm.TaskStateComplete, 0), shut, "")
-	webStoppedOld := withErr(task(web, 1, "n2", swarm.TaskStateComplete, -time.Hour), shut, "")
+	webStopped := taskWith(mkTask(web, 1, "n2", swarm.TaskStateComplete, 0), shut, "")
+	webStoppedOld := taskWith(mkTask(web, 1, "n2", swarm.TaskStateComplete, -time.Hour), shut, "")
 	webStoppedOld.ID = "web-old"
 
 	rows := Rows(
 		[]swarm.Service{web, api, agent},
 		[]swarm.Task{
-			webStoppedOld, api1Old, task(agent, 0, "n3", run, 0), api2, api1Failed, task(agent, 0, "zzzzzzzzzzzzzzzzzzzzzzzzz", run, 0),
-			webStopped, api1Older, api1, task(agent, 0, "n1", run, 0), task(orphan, 1, "n1", run, 0),
+			webStoppedOld, api1Old, mkTask(agent, 0, "n3", run, 0), api2, api1Failed, mkTask(agent, 0, "zzzzzzzzzzzzzzzzzzzzzzzzz", run, 0),
+			webStopped, api1Older, api1, mkTask(agent, 0, "n1", run, 0), mkTask(orphan, 1, "n1", run, 0),
 		},
-		testNodes,
+		nodeNamesFixture,
 	)
 	type row struct {
 		Name, Node, Image, Desired, Current, Err, ID string
@@ -84,13 +84,13 @@ func TestRows(t *testing.T) {
 			t.Errorf("\n got %+v\nwant %+v", g, w)
 		}
 	}
-	if rows[0].Service != "agent" || rows[3].Slot != 1 || !rows[3].Since.Equal(t0.Add(time.Second)) {
+	if rows[0].Service != "agent" || rows[3].Slot != 1 || !rows[3].Since.Equal(since0.Add(time.Second)) {
 		t.Errorf("row fields: %+v", rows[3])
 	}
 }
 
 func TestTaskImage(t *testing.T) {
-	api := replicated("api", 1)
+	api := repSvc("api", 1)
 	api.Spec.Labels[labels.ImageTag] = "api:dev"
 	prev := api.Spec
 	prev.Labels = map[string]string{labels.ImageTag: "api:old"}
@@ -103,7 +103,7 @@ func TestTaskImage(t *testing.T) {
 		{"redis:7@sha256:abc", "redis:7"},
 		{"", "api:dev"},
 	} {
-		tk := task(api, 1, "n1", swarm.TaskStateRunning, 0)
+		tk := mkTask(api, 1, "n1", swarm.TaskStateRunning, 0)
 		tk.Spec.ContainerSpec.Image = tt.image
 		if got := taskImage(api, tk); got != tt.want {
 			t.Errorf("task image %q shows %q, want %q", tt.image, got, tt.want)

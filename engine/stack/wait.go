@@ -63,7 +63,7 @@ func Wait(ctx context.Context, api TaskAPI, o WaitOptions) error {
 		timer *time.Timer
 	)
 	for {
-		done, failures, err := poll(ctx, api, o, last, modes)
+		done, failures, err := pollOnce(ctx, api, o, last, modes)
 		switch {
 		case failures != nil:
 			return failures
@@ -89,11 +89,11 @@ func Wait(ctx context.Context, api TaskAPI, o WaitOptions) error {
 	}
 }
 
-// poll reads and evaluates once, keeping each service's progress and mode
+// pollOnce reads and evaluates once, keeping each service's progress and mode
 // in last and modes and reporting what changed. It says whether every
 // service is done, and returns the services' failures apart from its own
 // errors (reading the API, a missing service).
-func poll(ctx context.Context, api TaskAPI, o WaitOptions, last map[string]Progress, modes map[string]swarm.ServiceMode) (done bool, failures, err error) {
+func pollOnce(ctx context.Context, api TaskAPI, o WaitOptions, last map[string]Progress, modes map[string]swarm.ServiceMode) (done bool, failures, err error) {
 	all, err := api.ServiceList(ctx, swarm.ServiceListOptions{
 		Filters: filters.NewArgs(filters.Arg("label", labels.StackNamespace+"="+o.Namespace)),
 	})
@@ -207,7 +207,7 @@ func notDone(ctx context.Context, o WaitOptions, last map[string]Progress, modes
 		if p.Done {
 			continue
 		}
-		parts = append(parts, describe(p, modes[name]))
+		parts = append(parts, describeProgress(p, modes[name]))
 	}
 	// Services named but never read: the first poll did not return.
 	unread := slices.Clone(o.Services)
@@ -223,8 +223,8 @@ func notDone(ctx context.Context, o WaitOptions, last map[string]Progress, modes
 	return fmt.Errorf("waiting for services: %s: %w", strings.Join(parts, ", "), context.Cause(ctx))
 }
 
-// describe says how far a service got, for the timeout error.
-func describe(p Progress, mode swarm.ServiceMode) string {
+// describeProgress says how far a service got, for the timeout error.
+func describeProgress(p Progress, mode swarm.ServiceMode) string {
 	verb := "running"
 	if mode.ReplicatedJob != nil || mode.GlobalJob != nil {
 		verb = "complete"

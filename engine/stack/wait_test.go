@@ -72,7 +72,7 @@ func (f *fakeSwarm) NodeList(ctx context.Context, o swarm.NodeListOptions) ([]sw
 
 func threeNodes() []swarm.Node {
 	var ns []swarm.Node
-	for id, name := range testNodes {
+	for id, name := range nodeNamesFixture {
 		ns = append(ns, swarm.Node{
 			ID:     id,
 			Spec:   swarm.NodeSpec{Annotations: swarm.Annotations{Labels: map[string]string{labels.Host: name}}, Availability: swarm.NodeAvailabilityActive},
@@ -85,7 +85,7 @@ func threeNodes() []swarm.Node {
 // stackOf is the services api (3 replicas) and web (1) in namespace p, and
 // a service of another stack.
 func stackOf() (api, web, foreign swarm.Service) {
-	api, web, foreign = replicated("api", 3), replicated("web", 1), replicated("api", 1)
+	api, web, foreign = repSvc("api", 3), repSvc("web", 1), repSvc("api", 1)
 	foreign.ID = "id-foreign"
 	foreign.Spec.Labels = map[string]string{labels.StackNamespace: "q", labels.Service: "api"}
 	return api, web, foreign
@@ -96,15 +96,15 @@ func TestWaitDone(t *testing.T) {
 	run, pre := swarm.TaskStateRunning, swarm.TaskStatePreparing
 	svcs := []swarm.Service{api, web, foreign}
 	f := &fakeSwarm{nodes: threeNodes(), steps: []fakeState{
-		{svcs, []swarm.Task{task(api, 1, "n1", pre, 0), task(web, 1, "n2", pre, 0)}},
-		{svcs, []swarm.Task{task(api, 1, "n1", run, 0), task(api, 2, "n2", pre, 0), task(web, 1, "n2", run, 0)}},
-		{svcs, []swarm.Task{task(api, 1, "n1", run, 0), task(api, 2, "n2", run, 0), task(api, 3, "n3", pre, 0), task(web, 1, "n2", run, 0)}},
-		{svcs, []swarm.Task{task(api, 1, "n1", run, 0), task(api, 2, "n2", run, 0), task(api, 3, "n3", run, 0), task(web, 1, "n2", run, 0)}},
+		{svcs, []swarm.Task{mkTask(api, 1, "n1", pre, 0), mkTask(web, 1, "n2", pre, 0)}},
+		{svcs, []swarm.Task{mkTask(api, 1, "n1", run, 0), mkTask(api, 2, "n2", pre, 0), mkTask(web, 1, "n2", run, 0)}},
+		{svcs, []swarm.Task{mkTask(api, 1, "n1", run, 0), mkTask(api, 2, "n2", run, 0), mkTask(api, 3, "n3", pre, 0), mkTask(web, 1, "n2", run, 0)}},
+		{svcs, []swarm.Task{mkTask(api, 1, "n1", run, 0), mkTask(api, 2, "n2", run, 0), mkTask(api, 3, "n3", run, 0), mkTask(web, 1, "n2", run, 0)}},
 	}}
 	var reports []string
 	err := Wait(context.Background(), f, WaitOptions{
-		Namespace: "p", Since: t0, Interval: time.Millisecond,
-		Report: func(p Progress) { reports = append(reports, describe(p, swarm.ServiceMode{})) },
+		Namespace: "p", Since: since0, Interval: time.Millisecond,
+		Report: func(p Progress) { reports = append(reports, describeProgress(p, swarm.ServiceMode{})) },
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -125,7 +125,7 @@ func TestWaitDone(t *testing.T) {
 func TestWaitSomeServices(t *testing.T) {
 	api, web, _ := stackOf()
 	f := &fakeSwarm{nodes: threeNodes(), steps: []fakeState{
-		{[]swarm.Service{api, web}, []swarm.Task{task(web, 1, "n2", swarm.TaskStateRunning, 0)}},
+		{[]swarm.Service{api, web}, []swarm.Task{mkTask(web, 1, "n2", swarm.TaskStateRunning, 0)}},
 	}}
 	if err := Wait(context.Background(), f, WaitOptions{Namespace: "p", Services: []string{"web"}, Interval: time.Millisecond}); err != nil {
 		t.Fatal(err)
@@ -140,16 +140,16 @@ func TestWaitFailure(t *testing.T) {
 	api, web, _ := stackOf()
 	run := swarm.TaskStateRunning
 	svcs := []swarm.Service{api, web}
-	old := withErr(task(api, 1, "n1", swarm.TaskStateFailed, -time.Hour), swarm.TaskStateShutdown, "task: non-zero exit (2)")
-	rejected := withErr(task(api, 2, "n3", swarm.TaskStateRejected, time.Second), swarm.TaskStateShutdown, "No such image: sha256:0123")
-	crashed := withErr(task(web, 1, "n2", swarm.TaskStateFailed, time.Second), swarm.TaskStateShutdown, "task: non-zero exit (1)")
+	old := taskWith(mkTask(api, 1, "n1", swarm.TaskStateFailed, -time.Hour), swarm.TaskStateShutdown, "task: non-zero exit (2)")
+	rejected := taskWith(mkTask(api, 2, "n3", swarm.TaskStateRejected, time.Second), swarm.TaskStateShutdown, "No such image: sha256:0123")
+	crashed := taskWith(mkTask(web, 1, "n2", swarm.TaskStateFailed, time.Second), swarm.TaskStateShutdown, "task: non-zero exit (1)")
 	crashedAgain := crashed
 	crashedAgain.ID += "-again"
 	f := &fakeSwarm{nodes: threeNodes(), steps: []fakeState{
-		{svcs, []swarm.Task{old, task(api, 1, "n1", run, 0)}},
-		{svcs, []swarm.Task{old, task(api, 1, "n1", run, 0), crashed, crashedAgain, rejected}},
+		{svcs, []swarm.Task{old, mkTask(api, 1, "n1", run, 0)}},
+		{svcs, []swarm.Task{old, mkTask(api, 1, "n1", run, 0), crashed, crashedAgain, rejected}},
 	}}
-	err := Wait(context.Background(), f, WaitOptions{Namespace: "p", Since: t0, Interval: time.Millisecond})
+	err := Wait(context.Background(), f, WaitOptions{Namespace: "p", Since: since0, Interval: time.Millisecond})
 	want := `service "api" (task api.2 on node h9): rejected: No such image: sha256:0123` + "\n" +
 		`service "web" (task web.1 on node h6): failed: task: non-zero exit (1)`
 	if err == nil || err.Error() != want {
@@ -166,18 +166,18 @@ func TestWaitFailure(t *testing.T) {
 
 func TestWaitTimeout(t *testing.T) {
 	api, web, _ := stackOf()
-	agent := global("agent")
-	web = withUpdate(web, swarm.UpdateStateUpdating, "", t0)
+	agent := globalSvc("agent")
+	web = updating(web, swarm.UpdateStateUpdating, "", since0)
 	run := swarm.TaskStateRunning
 	f := &fakeSwarm{nodes: threeNodes(), steps: []fakeState{
 		{[]swarm.Service{api, web, agent}, []swarm.Task{
-			task(api, 1, "n1", run, 0), task(web, 1, "n1", run, 0),
-			task(agent, 0, "n1", run, 0), task(agent, 0, "n2", run, 0),
+			mkTask(api, 1, "n1", run, 0), mkTask(web, 1, "n1", run, 0),
+			mkTask(agent, 0, "n1", run, 0), mkTask(agent, 0, "n2", run, 0),
 		}},
 	}}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
 	defer cancel()
-	err := Wait(ctx, f, WaitOptions{Namespace: "p", Since: t0, Interval: time.Millisecond})
+	err := Wait(ctx, f, WaitOptions{Namespace: "p", Since: since0, Interval: time.Millisecond})
 	want := "waiting for services: api 1/3 running, web 1/1 running (updating): context deadline exceeded"
 	if err == nil || err.Error() != want {
 		t.Fatalf("got  %v\nwant %s", err, want)
