@@ -51,6 +51,7 @@ func Remove(ctx context.Context, t *Target, project string, o RemoveOptions) err
 	}
 	slices.SortFunc(svcs, func(a, b swarm.Service) int { return strings.Compare(a.Spec.Name, b.Spec.Name) })
 	var errs []error
+	removed := map[string]bool{}
 	for _, s := range svcs {
 		if len(o.Services) > 0 && !slices.Contains(o.Services, s.Spec.Labels[labels.Service]) {
 			continue
@@ -60,6 +61,7 @@ func Remove(ctx context.Context, t *Target, project string, o RemoveOptions) err
 			errs = append(errs, fmt.Errorf("remove service %s: %w", s.Spec.Name, err))
 			continue
 		}
+		removed[s.ID] = true
 		sink(Event{Resource: "Service", Name: s.Spec.Name, Status: "Removed"})
 	}
 	if len(o.Services) > 0 {
@@ -67,7 +69,15 @@ func Remove(ctx context.Context, t *Target, project string, o RemoveOptions) err
 	}
 	wctx, cancel := context.WithTimeout(ctx, gone)
 	defer cancel()
-	if err := containersGone(wctx, t, project); err != nil {
+	// A removed service's tasks leave the Swarm once their nodes have shut
+	// them down; until then a task may still be creating its container.
+	if err := tasksGone(wctx, t.API, removed); err != nil {
+		errs = append(errs, err)
+	}
+	if err := goneFromNodes(wctx, t, "task containers", func(h Host) (int, error) {
+		cs, err := h.API.ContainerList(wctx, container.ListOptions{All: true, Filters: ns})
+		return len(cs), err
+	}); err != nil {
 		errs = append(errs, err)
 	}
 	nets, err := t.API.NetworkList(ctx, network.ListOptions{Filters: ns})
@@ -80,6 +90,14 @@ func Remove(ctx context.Context, t *Target, project string, o RemoveOptions) err
 			continue
 		}
 		sink(Event{Resource: "Network", Name: n.Name, Status: "Removed"})
+	}
+	// A worker drops its copy of an overlay a moment after the manager
+	// removed it: down is done when no node lists it.
+	if err := goneFromNodes(wctx, t, "networks", func(h Host) (int, error) {
+		ns, err := h.API.NetworkList(wctx, network.ListOptions{Filters: ns})
+		return len(ns), err
+	}); err != nil {
+		errs = append(errs, err)
 	}
 	for _, kind := range []string{"config", "secret"} {
 		objs, err := listFiles(ctx, t.API, kind, project)
@@ -105,22 +123,40 @@ func Remove(ctx context.Context, t *Target, project string, o RemoveOptions) err
 	return errors.Join(errs...)
 }
 
-// containersGone waits until no node devorch reaches holds a container of
-// the project's tasks.
-func containersGone(ctx context.Context, t *Target, project string) error {
-	f := filters.NewArgs(filters.Arg("label", labels.StackNamespace+"="+project))
+// tasksGone waits until the Swarm lists no task of the removed services.
+// (A task filter naming a removed service is refused, so all are read.)
+func tasksGone(ctx context.Context, api API, removed map[string]bool) error {
+	if len(removed) == 0 {
+		return nil
+	}
+	for {
+		tasks, err := api.TaskList(ctx, swarm.TaskListOptions{})
+		if err == nil && !slices.ContainsFunc(tasks, func(t swarm.Task) bool { return removed[t.ServiceID] }) {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("the removed services' tasks are still in the Swarm after %s", gone)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// goneFromNodes waits until count finds none of the project's what on
+// every ready node devorch reaches.
+func goneFromNodes(ctx context.Context, t *Target, what string, count func(Host) (int, error)) error {
 	for _, n := range t.Nodes {
 		h, ok := t.Hosts[n.ID]
 		if !ok || n.State != string(swarm.NodeStateReady) {
 			continue
 		}
 		for {
-			cs, err := h.API.ContainerList(ctx, container.ListOptions{All: true, Filters: f})
-			if err == nil && len(cs) == 0 {
+			left, err := count(h)
+			if err == nil && left == 0 {
 				break
 			}
 			if ctx.Err() != nil {
-				return fmt.Errorf("the project's task containers are still on node %s after %s", n.Name(), gone)
+				return fmt.Errorf("the project's %s are still on node %s after %s", what, n.Name(), gone)
 			}
 			select {
 			case <-ctx.Done():
