@@ -123,7 +123,7 @@ func Evaluate(svc swarm.Service, tasks []swarm.Task, nodes map[string]string, ac
 			}
 			continue
 		}
-		if t.DesiredState != swarm.TaskStateRunning {
+		if !wanted(t) {
 			continue
 		}
 		desired[key] = true
@@ -185,7 +185,7 @@ func taskFailure(service string, t swarm.Task, nodes map[string]string, since ti
 		e.Err = taskErr(t.Status)
 		return e, true
 	case swarm.TaskStatePending:
-		if t.DesiredState != swarm.TaskStateRunning || t.Status.Err == "" {
+		if !wanted(t) || t.Status.Err == "" {
 			return TaskError{}, false
 		}
 		e.Err = t.Status.Err
@@ -288,4 +288,11 @@ func shortID(id string) string {
 		return id[:12]
 	}
 	return id
+}
+
+// wanted says whether Swarm wants t to run: desired running, or ready (a
+// task Swarm made to replace one, on a drained or lost node say, waits
+// desired "ready" until it is scheduled and its predecessor stopped).
+func wanted(t swarm.Task) bool {
+	return t.DesiredState == swarm.TaskStateRunning || t.DesiredState == swarm.TaskStateReady
 }

@@ -116,6 +116,13 @@ func TestEvaluate(t *testing.T) {
 		}, 3, Progress{Service: "api", Running: 2, Desired: 3, Failed: []TaskError{
 			{Service: "api", Slot: 3, State: "pending", Err: "no suitable node (scheduling constraints not satisfied on 3 nodes)"},
 		}}},
+		{"pending replacement desired ready, no suitable node", api, []swarm.Task{
+			mkTask(api, 1, "n1", run, 0), mkTask(api, 2, "n2", run, 0),
+			taskWith(mkTask(api, 3, "", swarm.TaskStatePending, 0), swarm.TaskStateReady,
+				"no suitable node (max replicas per node limit exceed; 1 node not available for new tasks)"),
+		}, 3, Progress{Service: "api", Running: 2, Desired: 3, Failed: []TaskError{
+			{Service: "api", Slot: 3, State: "pending", Err: "no suitable node (max replicas per node limit exceed; 1 node not available for new tasks)"},
+		}}},
 		{"pending without error waits", api, []swarm.Task{
 			mkTask(api, 1, "n1", swarm.TaskStatePending, 0),
 		}, 3, Progress{Service: "api", Running: 0, Desired: 3}},
