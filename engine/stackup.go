@@ -180,3 +180,24 @@ func shortImage(id string) string {
 	}
 	return id
 }
+
+// StackLogs streams the project's Swarm services' logs (stack.Logs) as the
+// engine's log events: a task shows as its service and slot (a global
+// service's task as its service and node).
+func (e *Engine) StackLogs(ctx context.Context, project string, o stack.LogOptions) error {
+	t, err := e.openStack(ctx)
+	if err != nil {
+		return err
+	}
+	return stack.Logs(ctx, t, project, o, func(l stack.LogLine) {
+		name := fmt.Sprintf("%s-%d", l.Service, l.Slot)
+		if l.Slot == 0 {
+			name = l.Service + "-" + l.Node
+		}
+		line := l.Text
+		if o.Timestamps {
+			line = l.Time.Format(time.RFC3339Nano) + " " + line
+		}
+		e.emit(Event{Time: l.Time, Kind: KindLog, Resource: ResContainer, Name: name, Host: l.Node, Service: l.Service, Replica: l.Slot, Stream: l.Stream, Line: line})
+	})
+}

@@ -253,6 +253,12 @@ func (a *app) logsCommand() *cobra.Command {
 			if noColor {
 				pr.color = false
 			}
+			if swarm, err := a.onSwarm(p); err != nil || swarm {
+				if err != nil {
+					return err
+				}
+				return a.stackLogs(cmd, e, name, args, o)
+			}
 			entries, err := e.Ps(cmd.Context(), name, engine.PsOptions{All: true, Services: args})
 			if err != nil {
 				return err

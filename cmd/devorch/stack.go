@@ -138,3 +138,19 @@ func (a *app) stackPs(cmd *cobra.Command, e *engine.Engine, name string, service
 	}
 	return nil
 }
+
+// stackLogs is logs --target swarm, through the Swarm's service logs.
+func (a *app) stackLogs(cmd *cobra.Command, e *engine.Engine, name string, services []string, o engine.LogsOptions) error {
+	if o.Until != "" || o.Index > 0 {
+		return &usageError{errors.New("--until and --index are not supported with --target swarm yet")}
+	}
+	tail := o.Tail
+	if tail == "all" {
+		tail = ""
+	}
+	err := e.StackLogs(cmd.Context(), name, swarmstack.LogOptions{Services: services, Follow: o.Follow, Tail: tail, Since: o.Since, Timestamps: o.Timestamps})
+	if cmd.Context().Err() != nil {
+		return nil
+	}
+	return err
+}

@@ -210,6 +210,16 @@ func TestSwarmTargetStack(t *testing.T) {
 			t.Errorf("ps shows image %v for web, want its tag", l["Image"])
 		}
 	}
+	// Logs come through the Swarm's service logs, a prefix per task.
+	r = s.mustRun("logs", "api")
+	for slot := 1; slot <= 3; slot++ {
+		if !strings.Contains(r.stdout, fmt.Sprintf("api-%d", slot)) {
+			t.Errorf("logs api has no line of task %d:\n%s", slot, r.stdout)
+		}
+	}
+	if strings.Count(r.stdout, "listening on :8080") != 3 {
+		t.Errorf("logs api: want each task's start line:\n%s", r.stdout)
+	}
 	// Service names across nodes (dnsrr: every api task answers).
 	for i := 0; i < 3; i++ {
 		if out := s.execIn("web", "/testapp", "get", "http://api:8080/"); out != "api" {
@@ -275,7 +285,7 @@ func TestSwarmTargetStack(t *testing.T) {
 	})
 	pending := false
 	for _, l := range s.tasks() {
-		if l["Service"] == "api" && l["DesiredState"] == "running" && l["CurrentState"] == "pending" && strings.Contains(fmt.Sprint(l["Error"]), "no suitable node") {
+		if l["Service"] == "api" && (l["DesiredState"] == "running" || l["DesiredState"] == "ready") && l["CurrentState"] == "pending" && strings.Contains(fmt.Sprint(l["Error"]), "no suitable node") {
 			pending = true
 		}
 	}
