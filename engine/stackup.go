@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/devorch/devorch/compose"
+	"github.com/devorch/devorch/engine/ctr"
 	"github.com/devorch/devorch/engine/hosts"
 	"github.com/devorch/devorch/engine/images"
 	"github.com/devorch/devorch/engine/stack"
@@ -200,4 +202,56 @@ func (e *Engine) StackLogs(ctx context.Context, project string, o stack.LogOptio
 		}
 		e.emit(Event{Time: l.Time, Kind: KindLog, Resource: ResContainer, Name: name, Host: l.Node, Service: l.Service, Replica: l.Slot, Stream: l.Stream, Line: line})
 	})
+}
+
+// StackScale, StackRestart, StackStop and StackStart are scale, restart,
+// stop and start on a Swarm (see the stack package's functions).
+func (e *Engine) StackScale(ctx context.Context, project string, replicas map[string]int) error {
+	return e.onStack(ctx, func(t *stack.Target) error { return stack.Scale(ctx, t, project, replicas, e.stackEvent) })
+}
+
+// StackRestart: see StackScale.
+func (e *Engine) StackRestart(ctx context.Context, project string, services []string) error {
+	return e.onStack(ctx, func(t *stack.Target) error { return stack.Restart(ctx, t, project, services, e.stackEvent) })
+}
+
+// StackStop: see StackScale.
+func (e *Engine) StackStop(ctx context.Context, project string, services []string) error {
+	return e.onStack(ctx, func(t *stack.Target) error { return stack.Stop(ctx, t, project, services, e.stackEvent) })
+}
+
+// StackStart: see StackScale.
+func (e *Engine) StackStart(ctx context.Context, project string, services []string) error {
+	return e.onStack(ctx, func(t *stack.Target) error { return stack.Start(ctx, t, project, services, e.stackEvent) })
+}
+
+func (e *Engine) onStack(ctx context.Context, do func(*stack.Target) error) error {
+	t, err := e.openStack(ctx)
+	if err != nil {
+		return err
+	}
+	return do(t)
+}
+
+// StackExec is exec on a Swarm: in the container of a service's task, on
+// its node, which must be one of devorch's hosts.
+func (e *Engine) StackExec(ctx context.Context, project string, o ExecOptions, st Streams) (int, error) {
+	if len(o.Cmd) == 0 {
+		return 1, errors.New("exec needs a command")
+	}
+	var tc stack.TaskContainer
+	if err := e.onStack(ctx, func(t *stack.Target) (err error) {
+		tc, err = stack.FindTask(ctx, t, project, o.Service, o.Index)
+		return err
+	}); err != nil {
+		return 1, err
+	}
+	code, err := ctr.Exec(ctx, e.Pool.Get(tc.Host).Client, tc.ID, ctr.ExecRequest{
+		Cmd: o.Cmd, User: o.User, WorkDir: o.WorkDir, Env: o.Env, Privileged: o.Privileged,
+		Streams: st, Detach: o.Detach,
+	})
+	if errors.As(err, new(ctr.ExecCallError)) {
+		err = fmt.Errorf("exec in task %s: %w", tc.Name, err)
+	}
+	return code, err
 }
