@@ -398,11 +398,17 @@ func (a *app) stopCommand() *cobra.Command {
 		Use:   "stop [OPTIONS] [SERVICE...]",
 		Short: "Stop services",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			e, _, name, _, closePool, err := a.labelEngine(cmd, true)
+			e, p, name, _, closePool, err := a.labelEngine(cmd, true)
 			if err != nil {
 				return err
 			}
 			defer closePool()
+			if swarm, err := a.onSwarm(p); err != nil || swarm {
+				if err != nil {
+					return err
+				}
+				return e.StackStop(cmd.Context(), name, args)
+			}
 			return e.Stop(cmd.Context(), name, args, stopTimeout(timeout, cmd.Flags().Changed("timeout")))
 		},
 	}
@@ -420,6 +426,12 @@ func (a *app) startCommand() *cobra.Command {
 				return err
 			}
 			defer closePool()
+			if swarm, err := a.onSwarm(p); err != nil || swarm {
+				if err != nil {
+					return err
+				}
+				return e.StackStart(cmd.Context(), name, args)
+			}
 			return e.Start(cmd.Context(), name, p, args)
 		},
 	}
@@ -431,11 +443,17 @@ func (a *app) restartCommand() *cobra.Command {
 		Use:   "restart [OPTIONS] [SERVICE...]",
 		Short: "Restart service containers",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			e, _, name, _, closePool, err := a.labelEngine(cmd, true)
+			e, p, name, _, closePool, err := a.labelEngine(cmd, true)
 			if err != nil {
 				return err
 			}
 			defer closePool()
+			if swarm, err := a.onSwarm(p); err != nil || swarm {
+				if err != nil {
+					return err
+				}
+				return e.StackRestart(cmd.Context(), name, args)
+			}
 			return e.Restart(cmd.Context(), name, args, stopTimeout(timeout, cmd.Flags().Changed("timeout")))
 		},
 	}

@@ -61,17 +61,25 @@ func (a *app) execCommand() *cobra.Command {
 		Short: "Execute a command in a running container",
 		Args:  cobra.MinimumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			e, _, name, _, closePool, err := a.labelEngine(cmd, true)
+			e, p, name, _, closePool, err := a.labelEngine(cmd, true)
 			if err != nil {
 				return err
 			}
 			defer closePool()
+			swarm, err := a.onSwarm(p)
+			if err != nil {
+				return err
+			}
 			o.Service, o.Cmd, o.Env = args[0], args[1:], env
 			st, restore, err := a.terminalStreams(!noTTY, interactive && !o.Detach)
 			if err != nil {
 				return err
 			}
-			code, err := e.Exec(context.WithoutCancel(cmd.Context()), name, o, st)
+			exec := e.Exec
+			if swarm {
+				exec = e.StackExec
+			}
+			code, err := exec(context.WithoutCancel(cmd.Context()), name, o, st)
 			restore()
 			if err != nil {
 				return err
@@ -108,6 +116,12 @@ func (a *app) runCommand() *cobra.Command {
 				return err
 			}
 			defer closePool()
+			if swarm, err := a.onSwarm(p); err != nil || swarm {
+				if err == nil {
+					err = &usageError{errors.New("run is not supported with --target swarm yet: use devorch exec in a running task")}
+				}
+				return err
+			}
 			o.Service, o.Cmd = args[0], args[1:]
 			o.Images = engine.ImageOptions{Build: build, NoBuild: noBuild, Pull: pull, Quiet: quietPull}
 			if cmd.Flags().Changed("entrypoint") {

@@ -154,3 +154,40 @@ func (a *app) stackLogs(cmd *cobra.Command, e *engine.Engine, name string, servi
 	}
 	return err
 }
+
+// scaleCommand is compose's `scale SERVICE=REPLICAS...`: on devorch's
+// hosts an up of those services with that scale (no dependencies), on a
+// Swarm one update of each service's replicas.
+func (a *app) scaleCommand() *cobra.Command {
+	var noDeps bool
+	cmd := &cobra.Command{
+		Use:   "scale [OPTIONS] SERVICE=REPLICAS...",
+		Short: "Scale services",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			want, err := parseScale(args)
+			if err != nil {
+				return &usageError{err}
+			}
+			names := make([]string, 0, len(want))
+			for n := range want {
+				names = append(names, n)
+			}
+			e, p, _, closePool, err := a.modelEngine(cmd.Context(), names, false, true)
+			if err != nil {
+				return err
+			}
+			defer closePool()
+			if swarm, err := a.onSwarm(p); err != nil || swarm {
+				if err != nil {
+					return err
+				}
+				return e.StackScale(cmd.Context(), p.Name, want)
+			}
+			_, err = e.Up(cmd.Context(), p, engine.UpOptions{Services: names, Scale: want, NoDeps: noDeps, NoRecreate: true})
+			return err
+		},
+	}
+	cmd.Flags().BoolVar(&noDeps, "no-deps", false, "Don't start linked services")
+	return cmd
+}

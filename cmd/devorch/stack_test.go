@@ -357,3 +357,74 @@ func sum(m map[string]int) int {
 	}
 	return n
 }
+
+// exec reaches a task's container on its node; stop scales to 0 and start
+// gives the replicas back (then up has nothing to do); restart replaces
+// the tasks; scale sets replicas, and the next up goes back to the file's.
+func TestSwarmTargetOps(t *testing.T) {
+	s := newSwarmTarget(t, map[string]string{"compose.yaml": `
+services:
+  api:
+    image: devorch-test/testapp:latest
+    environment: {NAME: api, PORT: "8080"}
+    deploy: {replicas: 2}
+  web:
+    image: devorch-test/testapp:latest
+    environment: {NAME: web, PORT: "8090"}
+`})
+	t.Cleanup(func() { s.run("down") })
+	s.mustRun("up", "-d", "--wait")
+	if r := s.mustRun("exec", "-T", "--index", "1", "web", "/testapp", "get", "http://api:8080/"); strings.TrimSpace(r.stdout) != "api" {
+		t.Errorf("exec web → api: %s", r)
+	}
+	if r := s.run("exec", "-T", "--index", "3", "api", "true"); r.code == 0 || !strings.Contains(r.stderr, "no running task in slot 3") {
+		t.Errorf("exec in a slot that does not exist: %s", r)
+	}
+
+	s.mustRun("stop", "api")
+	s.until("api stopped", func() bool { return sum(s.running("api")) == 0 })
+	if v := s.services()["api"].Spec.Mode.Replicated.Replicas; v == nil || *v != 0 {
+		t.Errorf("api after stop: replicas %v, want 0", v)
+	}
+	s.mustRun("start", "api")
+	s.until("api started", func() bool { return sum(s.running("api")) == 2 })
+	before := s.versions()
+	if r := s.mustRun("up", "-d", "--wait"); strings.Contains(r.stderr, "Updat") {
+		t.Errorf("up after stop and start updates:\n%s", r.stderr)
+	}
+	if after := s.versions(); fmt.Sprint(after) != fmt.Sprint(before) {
+		t.Errorf("up after stop and start bumped versions: %v → %v", before, after)
+	}
+
+	ids := func() map[string]bool {
+		out := map[string]bool{}
+		for _, l := range s.tasks() {
+			if l["Service"] == "web" && l["DesiredState"] == "running" {
+				out[fmt.Sprint(l["ID"])] = true
+			}
+		}
+		return out
+	}
+	old := ids()
+	s.mustRun("restart", "web")
+	s.until("web restarted", func() bool {
+		now := ids()
+		for id := range now {
+			if old[id] {
+				return false
+			}
+		}
+		return len(now) == 1 && sum(s.running("web")) == 1
+	})
+
+	s.mustRun("scale", "api=3")
+	s.until("api scaled to 3", func() bool { return sum(s.running("api")) == 3 })
+	s.mustRun("up", "-d", "--wait")
+	if n := sum(s.running("api")); n != 2 {
+		t.Errorf("up after scale: %d api tasks running, want the file's 2", n)
+	}
+	s.mustRun("down")
+	if l := s.leftovers(); len(l) > 0 {
+		t.Errorf("left behind: %v", l)
+	}
+}
