@@ -28,6 +28,9 @@ type StackOptions struct {
 	Wait        bool
 	WaitTimeout time.Duration
 	LockTimeout time.Duration
+	// DryRun plans without changing anything (images are looked for on
+	// the nodes, not made or copied).
+	DryRun bool
 }
 
 // openStack opens the Swarm the default host manages (the target of
@@ -57,11 +60,13 @@ func (e *Engine) openStack(ctx context.Context) (*stack.Target, error) {
 // images onto every node devorch reaches (by ID, so that no node asks a
 // registry), then stack.Deploy, then, with Wait, stack.Wait.
 func (e *Engine) StackUp(ctx context.Context, p *compose.Project, o StackOptions) (*stack.Plan, error) {
-	unlock, err := e.Lock(ctx, p.Name, o.LockTimeout)
-	if err != nil {
-		return nil, err
+	if !o.DryRun {
+		unlock, err := e.Lock(ctx, p.Name, o.LockTimeout)
+		if err != nil {
+			return nil, err
+		}
+		defer unlock()
 	}
-	defer unlock()
 	start := time.Now()
 	t, err := e.openStack(ctx)
 	if err != nil {
@@ -71,16 +76,25 @@ func (e *Engine) StackUp(ctx context.Context, p *compose.Project, o StackOptions
 	if noIPVS {
 		e.warn("the kernel has no IPVS: Swarm's virtual IPs and routing mesh do not work here, so services use endpoint_mode dnsrr and publish their ports in host mode")
 	}
-	imgs, err := e.stackImages(ctx, p, t, o.Images)
+	var imgs map[string]stack.Image
+	var notes []string
+	if o.DryRun {
+		imgs, notes, err = e.stackImagesPresent(ctx, p, t)
+	} else {
+		imgs, err = e.stackImages(ctx, p, t, o.Images)
+	}
 	if err != nil {
 		return nil, err
 	}
 	pl, err := stack.Deploy(ctx, t, p.Project, stack.DeployOptions{
 		Images: imgs, Hashes: p.Hashes, NoIPVS: noIPVS,
 		RemoveOrphans: o.RemoveOrphans, Partial: o.Partial, Force: o.Force,
-		Sink: e.stackEvent,
+		DryRun: o.DryRun, Sink: e.stackEvent,
 	})
-	if err != nil || !o.Wait {
+	if pl != nil {
+		pl.Notes = append(notes, pl.Notes...)
+	}
+	if err != nil || !o.Wait || o.DryRun {
 		return pl, err
 	}
 	wctx := ctx
@@ -144,6 +158,41 @@ func (e *Engine) stackImages(ctx context.Context, p *compose.Project, t *stack.T
 		out[name] = stack.Image{Ref: id, Tag: ref}
 	}
 	return out, nil
+}
+
+// stackImagesPresent is stackImages for a dry run: each service's image
+// as the nodes have it, and notes for what up would copy or make.
+func (e *Engine) stackImagesPresent(ctx context.Context, p *compose.Project, t *stack.Target) (map[string]stack.Image, []string, error) {
+	out := map[string]stack.Image{}
+	var notes []string
+	for _, name := range slices.Sorted(maps.Keys(p.Services)) {
+		ref := images.Ref(p, p.Services[name])
+		var id string
+		var lack []string
+		for _, n := range t.Nodes {
+			h := e.Pool.Get(n.Host)
+			if n.Host == "" || h == nil || n.State != "ready" {
+				continue
+			}
+			ii, err := h.Client.ImageInspect(ctx, ref)
+			if err != nil {
+				lack = append(lack, n.Host)
+				continue
+			}
+			if id == "" {
+				id = ii.ID
+			}
+		}
+		switch {
+		case id == "":
+			notes = append(notes, fmt.Sprintf("service %q: image %s is on no node: up builds or pulls it, then copies it to every node", name, ref))
+			id = ref
+		case len(lack) > 0:
+			notes = append(notes, fmt.Sprintf("service %q: image %s would be copied to %s", name, ref, strings.Join(lack, ", ")))
+		}
+		out[name] = stack.Image{Ref: id, Tag: ref}
+	}
+	return out, notes, nil
 }
 
 // StackDown removes the project from the Swarm (stack.Remove).

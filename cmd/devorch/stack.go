@@ -45,7 +45,6 @@ func (a *app) onSwarm(p *compose.Project) (bool, error) {
 func (a *app) runStackUp(cmd *cobra.Command, p *compose.Project, args []string, f upFlags) error {
 	switch {
 	case a.dryRun:
-		return &usageError{errors.New("--dry-run is not supported with --target swarm yet")}
 	case !f.detach:
 		return &usageError{errors.New("on a Swarm, up runs detached: use up -d (or --wait), then devorch ps and devorch logs")}
 	case f.noStart, f.abortOnExit, f.watch, f.noRecreate:
@@ -75,12 +74,16 @@ func (a *app) runStackUp(cmd *cobra.Command, p *compose.Project, args []string, 
 		return err
 	}
 	defer closePool()
-	_, err = e.StackUp(cmd.Context(), p, engine.StackOptions{
+	pl, err := e.StackUp(cmd.Context(), p, engine.StackOptions{
 		Images:        engine.ImageOptions{Build: f.build, NoBuild: f.noBuild, Pull: f.pull, Quiet: f.quietPull},
 		RemoveOrphans: f.removeOrphans, Partial: len(args) > 0, Force: f.forceRecreate,
 		Wait: f.wait, WaitTimeout: time.Duration(f.waitTimeout) * time.Second,
 		LockTimeout: time.Duration(f.waitTimeout) * time.Second,
+		DryRun:      a.dryRun,
 	})
+	if err == nil && a.dryRun {
+		fmt.Fprint(a.out, pl.String())
+	}
 	return err
 }
 

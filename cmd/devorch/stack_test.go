@@ -428,3 +428,46 @@ services:
 		t.Errorf("left behind: %v", l)
 	}
 }
+
+// A named volume stays a local volume on the node that runs the task; once
+// it holds data there, the service is pinned to that node (the dry run
+// says so) and an update keeps the data; down -v removes it.
+func TestSwarmTargetVolumeStaysWithItsData(t *testing.T) {
+	file := `
+services:
+  db:
+    image: devorch-test/busybox:latest
+    command: ["sleep", "3600"]
+    init: true
+    environment: {GEN: "%d"}
+    volumes: [data:/data]
+volumes:
+  data:
+`
+	s := newSwarmTarget(t, map[string]string{"compose.yaml": fmt.Sprintf(file, 1)})
+	t.Cleanup(func() { s.run("down", "-v") })
+	s.mustRun("up", "-d", "--wait")
+	var node string
+	for n := range s.running("db") {
+		node = n
+	}
+	if r := s.mustRun("exec", "-T", "db", "sh", "-c", "echo kept > /data/f"); r.code != 0 {
+		t.Fatal(r)
+	}
+	r := s.mustRun("--dry-run", "up")
+	if want := fmt.Sprintf("service %q runs on node %s: the data of its volume(s) %s_data is there", "db", node, s.project); !strings.Contains(r.stdout, want) || !strings.Contains(r.stdout, "unchanged") {
+		t.Errorf("dry run, want %q and nothing to do:\n%s", want, r.stdout)
+	}
+	s.write("compose.yaml", fmt.Sprintf(file, 2))
+	s.mustRun("up", "-d", "--wait")
+	if on := s.running("db"); on[node] != 1 {
+		t.Errorf("db after its update runs on %v, want %s where its data is", on, node)
+	}
+	if r := s.mustRun("exec", "-T", "db", "cat", "/data/f"); strings.TrimSpace(r.stdout) != "kept" {
+		t.Errorf("data after the update: %q", r.stdout)
+	}
+	s.mustRun("down", "-v")
+	if l := s.leftovers(); len(l) > 0 {
+		t.Errorf("left behind: %v", l)
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/api/types/swarm"
+	"github.com/docker/docker/api/types/volume"
 	"github.com/docker/docker/errdefs"
 	"golang.org/x/sync/errgroup"
 
@@ -48,7 +49,10 @@ type DeployOptions struct {
 	RemoveOrphans, Partial bool
 	// Force updates every service even when unchanged (restart).
 	Force bool
-	Sink  func(Event)
+	// DryRun plans without changing anything: what would be created is
+	// named, not made.
+	DryRun bool
+	Sink   func(Event)
 }
 
 // Plan is what a deploy would do to each service: Create, Update,
@@ -59,6 +63,21 @@ type Plan struct {
 	Existing map[string]swarm.Service
 	Orphans  []swarm.Service
 	Warnings []string
+	// Notes say why devorch placed a service as it did (a named volume's
+	// data on one node).
+	Notes []string
+	// Networks are the project's networks: compose key → Swarm name, and
+	// whether this deploy creates it.
+	Networks map[string]PlannedNetwork
+	// Nodes are the Swarm's nodes, for the dry run's header.
+	Nodes   []Node
+	Manager string
+}
+
+// PlannedNetwork is one of the project's networks in a plan.
+type PlannedNetwork struct {
+	Name              string
+	External, Created bool
 }
 
 // Deploy converges the Swarm to the project: networks and configs and
@@ -70,15 +89,19 @@ func Deploy(ctx context.Context, t *Target, p *types.Project, o DeployOptions) (
 	if sink == nil {
 		sink = func(Event) {}
 	}
-	nets, err := ensureNetworks(ctx, t, p, sink)
+	planned, err := ensureNetworks(ctx, t, p, o.DryRun, sink)
 	if err != nil {
 		return nil, err
 	}
-	configs, configIDs, err := ensureFiles(ctx, t, p, "config", sink)
+	nets := map[string]string{}
+	for key, n := range planned {
+		nets[key] = n.Name
+	}
+	configs, configIDs, err := ensureFiles(ctx, t, p, "config", o.DryRun, sink)
 	if err != nil {
 		return nil, err
 	}
-	secrets, secretIDs, err := ensureFiles(ctx, t, p, "secret", sink)
+	secrets, secretIDs, err := ensureFiles(ctx, t, p, "secret", o.DryRun, sink)
 	if err != nil {
 		return nil, err
 	}
@@ -90,6 +113,10 @@ func Deploy(ctx context.Context, t *Target, p *types.Project, o DeployOptions) (
 	pl, err := PlanDeploy(ctx, t, p, conv, o)
 	if err != nil {
 		return nil, err
+	}
+	pl.Networks = planned
+	if o.DryRun {
+		return pl, nil
 	}
 	for _, w := range pl.Warnings {
 		sink(Event{Warning: w})
@@ -171,7 +198,11 @@ func PlanDeploy(ctx context.Context, t *Target, p *types.Project, conv Options, 
 	if err != nil {
 		return nil, fmt.Errorf("list the project's services on host %q: %w", t.Manager, err)
 	}
-	pl := &Plan{Services: map[string]swarm.ServiceSpec{}, Actions: map[string]string{}, Existing: map[string]swarm.Service{}, Warnings: warnings}
+	pl := &Plan{Services: map[string]swarm.ServiceSpec{}, Actions: map[string]string{}, Existing: map[string]swarm.Service{}, Warnings: warnings, Nodes: t.Nodes, Manager: t.Manager}
+	held, err := volumeNodes(ctx, t, p.Name)
+	if err != nil {
+		return nil, err
+	}
 	for _, s := range existing {
 		name := s.Spec.Labels[labels.Service]
 		if _, ok := specs[name]; ok {
@@ -188,8 +219,16 @@ func PlanDeploy(ctx context.Context, t *Target, p *types.Project, conv Options, 
 		for _, n := range unknown {
 			spec.TaskTemplate.Placement.Constraints = append(spec.TaskTemplate.Placement.Constraints, "node.id!="+n.ID)
 		}
-		h := SpecHash(spec)
+		h := hashOf(spec)
 		spec.Labels[SpecHashLabel] = h
+		// After the hash: a volume's data found on a node pins the
+		// service there from its next change on, and an unchanged
+		// service, whose task made that data there, is not rolled
+		// for it.
+		if c, note := volumeConstraint(name, spec, held, t); c != "" {
+			spec.TaskTemplate.Placement.Constraints = append(spec.TaskTemplate.Placement.Constraints, c)
+			pl.Notes = append(pl.Notes, note)
+		}
 		pl.Services[name] = spec
 		cur, ok := pl.Existing[name]
 		switch {
@@ -201,12 +240,86 @@ func PlanDeploy(ctx context.Context, t *Target, p *types.Project, conv Options, 
 			pl.Actions[name] = "Unchanged"
 		}
 	}
+	slices.Sort(pl.Notes)
 	return pl, nil
+}
+
+// hashOf is SpecHash without the configs' and secrets' IDs: their names
+// are content-addressed already, and a dry run does not know the IDs of
+// those it would create.
+func hashOf(spec swarm.ServiceSpec) string {
+	if cs := spec.TaskTemplate.ContainerSpec; cs != nil && (len(cs.Configs) > 0 || len(cs.Secrets) > 0) {
+		c := *cs
+		c.Configs = make([]*swarm.ConfigReference, len(cs.Configs))
+		for i, r := range cs.Configs {
+			x := *r
+			x.ConfigID = ""
+			c.Configs[i] = &x
+		}
+		c.Secrets = make([]*swarm.SecretReference, len(cs.Secrets))
+		for i, r := range cs.Secrets {
+			x := *r
+			x.SecretID = ""
+			c.Secrets[i] = &x
+		}
+		spec.TaskTemplate.ContainerSpec = &c
+	}
+	return SpecHash(spec)
+}
+
+// volumeNodes lists, for each of the project's named volumes, the nodes
+// devorch reaches that hold it.
+func volumeNodes(ctx context.Context, t *Target, project string) (map[string][]Node, error) {
+	out := map[string][]Node{}
+	f := filters.NewArgs(filters.Arg("label", labels.StackNamespace+"="+project))
+	for _, n := range t.Nodes {
+		h, ok := t.Hosts[n.ID]
+		if !ok || h.API == nil {
+			continue
+		}
+		vs, err := h.API.VolumeList(ctx, volume.ListOptions{Filters: f})
+		if err != nil {
+			return nil, fmt.Errorf("list volumes on node %s: %w", n.Name(), err)
+		}
+		for _, v := range vs.Volumes {
+			out[v.Name] = append(out[v.Name], n)
+		}
+	}
+	return out, nil
+}
+
+// volumeConstraint pins a service to the one node that holds the data of
+// its named volumes, and says so; "" when its volumes are nowhere yet, or
+// in several places (then the note says which).
+func volumeConstraint(service string, spec swarm.ServiceSpec, held map[string][]Node, t *Target) (string, string) {
+	if spec.TaskTemplate.ContainerSpec == nil {
+		return "", ""
+	}
+	var node Node
+	var vols []string
+	for _, m := range spec.TaskTemplate.ContainerSpec.Mounts {
+		if m.Type != "volume" || m.Source == "" {
+			continue
+		}
+		on := held[m.Source]
+		if len(on) != 1 {
+			continue
+		}
+		if node.ID != "" && node.ID != on[0].ID {
+			return "", ""
+		}
+		node = on[0]
+		vols = append(vols, m.Source)
+	}
+	if node.ID == "" {
+		return "", ""
+	}
+	return "node.id==" + node.ID, fmt.Sprintf("service %q runs on node %s: the data of its volume(s) %s is there", service, node.Name(), strings.Join(vols, ", "))
 }
 
 // ensureNetworks creates the overlay of every network a service uses that
 // the Swarm does not have yet, and returns compose key → network name.
-func ensureNetworks(ctx context.Context, t *Target, p *types.Project, sink func(Event)) (map[string]string, error) {
+func ensureNetworks(ctx context.Context, t *Target, p *types.Project, dry bool, sink func(Event)) (map[string]PlannedNetwork, error) {
 	used := map[string]bool{}
 	for _, s := range p.Services {
 		if s.NetworkMode == "" {
@@ -215,7 +328,7 @@ func ensureNetworks(ctx context.Context, t *Target, p *types.Project, sink func(
 			}
 		}
 	}
-	out := map[string]string{}
+	out := map[string]PlannedNetwork{}
 	have, err := t.API.NetworkList(ctx, network.ListOptions{})
 	if err != nil {
 		return nil, fmt.Errorf("list networks on host %q: %w", t.Manager, err)
@@ -229,10 +342,11 @@ func ensureNetworks(ctx context.Context, t *Target, p *types.Project, sink func(
 		if name == "" {
 			name = p.Name + "_" + key
 		}
-		out[key] = name
 		if bool(cfg.External) {
+			out[key] = PlannedNetwork{Name: name, External: true}
 			continue
 		}
+		out[key] = PlannedNetwork{Name: name}
 		if i := slices.IndexFunc(have, func(n network.Summary) bool { return n.Name == name }); i >= 0 {
 			if have[i].Driver != "overlay" || have[i].Scope != "swarm" {
 				return nil, fmt.Errorf("network %s exists on host %q as a %s network (%s scope), not a Swarm overlay: was the project run without --target swarm? devorch down it first", name, t.Manager, have[i].Driver, have[i].Scope)
@@ -242,6 +356,10 @@ func ensureNetworks(ctx context.Context, t *Target, p *types.Project, sink func(
 		opts, err := Network(p.Name, key, cfg)
 		if err != nil {
 			return nil, err
+		}
+		out[key] = PlannedNetwork{Name: name, Created: true}
+		if dry {
+			continue
 		}
 		if _, err := t.API.NetworkCreate(ctx, name, opts); err != nil {
 			return nil, fmt.Errorf("create network %s on host %q: %w", name, t.Manager, err)
@@ -261,7 +379,7 @@ type fileObject struct {
 // project's services, named <project>_<key>_<content digest> so that a
 // changed content is a new object, which rolls the services that use it.
 // It returns compose key → name, and name → ID.
-func ensureFiles(ctx context.Context, t *Target, p *types.Project, kind string, sink func(Event)) (map[string]string, map[string]string, error) {
+func ensureFiles(ctx context.Context, t *Target, p *types.Project, kind string, dry bool, sink func(Event)) (map[string]string, map[string]string, error) {
 	used := map[string]bool{}
 	for _, s := range p.Services {
 		if kind == "config" {
@@ -310,7 +428,7 @@ func ensureFiles(ctx context.Context, t *Target, p *types.Project, kind string, 
 		sum := sha256.Sum256(data)
 		name := p.Name + "_" + key + "_" + hex.EncodeToString(sum[:])[:10]
 		names[key] = name
-		if ids[name] != "" {
+		if ids[name] != "" || dry {
 			continue
 		}
 		l := map[string]string{labels.StackNamespace: p.Name, labels.Project: p.Name}
