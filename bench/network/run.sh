@@ -31,9 +31,9 @@
 #
 # Hosts: h1, h2 (DEVORCH_TEST_HOSTS) and the test Swarm (DEVORCH_TEST_SWARM,
 # manager first: h5, h6 as `make test` makes it). When one of h1, h2, h5, h6
-# is not running, `scripts/testhosts.sh up 8` (or more, to keep hosts beyond
-# h8 that run) starts them; without a complete Swarm, `scripts/testhosts.sh
-# swarm 5 6` joins h5 and h6. The hosts are stopped at the end only if no
+# is not running, `scripts/testhosts.sh up 9` (or more, to keep hosts beyond
+# h9 that run) starts them; without a complete Swarm, `scripts/testhosts.sh
+# swarm 5 6 9` joins h5, h6 and h9. The hosts are stopped at the end only if no
 # test host was running before (a Swarm joined on running hosts stays, as
 # `make test` would make it). Needs root (network namespaces, dockerds):
 # skipped with a message otherwise.
@@ -164,10 +164,10 @@ testhosts_var() { scripts/testhosts.sh env 2>>"$log" | sed -n "s/^export $1='\(.
 ensure_hosts() {
 	local running top missing=0 i plain swarm
 	running=$(scripts/testhosts.sh status 2>>"$log" | awk '$1 ~ /^h[0-9]+$/ && $2 == "running" { print substr($1, 2) }')
-	for i in 1 2 5 6; do grep -qx "$i" <<<"$running" || missing=1; done
+	for i in 1 2 5 6 9; do grep -qx "$i" <<<"$running" || missing=1; done
 	if ((missing)); then
 		top=$(sort -n <<<"$running" | tail -n1)
-		top=$((${top:-0} > 8 ? top : 8))
+		top=$((${top:-0} > 9 ? top : 9))
 		echo "starting test hosts h1..h$top (scripts/testhosts.sh up $top; $(awk NF <<<"$running" | wc -l) running before)" >&2
 		[ -n "$running" ] || started_hosts=1
 		DEVORCH_TESTHOST_IMAGES="$image" scripts/testhosts.sh up "$top" >>"$log" 2>&1 ||
@@ -177,8 +177,8 @@ ensure_hosts() {
 	fi
 	swarm=$(testhosts_var DEVORCH_TEST_SWARM)
 	if [ -z "$swarm" ]; then
-		echo "joining h5 and h6 into one Swarm (scripts/testhosts.sh swarm 5 6)" >&2
-		scripts/testhosts.sh swarm 5 6 >>"$log" 2>&1 || die "scripts/testhosts.sh swarm 5 6 failed (see the log)"
+		echo "joining h5, h6 and h9 into one Swarm (scripts/testhosts.sh swarm 5 6 9, as make test does)" >&2
+		scripts/testhosts.sh swarm 5 6 9 >>"$log" 2>&1 || die "scripts/testhosts.sh swarm 5 6 9 failed (see the log)"
 		swarm=$(testhosts_var DEVORCH_TEST_SWARM)
 	fi
 	plain=$(testhosts_var DEVORCH_TEST_HOSTS)
