@@ -61,7 +61,8 @@ type Progress struct {
 	// Failed lists what went wrong since the deploy began.
 	Failed []TaskError
 	// Done says the service reached its spec: Running == Desired and no
-	// update under way.
+	// update under way but, at most, Swarm's watch over tasks it has
+	// already replaced (see Evaluate).
 	Done bool
 }
 
@@ -91,7 +92,13 @@ type Progress struct {
 // has tasks on (global).
 //
 // A paused update or rollback, and a rollback that started at or after
-// since, are failures: the spec the deployer wrote is not what runs.
+// since, are failures: the spec the deployer wrote is not what runs. An
+// update still "updating" once every slot runs a task of the current spec
+// is Swarm watching the new tasks for its update_config.monitor (5 s by
+// default) before it calls the update completed: the service is done for
+// a wait that, as compose's --wait, waits for its tasks to run and be
+// healthy; should one fail within that window, Swarm pauses or rolls back
+// the update and the next ps or wait reports it.
 func Evaluate(svc swarm.Service, tasks []swarm.Task, nodes map[string]string, activeNodes int, since time.Time) Progress {
 	p := Progress{Service: composeName(svc)}
 	mode := svc.Spec.Mode
@@ -167,7 +174,7 @@ func Evaluate(svc swarm.Service, tasks []swarm.Task, nodes map[string]string, ac
 	if job {
 		p.Done = p.Running >= p.Desired && p.Updating == ""
 	} else {
-		p.Done = p.Running == p.Desired && p.Updating == ""
+		p.Done = p.Running == p.Desired && (p.Updating == "" || p.Updating == string(swarm.UpdateStateUpdating))
 	}
 	return p
 }

@@ -126,9 +126,15 @@ func TestEvaluate(t *testing.T) {
 		{"pending without error waits", api, []swarm.Task{
 			mkTask(api, 1, "n1", swarm.TaskStatePending, 0),
 		}, 3, Progress{Service: "api", Running: 0, Desired: 3}},
-		{"update under way", updating(api, swarm.UpdateStateUpdating, "", since0), []swarm.Task{
+		{"update under way, a slot still on the old spec", updating(api, swarm.UpdateStateUpdating, "", since0), []swarm.Task{
+			mkTask(api, 1, "n1", run, 0), mkTask(api, 2, "n2", run, 0),
+		}, 3, Progress{Service: "api", Running: 2, Desired: 3, Updating: "updating"}},
+		{"update watching its replaced tasks (every slot runs the new spec)", updating(api, swarm.UpdateStateUpdating, "", since0), []swarm.Task{
 			mkTask(api, 1, "n1", run, 0), mkTask(api, 2, "n2", run, 0), mkTask(api, 3, "n3", run, 0),
-		}, 3, Progress{Service: "api", Running: 3, Desired: 3, Updating: "updating"}},
+		}, 3, Progress{Service: "api", Running: 3, Desired: 3, Updating: "updating", Done: true}},
+		{"rollback under way", updating(api, swarm.UpdateStateRollbackStarted, "", since0), []swarm.Task{
+			mkTask(api, 1, "n1", run, 0), mkTask(api, 2, "n2", run, 0), mkTask(api, 3, "n3", run, 0),
+		}, 3, Progress{Service: "api", Running: 3, Desired: 3, Updating: "rollback_started"}},
 		{"update completed", updating(api, swarm.UpdateStateCompleted, "update completed", since0), []swarm.Task{
 			mkTask(api, 1, "n1", run, 0), mkTask(api, 2, "n2", run, 0), mkTask(api, 3, "n3", run, 0),
 		}, 3, Progress{Service: "api", Running: 3, Desired: 3, Done: true}},

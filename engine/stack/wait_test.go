@@ -167,7 +167,7 @@ func TestWaitFailure(t *testing.T) {
 func TestWaitTimeout(t *testing.T) {
 	api, web, _ := stackOf()
 	agent := globalSvc("agent")
-	web = updating(web, swarm.UpdateStateUpdating, "", since0)
+	web = updating(web, swarm.UpdateStateRollbackStarted, "", since0)
 	run := swarm.TaskStateRunning
 	f := &fakeSwarm{nodes: threeNodes(), steps: []fakeState{
 		{[]swarm.Service{api, web, agent}, []swarm.Task{
@@ -178,7 +178,7 @@ func TestWaitTimeout(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
 	defer cancel()
 	err := Wait(ctx, f, WaitOptions{Namespace: "p", Since: since0, Interval: time.Millisecond})
-	want := "waiting for services: api 1/3 running, web 1/1 running (updating): context deadline exceeded"
+	want := "waiting for services: api 1/3 running, web 1/1 running (rollback started): context deadline exceeded"
 	if err == nil || err.Error() != want {
 		t.Fatalf("got  %v\nwant %s", err, want)
 	}
