@@ -45,8 +45,6 @@ func (a *app) onSwarm(p *compose.Project) (bool, error) {
 func (a *app) runStackUp(cmd *cobra.Command, p *compose.Project, args []string, f upFlags) error {
 	switch {
 	case a.dryRun:
-	case !f.detach:
-		return &usageError{errors.New("on a Swarm, up runs detached: use up -d (or --wait), then devorch ps and devorch logs")}
 	case f.noStart, f.abortOnExit, f.watch, f.noRecreate:
 		return &usageError{errors.New("--no-start, --abort-on-container-exit, --exit-code-from, --watch and --no-recreate do not apply to Swarm services")}
 	}
@@ -83,6 +81,16 @@ func (a *app) runStackUp(cmd *cobra.Command, p *compose.Project, args []string, 
 	})
 	if err == nil && a.dryRun {
 		fmt.Fprint(a.out, pl.String())
+	}
+	if err != nil || a.dryRun || f.detach {
+		return err
+	}
+	// Attached: the services' logs until Ctrl-C, which stops following
+	// only: the Swarm keeps running them (devorch down removes them).
+	fmt.Fprintln(a.errOut, "Following the services' logs; Ctrl-C stops following, the services keep running on the Swarm (devorch --target swarm down removes them)")
+	err = e.StackLogs(cmd.Context(), p.Name, swarmstack.LogOptions{Follow: true, Timestamps: f.timestamps})
+	if cmd.Context().Err() != nil {
+		return nil
 	}
 	return err
 }

@@ -1,10 +1,13 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"fmt"
+	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -373,6 +376,40 @@ services:
     environment: {NAME: web, PORT: "8090"}
 `})
 	t.Cleanup(func() { s.run("down") })
+	// An attached up deploys and follows the services' logs; Ctrl-C stops
+	// following and leaves the services running.
+	cmd := s.command(append(append([]string{}, s.flags...), "up")...)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var errb bytes.Buffer
+	cmd.Stderr = &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	seen := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		once := sync.Once{}
+		for sc.Scan() {
+			if strings.Contains(sc.Text(), "listening on :8090") {
+				once.Do(func() { close(seen) })
+			}
+		}
+	}()
+	select {
+	case <-seen:
+	case <-time.After(3 * time.Minute):
+		_ = cmd.Process.Kill()
+		t.Fatalf("attached up showed no log line of web in 3 minutes:\n%s", errb.String())
+	}
+	_ = cmd.Process.Signal(os.Interrupt)
+	_ = cmd.Wait()
+	if !strings.Contains(errb.String(), "the services keep running") {
+		t.Errorf("attached up does not say Ctrl-C leaves the services running:\n%s", errb.String())
+	}
+	s.until("running after the attached up", func() bool { return sum(s.running("api")) == 2 && sum(s.running("web")) == 1 })
 	s.mustRun("up", "-d", "--wait")
 	if r := s.mustRun("exec", "-T", "--index", "1", "web", "/testapp", "get", "http://api:8080/"); strings.TrimSpace(r.stdout) != "api" {
 		t.Errorf("exec web → api: %s", r)
