@@ -137,14 +137,22 @@ func (h *History) First() time.Time { return h.first }
 func (h *History) Last() time.Time { return h.last }
 
 // CPUQuantile is the q-quantile (0..1) of CPU in percent of one CPU, within
-// RelativeError; values under 0.01 % count as 0.
+// RelativeError; values under 0.01 % count as 0, values over 1000 CPUs as
+// 1000 CPUs. The 1-quantile is the exact peak.
 func (h *History) CPUQuantile(q float64) float64 {
+	if q >= 1 {
+		return h.cpuPeak
+	}
 	return min(h.cpu.quantile(q), h.cpuPeak)
 }
 
 // MemQuantile is the q-quantile (0..1) of memory in bytes, within
-// RelativeError; values under 1 KiB count as 0.
+// RelativeError; values under 1 KiB count as 0, values over 1 PiB as 1 PiB.
+// The 1-quantile is the exact peak.
 func (h *History) MemQuantile(q float64) uint64 {
+	if q >= 1 {
+		return h.memPeak
+	}
 	return min(uint64(math.Round(h.mem.quantile(q))), h.memPeak)
 }
 

@@ -21,7 +21,7 @@ const MaxBuckets = 2048
 var (
 	gamma    = (1 + RelativeError) / (1 - RelativeError)
 	lnGamma  = math.Log(gamma)
-	cpuRange = newBounds(0.01, 1e5)           // percent of one CPU: 0.01 % to 1000 CPUs
+	cpuRange = newBounds(0.01, 1e5)            // percent of one CPU: 0.01 % to 1000 CPUs
 	memRange = newBounds(1024, float64(1<<50)) // bytes: 1 KiB to 1 PiB
 )
 
