@@ -1,6 +1,7 @@
 package usage
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"sort"
@@ -52,11 +53,17 @@ func OverrideYAML(recs []Recommendation) ([]byte, error) {
 		s.Deploy.Resources.Limits = overrideResource{fmtCPUs(r.LimitCPUs), composeBytes(r.LimitMemory)}
 		f.Services[r.Service] = s
 	}
-	body, err := yaml.Marshal(f)
-	if err != nil {
+	var buf bytes.Buffer
+	buf.WriteString(overrideHeader)
+	enc := yaml.NewEncoder(&buf)
+	enc.SetIndent(2) // as compose files are usually written
+	if err := enc.Encode(f); err != nil {
 		return nil, fmt.Errorf("override: %w", err)
 	}
-	return append([]byte(overrideHeader), body...), nil
+	if err := enc.Close(); err != nil {
+		return nil, fmt.Errorf("override: %w", err)
+	}
+	return buf.Bytes(), nil
 }
 
 // composeBytes writes b in whole G or M when it divides evenly (Recommend's

@@ -221,13 +221,19 @@ func roundUpCPUs(c float64) float64 {
 	return roundTo(steps*CPUStep, 0.01)
 }
 
-// roundUpMem rounds up to a multiple of MemStep, at least one step.
+// roundUpMem rounds up to a multiple of MemStep, at least one step, with
+// the same tolerance as roundUpCPUs.
 func roundUpMem(b float64) uint64 {
-	steps := max(math.Ceil(b/MemStep), 1)
+	steps := max(math.Ceil(b/MemStep-1e-9), 1)
 	return uint64(steps) * MemStep
 }
 
-func roundTo(v, unit float64) float64 { return math.Round(v/unit) * unit }
+// roundTo rounds to a multiple of unit (0.01, 0.001), dividing by the
+// inverse so 0.7 comes out as 0.7 and not 0.7000000000000001.
+func roundTo(v, unit float64) float64 {
+	inv := math.Round(1 / unit)
+	return math.Round(v*inv) / inv
+}
 
 func fmtCPUs(c float64) string { return strconv.FormatFloat(c, 'f', -1, 64) }
 
