@@ -96,6 +96,25 @@ func TestSizeBoundAtTheExtremes(t *testing.T) {
 	}
 }
 
+func TestQuantileRanksOnASmallSet(t *testing.T) {
+	// Ten values a decade apart in ratio terms: each quantile must land on
+	// the one sorting would, not on a neighbour.
+	h := NewHistory()
+	vals := []float64{10, 20, 30, 40, 50, 60, 70, 80, 90, 100}
+	for _, v := range []int{3, 7, 0, 9, 5, 1, 8, 2, 6, 4} {
+		h.Add(t0, vals[v], uint64(vals[v])<<20, 0, false)
+	}
+	for k, want := range vals {
+		q := float64(k) / 9
+		if got := h.CPUQuantile(q); !within(got, want) {
+			t.Errorf("CPU q%.3f = %v, want %v", q, got, want)
+		}
+		if got := float64(h.MemQuantile(q)) / (1 << 20); !within(got, want) {
+			t.Errorf("mem q%.3f = %v MiB, want %v", q, got, want)
+		}
+	}
+}
+
 func TestEmptyHistory(t *testing.T) {
 	var h History // the zero value works
 	if h.Samples() != 0 || h.Span() != 0 || h.CPUQuantile(0.5) != 0 || h.MemQuantile(0.99) != 0 {
@@ -117,12 +136,12 @@ func TestMergeEqualsAddingEverythingToOne(t *testing.T) {
 		all.Add(ta, ca, ma, 1<<30, i%10 == 0)
 		tb := t0.Add(time.Hour + time.Duration(i)*time.Second)
 		cb, mb := 70+10*r.Float64(), uint64(900<<20+r.IntN(50<<20))
-		b.Add(tb, cb, mb, 2<<30, false)
-		all.Add(tb, cb, mb, 2<<30, false)
+		b.Add(tb, cb, mb, 2<<30, i%20 == 0)
+		all.Add(tb, cb, mb, 2<<30, i%20 == 0)
 	}
 	bBefore := b.Clone()
 	a.Merge(b)
-	if a.Samples() != 10000 || a.Throttled() != 500 {
+	if a.Samples() != 10000 || a.Throttled() != 750 {
 		t.Fatalf("merged %d samples, %d throttled", a.Samples(), a.Throttled())
 	}
 	for _, q := range []float64{0, 0.25, 0.49, 0.5, 0.51, 0.9, 1} {
@@ -193,6 +212,9 @@ func TestMemGrowth(t *testing.T) {
 		}(),
 	} {
 		t.Run(name, func(t *testing.T) {
+			if name == "after a gap" && len(h.ring) != 5 {
+				t.Errorf("the ring kept %d points across a gap", len(h.ring))
+			}
 			if slope, ok := h.MemGrowth(); ok {
 				t.Fatalf("slope %v reported as a trend", slope)
 			}

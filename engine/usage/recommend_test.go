@@ -82,6 +82,18 @@ func TestReservationRounding(t *testing.T) {
 	}
 }
 
+func TestRoundingToleratesFloatNoise(t *testing.T) {
+	// 0.1 × 3 is 0.30000000000000004 in floats; a limit of 1.5 × 0.2 CPUs
+	// meets the same noise. Neither may become a step more.
+	tenth := 0.1 // a variable, so the product is a float's, not a constant's
+	if got := roundUpCPUs(tenth * 3); got != 0.3 {
+		t.Errorf("roundUpCPUs(0.1×3) = %v, want 0.3", got)
+	}
+	if got := roundUpMem(float64(48*mib) * (1 + 1e-12)); got != 48*mib {
+		t.Errorf("roundUpMem(48 MiB + noise) = %v, want 48 MiB", got)
+	}
+}
+
 func TestRecommendWithTooLittleHistory(t *testing.T) {
 	h := NewHistory()
 	for i := range 12 {
