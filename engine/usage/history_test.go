@@ -278,3 +278,12 @@ func TestUnmarshalRefusesBrokenInvariants(t *testing.T) {
 		t.Fatalf("good history: %v, %d samples", err, back.Samples())
 	}
 }
+
+// BenchmarkAdd is the monitor's cost per sample and service.
+func BenchmarkAdd(b *testing.B) {
+	h := NewHistory()
+	r := rand.New(rand.NewPCG(9, 10))
+	for i := 0; b.Loop(); i++ {
+		h.Add(t0.Add(time.Duration(i)*time.Second), r.Float64()*200, uint64(r.Int64N(1<<30)), 1<<31, false)
+	}
+}

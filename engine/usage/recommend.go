@@ -46,6 +46,12 @@ const (
 	OverReserve  = 4.0  // the declared reservation is this many times the quantile
 )
 
+// Enough says whether h has at least MinSamples samples over MinSpan, the
+// least Recommend and SoftReservation base numbers on.
+func Enough(h *History) bool {
+	return h != nil && h.Samples() >= MinSamples && h.Span() >= MinSpan
+}
+
 // Declared is what the compose file sets for a service today, zero where it
 // sets nothing. CPUs are in CPUs (0.5 is half of one).
 type Declared struct {
@@ -120,7 +126,7 @@ func Recommend(service string, h *History, declared Declared) Recommendation {
 		CPUP95: h.CPUQuantile(CPUQuantile), MemP99: h.MemQuantile(MemQuantile),
 		CPUPeak: h.CPUPeak(), MemPeak: h.MemPeak(),
 	}
-	r.Enough = r.Samples >= MinSamples && r.Span >= MinSpan
+	r.Enough = Enough(h)
 	if r.Enough {
 		r.Why = fmt.Sprintf("%d samples over %s", r.Samples, fmtDuration(r.Span))
 		r.ReserveCPUs, r.ReserveMemory = reservation(r.CPUP95, r.MemP99)
@@ -203,7 +209,7 @@ func GrowthWarning(h *History, limit uint64) (string, bool) {
 // scheduler to count a service without declared reservations by what it
 // uses; ok is false when the history is not Enough.
 func SoftReservation(h *History) (cpus float64, mem uint64, ok bool) {
-	if h == nil || h.Samples() < MinSamples || h.Span() < MinSpan {
+	if !Enough(h) {
 		return 0, 0, false
 	}
 	cpus, mem = reservation(h.CPUQuantile(CPUQuantile), h.MemQuantile(MemQuantile))
