@@ -30,7 +30,8 @@ const usage = `usage: testapp [command] [args]
       PORT (8080), EXTRA_PORTS (comma list), NAME (default hostname),
       HEALTHY_AFTER (duration), UNHEALTHY_FILE (path), LOG_RATE (lines/s of
       "[$LOG_LINE ]tick N"), EXIT_AFTER + EXIT_CODE, ONESHOT=1 + EXIT_CODE,
-      IGNORE_SIGTERM=1
+      IGNORE_SIGTERM=1, BURN_CPU (CPUs kept busy, e.g. 0.5), HOLD_MEM (resident
+      bytes held, e.g. 64M)
     endpoints: / /health /env /call?url=U /file?path=P (GET, POST)
       /burn?cpu=SECS  /burn?mem=MB&secs=S (bg=1: return at once)
       /exit?code=N  /counter?path=P  /bytes?n=N (N bytes)
@@ -231,6 +232,11 @@ func serve() int {
 				logf("%stick %d", prefix, n)
 			}
 		}()
+	}
+
+	if err := load(os.Getenv("BURN_CPU"), os.Getenv("HOLD_MEM")); err != nil {
+		logf("%v", err)
+		return 2
 	}
 
 	var exitTimer <-chan time.Time

@@ -192,3 +192,24 @@ func TestSubcommands(t *testing.T) {
 		}
 	}
 }
+
+func TestParseBytes(t *testing.T) {
+	for in, want := range map[string]int{"64M": 64 << 20, "1G": 1 << 30, "512k": 512 << 10, "100": 100} {
+		if got, err := parseBytes(in); err != nil || got != want {
+			t.Errorf("parseBytes(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	if _, err := parseBytes("lots"); err == nil {
+		t.Error("parseBytes(lots) succeeded")
+	}
+}
+
+func TestLoadHoldsMemory(t *testing.T) {
+	defer func() { held = nil }()
+	if err := load("", "8M"); err != nil || len(held) != 8<<20 {
+		t.Fatalf("load(8M): %v, held %d bytes", err, len(held))
+	}
+	if err := load("x", ""); err == nil {
+		t.Error("load accepted BURN_CPU=x")
+	}
+}
