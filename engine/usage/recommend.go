@@ -13,9 +13,13 @@ import (
 
 // A history is Enough for a recommendation with at least MinSamples samples
 // spanning at least MinSpan: fewer describe a start-up, not a workload.
+// That is a floor, met by `devorch stats --record 40s` (one reading a
+// second): the numbers describe what the stack did while it was observed,
+// so record it while it does its usual work, or keep the TUI open through a
+// working session; every later run adds to the history.
 const (
 	MinSamples = 30
-	MinSpan    = 2 * time.Minute
+	MinSpan    = 30 * time.Second
 )
 
 // How reservations and limits follow from a history:

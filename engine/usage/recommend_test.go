@@ -100,7 +100,7 @@ func TestRecommendWithTooLittleHistory(t *testing.T) {
 		h.Add(t0.Add(time.Duration(i)*40*time.Second/11), 30, 50*mib, 0, false)
 	}
 	r := Recommend("api", h, Declared{})
-	if r.Enough || r.Why != "too little history: 12 samples over 40s (need ≥ 30 samples over ≥ 2m)" {
+	if r.Enough || r.Why != "too little history: 12 samples over 40s (need ≥ 30 samples over ≥ 30s)" {
 		t.Errorf("enough %v why %q", r.Enough, r.Why)
 	}
 	if r.ReserveCPUs != 0 || r.ReserveMemory != 0 || r.LimitCPUs != 0 || r.LimitMemory != 0 {
@@ -116,7 +116,7 @@ func TestRecommendWithTooLittleHistory(t *testing.T) {
 	many := uniform(500, 1, 2, mib, 2*mib) // 500 s
 	many2 := NewHistory()
 	for i := range 500 {
-		many2.Add(t0.Add(time.Duration(i)*100*time.Millisecond), 1, mib, 0, false)
+		many2.Add(t0.Add(time.Duration(i)*50*time.Millisecond), 1, mib, 0, false) // 25 s
 	}
 	if !Recommend("a", many, Declared{}).Enough || Recommend("a", many2, Declared{}).Enough {
 		t.Error("span not taken into account")
