@@ -62,6 +62,10 @@ type Options struct {
 	// FollowLogs follows every running container's logs from the start
 	// (else only once WantLogs(true) is called).
 	FollowLogs bool
+	// Record, when set, has every running container's resources read
+	// (not only the wanted ones) and is given each reading: the usage
+	// history (engine/usage) is fed from it.
+	Record func(c ContainerState, s Sample)
 }
 
 // LogLine is one line a container wrote.
@@ -411,6 +415,14 @@ func (m *Monitor) refresh(h *hosts.Host, id string) {
 	running := st.Running()
 	_, following := m.following[id]
 	wantLogs := m.logsWanted
+	if m.o.Record != nil {
+		if m.sampledLocked(id) {
+			m.startSamplingLocked(id)
+		} else if cancel, ok := m.statsRun[id]; ok {
+			cancel()
+			delete(m.statsRun, id)
+		}
+	}
 	m.mu.Unlock()
 	m.checkAlerts(old, st)
 	if running && !following && wantLogs {
@@ -625,20 +637,36 @@ func (m *Monitor) WantStats(ids []string) {
 	}
 	m.statsWant = want
 	for id, cancel := range m.statsRun {
-		if !want[id] {
+		if !m.sampledLocked(id) {
 			cancel()
 			delete(m.statsRun, id)
 		}
 	}
 	for id := range want {
-		st, ok := m.states[id]
-		if _, running := m.statsRun[id]; running || !ok {
-			continue
-		}
-		ctx, cancel := context.WithCancel(m.ctx)
-		m.statsRun[id] = cancel
-		go m.sampleLoop(ctx, st.Host, id)
+		m.startSamplingLocked(id)
 	}
+}
+
+// sampledLocked says whether a container's resources are to be read: it
+// is wanted, or running while the monitor records every container.
+func (m *Monitor) sampledLocked(id string) bool {
+	if m.statsWant[id] {
+		return true
+	}
+	st, ok := m.states[id]
+	return ok && m.o.Record != nil && st.Running()
+}
+
+// startSamplingLocked starts reading a container's resources unless it is
+// read already.
+func (m *Monitor) startSamplingLocked(id string) {
+	st, ok := m.states[id]
+	if _, running := m.statsRun[id]; running || !ok {
+		return
+	}
+	ctx, cancel := context.WithCancel(m.ctx)
+	m.statsRun[id] = cancel
+	go m.sampleLoop(ctx, st.Host, id)
 }
 
 // SetStatsInterval changes how often the wanted containers' resources are
@@ -742,6 +770,9 @@ func (m *Monitor) addSample(id string, s Sample, r Rates, _ bool) {
 	cp := *st
 	m.mu.Unlock()
 	m.checkThresholds(&cp, s)
+	if m.o.Record != nil {
+		m.o.Record(cp, s)
+	}
 	m.publish(event.Event{Kind: event.KindStats, Resource: event.ResContainer, Name: cp.Name, Host: cp.HostName(), Service: cp.Service, Replica: cp.Replica, ID: id,
 		Stats: &event.Stats{CPUPercent: s.CPUPercent, MemUsage: s.MemUsage, MemLimit: s.MemLimit, NetRx: s.NetRx, NetTx: s.NetTx, BlockRead: s.BlockRead, BlockWrite: s.BlockWrite, Pids: s.Pids, SampledAt: s.Time, OnlineCPUs: s.OnlineCPUs}})
 }

@@ -19,6 +19,9 @@ type Sample struct {
 	BlockRead  uint64 // cumulative bytes
 	BlockWrite uint64
 	Pids       uint64
+	// Throttled says the kernel throttled the container's CPU (its CPU
+	// limit) since the previous reading.
+	Throttled bool
 }
 
 // Rates are per-second differences between two samples.
@@ -46,6 +49,7 @@ func computeSample(s *container.StatsResponse, prev *container.CPUStats) Sample 
 	if sysDelta > 0 && cpuDelta > 0 && pre.SystemUsage > 0 {
 		out.CPUPercent = cpuDelta / sysDelta * float64(online) * 100
 	}
+	out.Throttled = s.CPUStats.ThrottlingData.ThrottledPeriods > pre.ThrottlingData.ThrottledPeriods
 	out.MemUsage = memUsage(s.MemoryStats)
 	for _, n := range s.Networks {
 		out.NetRx += n.RxBytes
