@@ -15,7 +15,9 @@ import (
 func followAlerts(ctx context.Context, e *engine.Engine, p *compose.Project, pr *printer) (stop func(), err error) {
 	ctx, cancel := context.WithCancel(ctx)
 	bus := engine.NewBus()
-	mon, err := e.NewMonitor(ctx, p.Name, p, bus, engine.MonitorOptions{NoLogs: true})
+	// An attached up feeds the usage history (devorch tune) while it runs.
+	record, _, save := usageRecorder(p.Name, func(w string) { pr.sink(engine.Event{Kind: engine.KindWarning, Detail: w}) })
+	mon, err := e.NewMonitor(ctx, p.Name, p, bus, engine.MonitorOptions{NoLogs: true, Record: record})
 	if err != nil {
 		cancel()
 		return nil, err
@@ -71,6 +73,7 @@ func followAlerts(ctx context.Context, e *engine.Engine, p *compose.Project, pr 
 		mon.Close()
 		unsub()
 		<-printed
+		save()
 	}, nil
 }
 

@@ -66,7 +66,9 @@ func (a *app) tuiEngine(ctx context.Context, p *compose.Project, project string)
 	if err != nil {
 		return nil, nil, nil, nil, err
 	}
-	mon, err := e.NewMonitor(ctx, project, p, bus, engine.MonitorOptions{})
+	// The TUI feeds the usage history (devorch tune) while it is open.
+	record, _, save := usageRecorder(project, func(w string) { fmt.Fprintln(a.errOut, "WARN "+w) })
+	mon, err := e.NewMonitor(ctx, project, p, bus, engine.MonitorOptions{Record: record})
 	if err != nil {
 		closePool()
 		return nil, nil, nil, nil, err
@@ -74,7 +76,7 @@ func (a *app) tuiEngine(ctx context.Context, p *compose.Project, project string)
 	b := tui.NewEngineBackend(e, mon, p, project)
 	b.GlobalArgs = a.globalArgs()
 	b.Reload = func(ctx context.Context) (*compose.Project, error) { return a.loadProject(ctx, nil) }
-	return e, mon, b, func() { mon.Close(); closePool() }, nil
+	return e, mon, b, func() { mon.Close(); save(); closePool() }, nil
 }
 
 // attachTUI opens the TUI on a running project: `devorch tui`, or bare

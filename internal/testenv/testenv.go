@@ -215,7 +215,16 @@ func RepoRoot() (string, error) {
 // TrackProject) are checked.
 func Main(m *testing.M) {
 	markActive()
+	// What the tests record of their stacks' usage (devorch tune's
+	// history) goes to a directory of their own, never the user's.
+	state, err := os.MkdirTemp("", "devorch-test-state-")
+	if err == nil {
+		os.Setenv("XDG_STATE_HOME", state)
+	}
 	code := m.Run()
+	if state != "" {
+		os.RemoveAll(state)
+	}
 	if leaks := finalLeakCheck(); leaks != "" {
 		fmt.Fprintf(os.Stderr, "testenv: %s\n", leaks)
 		if code == 0 {
