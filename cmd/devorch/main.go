@@ -240,7 +240,7 @@ Its commands and flags follow docker compose, so scripts port over.`,
 		a.pauseCommand(true), a.pauseCommand(false), a.createCommand(),
 		a.execCommand(), a.runCommand(), a.buildCommand(), a.pullCommand(), a.imagesCommand(),
 		a.portCommand(), a.cpCommand(), a.topCommand(), a.lsCommand(), a.versionCommand(),
-		a.watchCommand(), a.hostsCommand(), a.volumeCommand(), a.tuiCommand(), a.scaleCommand(),
+		a.watchCommand(), a.hostsCommand(), a.volumeCommand(), a.tuiCommand(), a.scaleCommand(), a.statsCommand(), a.tuneCommand(),
 		netprobeCommand(),
 	)
 	root.InitDefaultCompletionCmd()
