@@ -192,8 +192,11 @@ func taskState(r stack.TaskRow, t swarm.Task, svc swarm.Service, replica int, na
 		c.FinishedAt = t.Status.Timestamp
 	}
 	if cs := t.Spec.ContainerSpec; cs != nil {
+		// devorch deploys images by ID; a digest pins one too.
 		if strings.HasPrefix(cs.Image, "sha256:") {
 			c.ImageID = cs.Image
+		} else if _, digest, ok := strings.Cut(cs.Image, "@"); ok {
+			c.ImageID = digest
 		}
 		c.Env, c.Cmd, c.Entrypoint = cs.Env, cs.Args, cs.Command
 		for _, m := range cs.Mounts {

@@ -386,3 +386,19 @@ func TestGoldenSwarm(t *testing.T) {
 		}
 	}
 }
+
+func TestSwarmScaleCountsDesiredTasks(t *testing.T) {
+	// web was scaled to 2 a moment ago: its third task still shows.
+	src := &fakeSwarmSource{snap: swarmSnapshot(), changes: make(chan struct{})}
+	two := uint64(2)
+	src.snap.Services[2].Spec.Mode.Replicated.Replicas = &two
+	ops := &fakeSwarmOps{}
+	b := NewSwarmBackend(ops, src, engine.NewBus(), nil, "shop")
+	t.Cleanup(func() { close(src.changes) })
+	m := newTestModel(t, b, 120, 30)
+	selectRow(t, m, "web-1")
+	press(t, m, "+")
+	if got := ops.callList(); len(got) != 1 || got[0] != "scale shop map[web:3]" {
+		t.Fatalf("calls %v, want web scaled from its 2 desired tasks to 3", got)
+	}
+}
