@@ -83,6 +83,9 @@ func NewSwarmBackend(ops SwarmOps, src SwarmSource, bus *engine.Bus, p *compose.
 		for range src.Changes() {
 			b.sync()
 			now := time.Now()
+			if err := src.Snapshot().Err; err != nil {
+				bus.Publish(engine.Event{Time: now, Kind: engine.KindWarning, Detail: "the Swarm's state is stale: " + err.Error()})
+			}
 			bus.Publish(engine.Event{Time: now, Kind: engine.KindState})
 			bus.Publish(engine.Event{Time: now, Kind: engine.KindHost})
 		}

@@ -62,6 +62,7 @@ type Monitor struct {
 	wg      sync.WaitGroup
 	kick    chan struct{}
 	changes chan struct{}
+	stop    sync.Once
 
 	mu   sync.Mutex
 	snap Snapshot
@@ -119,11 +120,13 @@ func (m *Monitor) Snapshot() Snapshot {
 // receives are one value); it is closed by Stop. It has one reader.
 func (m *Monitor) Changes() <-chan struct{} { return m.changes }
 
-// Stop ends the event streams and closes Changes.
+// Stop ends the event streams and closes Changes; later calls do nothing.
 func (m *Monitor) Stop() {
-	m.cancel()
-	m.wg.Wait()
-	close(m.changes)
+	m.stop.Do(func() {
+		m.cancel()
+		m.wg.Wait()
+		close(m.changes)
+	})
 }
 
 // follow reads one event stream and kicks a read for every event. When

@@ -313,6 +313,7 @@ func TestMonitorStop(t *testing.T) {
 	}
 	ms, ws := nextSub(t, &mgr.fakeEvents), nextSub(t, &worker.fakeEvents)
 	m.Stop()
+	m.Stop() // a second Stop does nothing
 	select {
 	case _, ok := <-m.Changes():
 		if ok {
