@@ -181,6 +181,9 @@ func (m *Model) actionKey(k tea.KeyMsg) (cmd tea.Cmd, handled bool) {
 		return nil, true
 	}
 	n := len(m.byService[svc])
+	if info := m.svcInfo[svc]; info.Swarm {
+		n = info.Scale // desired tasks, whatever runs now
+	}
 	switch {
 	case key.Matches(k, kb.Detail):
 		m.detail.service, m.detail.replica = svc, replica

@@ -77,6 +77,13 @@ type ServiceInfo struct {
 	// bytes, 0 when none.
 	ReservedCPUs   float64
 	ReservedMemory int64
+	// Swarm says the service runs as Swarm tasks (SwarmBackend): Scale is
+	// then its desired tasks, Running those that run, and Update its
+	// rolling update's status ("updating 2/3", "rollback paused: …"; ""
+	// when none).
+	Swarm   bool
+	Running int
+	Update  string
 }
 
 // EngineBackend implements Backend with the engine and its monitor; it

@@ -71,6 +71,10 @@ func (m *Model) detailLines(w int) []string {
 		m.detailNoContainer(out)
 		return out.lines
 	}
+	if m.swarm {
+		m.swarmDetailLines(out, c)
+		return out.lines
+	}
 	m.detailState(out, c)
 	m.detailIdentity(out, c)
 	detailResources(out, c)
@@ -144,6 +148,11 @@ func (m *Model) detailState(out *detailWriter, c *engine.ContainerState) {
 func (m *Model) detailIdentity(out *detailWriter, c *engine.ContainerState) {
 	out.field("host", c.HostName())
 	out.field("placement", m.placement(c))
+	m.detailImage(out, c)
+}
+
+// detailImage is what a replica runs: image, command, ports.
+func (m *Model) detailImage(out *detailWriter, c *engine.ContainerState) {
 	img := c.Image
 	if c.ImageID != "" {
 		img += out.th.Dim.Render(" (" + shortImageID(c.ImageID) + ")")

@@ -214,6 +214,22 @@ func stateClass(c *engine.ContainerState) int {
 	case c.State == "created", c.State == "paused":
 		return 2
 	}
+	return swarmStateClass(c)
+}
+
+// swarmStateClass colours the states of Swarm tasks, which containers
+// never have: a task on its way to running is a warning, or bad when
+// Swarm says why it is stuck ("no suitable node").
+func swarmStateClass(c *engine.ContainerState) int {
+	switch c.State {
+	case "new", "pending", "assigned", "accepted", "preparing", "ready", "starting":
+		if c.Status != "" {
+			return 3
+		}
+		return 2
+	case "failed", "rejected", "orphaned":
+		return 3
+	}
 	return 0
 }
 

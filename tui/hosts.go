@@ -25,6 +25,9 @@ func (v *hostsView) render(m *Model, w, h int) []string {
 }
 
 func (m *Model) hostLines(w int) []string {
+	if m.swarm {
+		return m.swarmHostLines(w)
+	}
 	th := m.th
 	var out []string
 	if len(m.hosts) == 0 {

@@ -117,6 +117,10 @@ type logsView struct {
 	loading bool
 	loadGen int
 	pending []engine.Event // lines that arrived while loading
+	// loadedUpTo is each container's newest line in the loaded snapshot,
+	// until a newer line of it arrives: a line published before the
+	// snapshot was read may be delivered after it, and is in it already.
+	loadedUpTo map[string]time.Time
 
 	backlog []logLine // this batch's backlog lines, merged at its end
 }
@@ -203,6 +207,7 @@ func (v *logsView) loaded(msg logsLoadedMsg) {
 		v.ingest(ev)
 	}
 	v.pending = nil
+	v.loadedUpTo = last
 	v.mergeBacklog()
 	v.rematch()
 	v.follow = true
@@ -221,6 +226,12 @@ func (v *logsView) ingest(ev *engine.Event) {
 	}
 	if v.service != "" && ev.Service != v.service {
 		return
+	}
+	if t, ok := v.loadedUpTo[ev.Name]; ok {
+		if !ev.Time.After(t) {
+			return
+		}
+		delete(v.loadedUpTo, ev.Name)
 	}
 	l := logLine{time: ev.Time, container: ev.Name, service: ev.Service, replica: ev.Replica, stream: ev.Stream, text: sanitize(ev.Line)}
 	if ev.Backlog {

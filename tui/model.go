@@ -71,7 +71,8 @@ type Model struct {
 	byService  map[string][]int // indexes into containers, by replica
 	hosts      []engine.HostState
 	alerts     []engine.Alert
-	version    int // bumped on every snapshot change, keys render caches
+	version    int  // bumped on every snapshot change, keys render caches
+	swarm      bool // the services are a Swarm's (ServiceInfo.Swarm)
 
 	table  servicesTable
 	logs   logsView
@@ -281,8 +282,10 @@ func (m *Model) refreshContainers() {
 	m.containers = m.b.Containers()
 	m.services = m.b.Services()
 	m.svcInfo = make(map[string]ServiceInfo, len(m.services))
+	m.swarm = false
 	for _, s := range m.services {
 		m.svcInfo[s.Name] = s
+		m.swarm = m.swarm || s.Swarm
 	}
 	m.byService = map[string][]int{}
 	for i := range m.containers {
@@ -596,6 +599,9 @@ func (m *Model) renderHeader(w int) string {
 		}
 	}
 	left := m.th.Title.Render("devorch") + " " + m.th.Bold.Render(m.b.Project())
+	if m.swarm {
+		return m.swarmHeader(left, running, up, w)
+	}
 	totals := fmt.Sprintf("%d services · %d/%d running · CPU %s · MEM %s", len(m.serviceNames()), running, len(m.containers), percent(cpu), bytesLong(mem))
 	if sampled < running {
 		totals += fmt.Sprintf(" (%d/%d sampled)", sampled, running)
@@ -651,7 +657,9 @@ func (m *Model) hasBanner() bool {
 func (m *Model) renderBanner(w int) string {
 	var parts []string
 	for _, h := range m.hosts {
-		if !h.Reachable && !h.Checked.IsZero() {
+		if !h.Reachable && !h.Checked.IsZero() && m.swarm {
+			parts = append(parts, m.th.Banner.Render("✗ node "+h.Name+" "+h.NodeState))
+		} else if !h.Reachable && !h.Checked.IsZero() {
 			msg := "✗ host " + h.Name + " unreachable"
 			if h.Err != "" {
 				msg += ": " + oneLine(h.Err)

@@ -174,6 +174,9 @@ func (r *resourcesView) update(k tea.KeyMsg, m *Model) tea.Cmd {
 }
 
 func (r *resourcesView) render(m *Model, w, h int) []string {
+	if m.swarm {
+		return []string{m.th.Dim.Render(clip("  a Swarm's tasks are not sampled: see the hosts view (6) for what they reserve of each node", w))}
+	}
 	names := m.serviceNames()
 	r.list.fix(len(names), h-2)
 	ck := fmt.Sprintf("%d/%d/%d/%d/%d", m.version, w, h, r.list.cursor, r.list.offset)

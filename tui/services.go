@@ -28,13 +28,28 @@ const (
 	colMem
 	colRestarts
 	colImage
+	// colTasks (running/desired) and colUpdate (the rolling update) take
+	// CPU's and memory's place on a Swarm, whose tasks are not sampled.
+	colTasks
+	colUpdate
 	numCols
 )
 
-var columnTitles = [numCols]string{"SERVICE", "#", "HOST", "STATE", "UPTIME", "PORTS", "CPU", "MEMORY", "RST", "IMAGE"}
+var columnTitles = [numCols]string{"SERVICE", "#", "HOST", "STATE", "UPTIME", "PORTS", "CPU", "MEMORY", "RST", "IMAGE", "TASKS", "UPDATE"}
 
 // sortColumns is the order `s` cycles through.
 var sortColumns = []column{colService, colState, colCPU, colMem, colRestarts, colUptime, colHost}
+
+// swarmSortColumns is sortColumns on a Swarm: nothing is sampled.
+var swarmSortColumns = []column{colService, colState, colRestarts, colUptime, colHost}
+
+// title is a column's title; on a Swarm the host is a node.
+func (t *servicesTable) title(c column) string {
+	if t.swarm && c == colHost {
+		return "NODE"
+	}
+	return columnTitles[c]
+}
 
 // svcRow is one row: a container, or a service that has none.
 type svcRow struct {
@@ -74,6 +89,7 @@ type servicesTable struct {
 	filter    textinput.Model
 	filtering bool
 	dirty     bool
+	swarm     bool // the backend is a Swarm's: tasks, not containers
 
 	need      [numCols]int // what each column's content needs (contentWidths)
 	layoutKey string
@@ -100,6 +116,7 @@ func (t *servicesTable) ensure(m *Model) {
 		return
 	}
 	t.dirty = false
+	t.swarm = m.swarm
 	now := m.now()
 	filter := strings.ToLower(strings.TrimSpace(t.filter.Value()))
 	old := make(map[string]*svcRow, len(t.rows))
@@ -112,7 +129,11 @@ func (t *servicesTable) ensure(m *Model) {
 		if len(idx) == 0 {
 			r := svcRow{key: svc + "/0", service: svc}
 			r.cells = [numCols]string{svc, "-", "", "not created", "", "", "", "", "", m.svcInfo[svc].Image}
-			if matches(filter, svc, "not created", m.svcInfo[svc].Image) {
+			if t.swarm {
+				r.cells[colState] = "no tasks"
+				t.swarmCells(&r, m.svcInfo[svc])
+			}
+			if matches(filter, svc, r.cells[colState], m.svcInfo[svc].Image) {
 				rows = append(rows, r)
 			}
 			continue
@@ -142,6 +163,9 @@ func (t *servicesTable) ensure(m *Model) {
 				cpu, mem = "…", "…"
 			}
 			r.cells = [numCols]string{svc, strconv.Itoa(c.Replica), c.HostName(), state, up, ports(c.Ports), cpu, mem, strconv.Itoa(c.RestartCount), c.Image}
+			if t.swarm {
+				t.swarmCells(&r, m.svcInfo[svc])
+			}
 			if o := old[r.key]; o != nil && o.cells == r.cells && o.class == r.class {
 				r.line, r.lineLayout, r.lineSel = o.line, o.lineLayout, o.lineSel
 			}
@@ -166,6 +190,14 @@ func (t *servicesTable) ensure(m *Model) {
 			t.selKey = rows[t.list.cursor].key
 		}
 	}
+}
+
+// swarmCells fills a Swarm row's own columns: its service's running and
+// desired tasks and its update; tasks are not sampled.
+func (t *servicesTable) swarmCells(r *svcRow, info ServiceInfo) {
+	r.cells[colTasks] = fmt.Sprintf("%d/%d", info.Running, info.Scale)
+	r.cells[colUpdate] = info.Update
+	r.cells[colCPU], r.cells[colMem] = "", ""
 }
 
 func matches(filter string, fields ...string) bool {
@@ -280,15 +312,19 @@ func (t *servicesTable) update(k tea.KeyMsg, m *Model) tea.Cmd {
 		}
 		return nil
 	case key.Matches(k, m.keys.Sort):
-		for i, c := range sortColumns {
+		cycle := sortColumns
+		if t.swarm {
+			cycle = swarmSortColumns
+		}
+		for i, c := range cycle {
 			if c == t.sortCol {
-				t.sortCol = sortColumns[(i+1)%len(sortColumns)]
+				t.sortCol = cycle[(i+1)%len(cycle)]
 				break
 			}
 		}
 		t.dirty = true
 		t.layoutKey = ""
-		m.setStatus(statusInfo, "sorted by "+strings.ToLower(columnTitles[t.sortCol]))
+		m.setStatus(statusInfo, "sorted by "+strings.ToLower(t.title(t.sortCol)))
 		return nil
 	case key.Matches(k, m.keys.SortReverse):
 		t.sortDesc = !t.sortDesc
@@ -340,6 +376,8 @@ const (
 	maxHostW    = 12
 	maxImageW   = 48
 	maxPortsW   = 40
+	maxUpdateW  = 40
+	minUpdateW  = 12
 	minServiceW = 8
 	minImageW   = 12
 	minPortsW   = 9
@@ -358,6 +396,8 @@ func fixedWidth(c column) int {
 		return 11
 	case colRestarts:
 		return 3
+	case colTasks:
+		return 5
 	}
 	return 0
 }
@@ -368,7 +408,7 @@ func fixedWidth(c column) int {
 func (t *servicesTable) contentWidths(m *Model) [numCols]int {
 	var w [numCols]int
 	for c := range numCols {
-		title := ansi.StringWidth(columnTitles[c])
+		title := ansi.StringWidth(t.title(c))
 		// Room for the sort arrow; always for the service name, the
 		// first column, so that sorting does not shift the whole table.
 		if c == t.sortCol || c == colService {
@@ -389,6 +429,10 @@ func (t *servicesTable) contentWidths(m *Model) [numCols]int {
 		grow(colImage, c.Image)
 		grow(colPorts, ports(c.Ports))
 	}
+	for _, s := range m.services {
+		grow(colUpdate, s.Update)
+	}
+	w[colUpdate] = min(w[colUpdate], maxUpdateW)
 	w[colService] = min(w[colService], maxServiceW)
 	w[colHost] = min(w[colHost], maxHostW)
 	w[colImage] = min(w[colImage], maxImageW)
@@ -404,11 +448,28 @@ func (t *servicesTable) contentWidths(m *Model) [numCols]int {
 // the image, then the ports.
 func (t *servicesTable) columns(m *Model, w int) []colSpec {
 	need := t.need
-	key := fmt.Sprint(w, need)
+	key := fmt.Sprint(w, need, t.swarm)
 	if key == t.layoutKey {
 		return t.layout
 	}
 	order := []column{colService, colReplica, colHost, colState, colUptime, colImage, colPorts, colCPU, colMem, colRestarts}
+	steps := func(hide func(column) func(), cut func(column, int) func()) []func() {
+		return []func(){
+			hide(colUptime), cut(colPorts, minPortsW), hide(colRestarts), cut(colImage, minImageW),
+			cut(colService, minServiceW), hide(colHost), hide(colPorts), hide(colImage),
+			hide(colMem), hide(colReplica), hide(colCPU),
+		}
+	}
+	if t.swarm {
+		order = []column{colService, colReplica, colHost, colState, colUptime, colImage, colPorts, colTasks, colUpdate, colRestarts}
+		steps = func(hide func(column) func(), cut func(column, int) func()) []func() {
+			return []func(){
+				hide(colUptime), cut(colPorts, minPortsW), hide(colRestarts), cut(colUpdate, minUpdateW), cut(colImage, minImageW),
+				cut(colService, minServiceW), hide(colPorts), hide(colImage), hide(colHost),
+				hide(colUpdate), hide(colReplica), hide(colTasks),
+			}
+		}
+	}
 	width := need
 	var hidden [numCols]bool
 	total := func() int {
@@ -422,17 +483,13 @@ func (t *servicesTable) columns(m *Model, w int) []colSpec {
 	}
 	cut := func(c column, to int) func() { return func() { width[c] = min(width[c], to) } }
 	hide := func(c column) func() { return func() { hidden[c] = true } }
-	for _, step := range []func(){
-		hide(colUptime), cut(colPorts, minPortsW), hide(colRestarts), cut(colImage, minImageW),
-		cut(colService, minServiceW), hide(colHost), hide(colPorts), hide(colImage),
-		hide(colMem), hide(colReplica), hide(colCPU),
-	} {
+	for _, step := range steps(hide, cut) {
 		if total() <= w {
 			break
 		}
 		step()
 	}
-	for _, c := range []column{colService, colImage, colPorts} {
+	for _, c := range []column{colService, colUpdate, colImage, colPorts} {
 		if room := w - total(); room > 0 && !hidden[c] {
 			width[c] += min(room, need[c]-width[c])
 		}
@@ -459,7 +516,7 @@ func (t *servicesTable) renderHeader(cols []colSpec) string {
 		if i > 0 {
 			b.WriteByte(' ')
 		}
-		title := columnTitles[c.col]
+		title := t.title(c.col)
 		if c.col == t.sortCol {
 			if t.sortDesc {
 				title += "▲"

@@ -86,11 +86,41 @@ func (a *app) attachTUI(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if swarm, err := a.onSwarm(p); err != nil || swarm {
+		if err != nil {
+			return err
+		}
+		return a.swarmTUI(ctx, p, name)
+	}
 	_, _, b, done, err := a.tuiEngine(ctx, p, name)
 	if err != nil {
 		return err
 	}
 	defer done()
+	_, err = tui.Run(ctx, b, tui.Options{Mode: tui.ModeAttach, Stdin: a.in, Stdout: a.out})
+	if errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
+}
+
+// swarmTUI is the TUI on a project deployed to a Swarm: it follows the
+// Swarm's events (engine.StackMonitor) and acts through the services.
+func (a *app) swarmTUI(ctx context.Context, p *compose.Project, name string) error {
+	bus := engine.NewBus()
+	e, closePool, err := a.newEngine(p, bus.Publish)
+	if err != nil {
+		return err
+	}
+	defer closePool()
+	mon, err := e.StackMonitor(ctx, name)
+	if err != nil {
+		return err
+	}
+	defer mon.Stop()
+	b := tui.NewSwarmBackend(e, mon, bus, p, name)
+	b.GlobalArgs = a.globalArgs()
+	defer b.WantLogs(false) // ends the service logs stream, if the logs view started one
 	_, err = tui.Run(ctx, b, tui.Options{Mode: tui.ModeAttach, Stdin: a.in, Stdout: a.out})
 	if errors.Is(err, context.Canceled) {
 		return nil

@@ -123,6 +123,9 @@ type HostState struct {
 	CPUs      int
 	Memory    int64
 	Checked   time.Time
+	// Role, Availability and NodeState are a Swarm node's ("manager",
+	// "active", "ready"); empty for a host that is not shown as a node.
+	Role, Availability, NodeState string
 }
 
 // Alert is something that needs a developer's attention; it stays listed

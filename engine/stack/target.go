@@ -115,11 +115,7 @@ func Open(ctx context.Context, mgr string, api API, mgrInfo system.Info, hosts [
 		}
 	}
 	for _, n := range nodes {
-		node := Node{
-			ID: n.ID, Hostname: n.Description.Hostname, Role: string(n.Spec.Role),
-			Availability: string(n.Spec.Availability), State: string(n.Status.State), Addr: n.Status.Addr,
-			NanoCPUs: n.Description.Resources.NanoCPUs, MemoryBytes: n.Description.Resources.MemoryBytes,
-		}
+		node := nodeOf(n, "")
 		if h, ok := byNode[n.ID]; ok {
 			node.Host = h.Name
 			t.Hosts[n.ID] = h
