@@ -7,7 +7,10 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 	"time"
+
+	"github.com/docker/docker/api/types/system"
 
 	"github.com/devorch/devorch/compose"
 	"github.com/devorch/devorch/engine/ctr"
@@ -34,26 +37,38 @@ type StackOptions struct {
 }
 
 // openStack opens the Swarm the default host manages (the target of
-// --target swarm), with every devorch host that is one of its nodes.
+// --target swarm), with every devorch host that is one of its nodes. The
+// hosts are pinged in parallel (an unreachable one is left out, with a
+// warning); docker info, which a busy daemon is slow to answer, is read
+// only of a host whose node its declared address does not name.
 func (e *Engine) openStack(ctx context.Context) (*stack.Target, error) {
 	mgr := e.Pool.Hosts[0]
 	tctx, cancel := context.WithTimeout(ctx, hostTimeout())
 	defer cancel()
-	info, err := mgr.Info(tctx, 0)
-	if err != nil {
-		return nil, fmt.Errorf("host %q is unreachable: %w", mgr.Name, err)
+	errs := make([]error, len(e.Pool.Hosts))
+	var wg sync.WaitGroup
+	for i, h := range e.Pool.Hosts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = h.Ping(tctx)
+		}()
+	}
+	wg.Wait()
+	if errs[0] != nil {
+		return nil, fmt.Errorf("host %q is unreachable: %w", mgr.Name, errs[0])
 	}
 	var hs []stack.Host
-	for _, h := range e.Pool.Hosts {
-		sh := stack.Host{Name: h.Name, API: h.Client}
-		if i, err := h.Info(tctx, infoAge); err == nil {
-			sh.Info = i
-		} else if h != mgr {
-			e.warn("host %q is unreachable (%v): its node gets no images and is not looked at", h.Name, err)
+	for i, h := range e.Pool.Hosts {
+		if errs[i] != nil {
+			e.warn("host %q is unreachable (%v): its node gets no images and is not looked at", h.Name, errs[i])
+			continue
 		}
-		hs = append(hs, sh)
+		hs = append(hs, stack.Host{Name: h.Name, API: h.Client, Address: h.Address, Info: func(ctx context.Context) (*system.Info, error) {
+			return h.Info(ctx, infoAge)
+		}})
 	}
-	return stack.Open(ctx, mgr.Name, mgr.Client, *info, hs)
+	return stack.Open(tctx, mgr.Name, mgr.Client, hs)
 }
 
 // StackUp deploys the project to the Swarm the default host manages: the
@@ -130,11 +145,17 @@ func (e *Engine) stackImages(ctx context.Context, p *compose.Project, t *stack.T
 	if len(nodes) == 0 {
 		return nil, fmt.Errorf("no node of the Swarm host %q manages is among devorch's hosts and ready: devorch cannot give any the images", t.Manager)
 	}
-	need := map[string][]*hosts.Host{}
-	for name := range p.Services {
-		need[name] = nodes
+	// The nodes answered openStack's ping just now: no need to ask them
+	// again whether they are alive.
+	pool := images.Pool{Sink: e.imageEvent}
+	for _, h := range nodes {
+		pool.Hosts = append(pool.Hosts, images.Host{Name: h.Name, API: h.Client})
 	}
-	ids, err := e.ensureImages(ctx, p, need, o)
+	need := map[string][]images.Host{}
+	for name := range p.Services {
+		need[name] = pool.Hosts
+	}
+	ids, err := images.Ensure(ctx, pool, p, need, o)
 	if err != nil {
 		return nil, err
 	}

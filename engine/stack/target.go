@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/devorch/devorch/internal/labels"
 	"github.com/docker/docker/api/types/container"
@@ -22,6 +23,7 @@ import (
 // API is what the Swarm target asks of a Swarm manager.
 type API interface {
 	TaskAPI
+	Info(ctx context.Context) (system.Info, error)
 	ServiceCreate(ctx context.Context, service swarm.ServiceSpec, options swarm.ServiceCreateOptions) (swarm.ServiceCreateResponse, error)
 	ServiceUpdate(ctx context.Context, serviceID string, version swarm.Version, service swarm.ServiceSpec, options swarm.ServiceUpdateOptions) (swarm.ServiceUpdateResponse, error)
 	ServiceRemove(ctx context.Context, serviceID string) error
@@ -51,7 +53,13 @@ type NodeAPI interface {
 type Host struct {
 	Name string
 	API  NodeAPI
-	Info *system.Info
+	// Address is the address declared for the host (";address="); a node
+	// advertising it is this host.
+	Address string
+	// Info, when the caller read it, names the host's node by ID. Info
+	// reads a node's daemon: Open asks for it only of hosts it cannot
+	// match by address.
+	Info func(ctx context.Context) (*system.Info, error)
 }
 
 // Node is one node of the Swarm.
@@ -89,11 +97,20 @@ type Target struct {
 	Hosts map[string]Host
 }
 
-// Open checks that mgr manages a Swarm and reads its nodes, matching each
-// to the devorch host that is it (by node ID, from the hosts' info).
-func Open(ctx context.Context, mgr string, api API, mgrInfo system.Info, hosts []Host) (*Target, error) {
-	if !mgrInfo.Swarm.ControlAvailable {
-		state := string(mgrInfo.Swarm.LocalNodeState)
+// Open reads the Swarm's nodes from mgr, its manager, and matches each
+// to the devorch host that is it: by the address declared for the host
+// and the one the node advertises, else by the node ID in the host's docker
+// info. A host that is not a manager gets an error naming it and what
+// makes one. Hosts must be reachable (the caller leaves out those that are
+// not).
+func Open(ctx context.Context, mgr string, api API, hosts []Host) (*Target, error) {
+	nodes, err := api.NodeList(ctx, swarm.NodeListOptions{})
+	if err != nil {
+		info, ierr := api.Info(ctx)
+		if ierr != nil || info.Swarm.ControlAvailable {
+			return nil, fmt.Errorf("list the Swarm's nodes on host %q: %w", mgr, err)
+		}
+		state := string(info.Swarm.LocalNodeState)
 		if state == "" {
 			state = "inactive"
 		}
@@ -103,20 +120,48 @@ func Open(ctx context.Context, mgr string, api API, mgrInfo system.Info, hosts [
 		}
 		return nil, fmt.Errorf("--target swarm: host %q is %s (Swarm state %s): run devorch hosts join to form a Swarm of the declared hosts (the first one its manager), or docker swarm init on it", mgr, role, state)
 	}
-	nodes, err := api.NodeList(ctx, swarm.NodeListOptions{})
-	if err != nil {
-		return nil, fmt.Errorf("list the Swarm's nodes on host %q: %w", mgr, err)
-	}
 	t := &Target{Manager: mgr, API: api, Hosts: map[string]Host{}}
-	byNode := map[string]Host{}
+	byAddr := map[string]string{}
+	for _, n := range nodes {
+		if n.Status.Addr != "" {
+			byAddr[n.Status.Addr] = n.ID
+		}
+	}
+	matched := map[string]Host{}
+	var unmatched []Host
 	for _, h := range hosts {
-		if h.Info != nil && h.Info.Swarm.NodeID != "" {
-			byNode[h.Info.Swarm.NodeID] = h
+		if id, ok := byAddr[h.Address]; ok && h.Address != "" {
+			if _, taken := matched[id]; !taken {
+				matched[id] = h
+				continue
+			}
+		}
+		unmatched = append(unmatched, h)
+	}
+	// The others by their node ID, reading their info in parallel.
+	ids := make([]string, len(unmatched))
+	var wg sync.WaitGroup
+	for i, h := range unmatched {
+		if h.Info == nil {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if info, err := h.Info(ctx); err == nil && info != nil {
+				ids[i] = info.Swarm.NodeID
+			}
+		}()
+	}
+	wg.Wait()
+	for i, h := range unmatched {
+		if _, taken := matched[ids[i]]; ids[i] != "" && !taken {
+			matched[ids[i]] = h
 		}
 	}
 	for _, n := range nodes {
 		node := nodeOf(n, "")
-		if h, ok := byNode[n.ID]; ok {
+		if h, ok := matched[n.ID]; ok {
 			node.Host = h.Name
 			t.Hosts[n.ID] = h
 		}
