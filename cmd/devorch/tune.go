@@ -153,4 +153,6 @@ func printRecommendations(a *app, recs []usagehist.Recommendation) error {
 	return nil
 }
 
-func fmtCPU(c float64) string { return strings.TrimSuffix(strings.TrimRight(fmt.Sprintf("%.2f", c), "0"), ".") }
+func fmtCPU(c float64) string {
+	return strings.TrimSuffix(strings.TrimRight(fmt.Sprintf("%.2f", c), "0"), ".")
+}
