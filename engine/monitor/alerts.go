@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/devorch/devorch/engine/usage"
+
 	"github.com/devorch/devorch/compose"
 	"github.com/devorch/devorch/engine/event"
 )
@@ -187,4 +189,34 @@ func humanBytes(n uint64) string {
 		exp++
 	}
 	return fmt.Sprintf("%.1f%ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+// checkGrowth raises "memory-growth" when a container's memory grows
+// steadily (a least-squares trend over its last readings, see
+// usage.History.MemGrowth) and would reach its limit, or the host's
+// memory without one, within Options.GrowthHorizon at that rate.
+func (m *Monitor) checkGrowth(st *ContainerState, s Sample) {
+	limit := st.MemLimitSet
+	if limit == 0 {
+		limit = s.MemLimit
+	}
+	horizon := m.o.GrowthHorizon
+	if horizon <= 0 {
+		horizon = 30 * time.Minute
+	}
+	m.mu.Lock()
+	if m.growth == nil {
+		m.growth = map[string]*usage.History{}
+	}
+	h := m.growth[st.ID]
+	if h == nil {
+		h = usage.NewHistory()
+		m.growth[st.ID] = h
+	}
+	h.Add(s.Time, s.CPUPercent, s.MemUsage, s.MemLimit, s.Throttled)
+	msg, grows := usage.GrowthWithin(h, limit, horizon)
+	m.mu.Unlock()
+	if grows {
+		m.raise(st, "memory-growth", st.Name+": "+msg)
+	}
 }

@@ -27,6 +27,7 @@ import (
 	"github.com/devorch/devorch/engine/event"
 	"github.com/devorch/devorch/engine/hosts"
 	"github.com/devorch/devorch/engine/plan"
+	"github.com/devorch/devorch/engine/usage"
 	"github.com/devorch/devorch/internal/labels"
 )
 
@@ -62,6 +63,11 @@ type Options struct {
 	// FollowLogs follows every running container's logs from the start
 	// (else only once WantLogs(true) is called).
 	FollowLogs bool
+	// GrowthHorizon is how far ahead the memory growth alert looks: it
+	// fires when a container's memory, growing steadily, would reach its
+	// limit (or the host's memory) within it at the current rate
+	// (default 30 minutes).
+	GrowthHorizon time.Duration
 	// Record, when set, has every running container's resources read
 	// (not only the wanted ones) and is given each reading: the usage
 	// history (engine/usage) is fed from it.
@@ -166,7 +172,8 @@ type Monitor struct {
 	nextAlert  int
 	pending    map[string]*time.Timer
 	restarts   map[string][]time.Time
-	overSince  map[string]time.Time // container+kind → when the threshold was first exceeded
+	overSince  map[string]time.Time      // container+kind → when the threshold was first exceeded
+	growth     map[string]*usage.History // container → its readings, for the memory trend
 	rules      map[string][]alertRule
 	logSeq     uint64
 	inflight   sync.WaitGroup    // debounced refreshes not yet done
@@ -510,6 +517,7 @@ func (m *Monitor) remove(id string) {
 		cancel()
 		delete(m.statsRun, id)
 	}
+	delete(m.growth, id)
 	m.mu.Unlock()
 	if ok {
 		m.publish(event.Event{Kind: event.KindState, Resource: event.ResContainer, Name: st.Name, Host: st.HostName(), Service: st.Service, Replica: st.Replica, ID: id, Status: "removed"})
@@ -773,6 +781,7 @@ func (m *Monitor) addSample(id string, s Sample, r Rates, _ bool) {
 	cp := *st
 	m.mu.Unlock()
 	m.checkThresholds(&cp, s)
+	m.checkGrowth(&cp, s)
 	if m.o.Record != nil {
 		m.o.Record(cp, s)
 	}

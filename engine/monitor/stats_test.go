@@ -4,9 +4,11 @@ import (
 	"encoding/json"
 	"math"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/devorch/devorch/engine/event"
 	"github.com/docker/docker/api/types/container"
 )
 
@@ -107,5 +109,36 @@ func TestMemUsage(t *testing.T) {
 		if got := memUsage(container.MemoryStats{Usage: c.usage, Stats: c.stats}); got != c.want {
 			t.Errorf("%s: %d, want %d", c.name, got, c.want)
 		}
+	}
+}
+
+// A container whose memory grows steadily toward its limit raises one
+// memory-growth alert; one that is flat, or grows too slowly to get there
+// within the horizon, raises none.
+func TestMemoryGrowthAlert(t *testing.T) {
+	t0 := time.Date(2026, 11, 30, 10, 0, 0, 0, time.UTC)
+	run := func(limit uint64, mem func(i int) uint64) []Alert {
+		m := &Monitor{bus: event.NewBus(), o: Options{GrowthHorizon: 30 * time.Minute}}
+		st := &ContainerState{}
+		st.ID, st.Name, st.Service, st.MemLimitSet = "c1", "p-api-1", "api", limit
+		for i := 0; i < 40; i++ { // 40 readings 5 s apart: 195 s
+			m.checkGrowth(st, Sample{Time: t0.Add(time.Duration(i) * 5 * time.Second), MemUsage: mem(i), MemLimit: 8 << 30})
+		}
+		return m.Alerts(true)
+	}
+	const mib = 1 << 20
+	a := run(200*mib, func(i int) uint64 { return uint64(100*mib + i*mib) }) // 0.2 MiB/s: the limit in ~6 min
+	if len(a) != 1 || a[0].Kind != "memory-growth" || !strings.Contains(a[0].Message, "reaches its limit (200MiB)") {
+		t.Errorf("growing toward the limit: %+v", a)
+	}
+	if a := run(200*mib, func(i int) uint64 { return 100 * mib }); len(a) != 0 {
+		t.Errorf("flat: %+v", a)
+	}
+	if a := run(4096*mib, func(i int) uint64 { return uint64(100*mib + i*mib) }); len(a) != 0 {
+		t.Errorf("the limit hours away: %+v", a)
+	}
+	// Without a limit of its own, the host's memory is the limit.
+	if a := run(0, func(i int) uint64 { return uint64(8<<30 - 50*mib + i*mib) }); len(a) != 1 {
+		t.Errorf("growing toward the host's memory: %+v", a)
 	}
 }

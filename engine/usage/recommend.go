@@ -197,12 +197,18 @@ func reservationWarnings(r Recommendation, d Declared) []string {
 // would reach limit within GrowthHorizon at the current rate; the monitor
 // can show it live, Recommend includes it.
 func GrowthWarning(h *History, limit uint64) (string, bool) {
+	return GrowthWithin(h, limit, GrowthHorizon)
+}
+
+// GrowthWithin is GrowthWarning with another horizon: the monitor's live
+// alert looks minutes ahead, tune a day.
+func GrowthWithin(h *History, limit uint64, horizon time.Duration) (string, bool) {
 	slope, ok := h.MemGrowth()
 	if !ok || slope <= 0 || limit == 0 || len(h.ring) == 0 {
 		return "", false
 	}
 	ttl, ok := TimeToLimit(h.ring[len(h.ring)-1].mem, limit, slope)
-	if !ok || ttl > GrowthHorizon {
+	if !ok || ttl > horizon {
 		return "", false
 	}
 	return fmt.Sprintf("memory grows %s/min; at this rate it reaches its limit (%s) in about %s",
