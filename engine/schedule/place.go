@@ -282,9 +282,12 @@ func (st *state) verdicts(t *task, chosen int, why string) []HostVerdict {
 			v.Reason = r
 		} else {
 			rk := st.rank(n, t)
-			v.Feasible, v.Score, v.Reason = true, rk.score, "feasible"
+			v.Feasible, v.Score, v.Reason = true, shownScore(rk), "feasible"
 			if rk.same > 0 {
 				v.Reason += "; already runs " + strconv.Itoa(int(rk.same)) + " replica(s) of " + t.svc.name
+			}
+			if rk.over && rk.soft {
+				v.Reason += "; expected use (reserved + recorded) exceeds capacity"
 			}
 		}
 		if i == chosen {
@@ -300,6 +303,8 @@ func (st *state) apply(n *node, t *task) {
 	s := t.svc
 	n.cpuUsed += s.cpu
 	n.memUsed += s.mem
+	n.cpuSoft += s.softCPU
+	n.memSoft += s.softMem
 	n.containers++
 	if len(s.ports) > 0 && n.ports == nil {
 		n.ports = make(map[uint32][]hold)
@@ -318,6 +323,8 @@ func (st *state) undo(n *node, t *task) {
 	s := t.svc
 	n.cpuUsed -= s.cpu
 	n.memUsed -= s.mem
+	n.cpuSoft -= s.softCPU
+	n.memSoft -= s.softMem
 	n.containers--
 	for i := len(s.ports) - 1; i >= 0; i-- {
 		hs := n.ports[s.ports[i].slot]
@@ -369,6 +376,11 @@ func (st *state) prepSame(s *service) {
 
 func (st *state) result() Result {
 	res := Result{Assignments: st.out, Reasons: st.reasons}
+	for _, s := range st.svcs {
+		if s.replicas > 0 && s.softCPU|s.softMem != 0 {
+			res.Soft = append(res.Soft, SoftUse{Service: s.name, NanoCPUs: s.softCPU, Memory: s.softMem})
+		}
+	}
 	for _, s := range st.svcs {
 		if s.replicas == 0 || len(s.volumes) == 0 {
 			continue

@@ -18,6 +18,7 @@ type node struct {
 	os, arch         string // normalised: "linux", "amd64"
 	cpuCap, memCap   int64  // 0: unknown, no limit
 	cpuUsed, memUsed int64  // reserved by others plus by this placement
+	cpuSoft, memSoft int64  // soft reservations placed here; never filter
 	containers       int
 	ports            map[uint32][]hold // by slot(); nil when none
 }
@@ -40,7 +41,9 @@ type service struct {
 	idx        int // position in name order
 	name       string
 	replicas   int
-	cpu, mem   int64
+	cpu, mem   int64 // declared reservation
+	softCPU    int64 // soft reservation, 0 where one is declared
+	softMem    int64
 	ports      []portSpec
 	cons       []*constraint
 	os, arch   string
@@ -234,12 +237,20 @@ func (st *state) prepareServices(req Request) error {
 		if i > 0 && st.svcs[i-1].name == s.name {
 			return invalid(s.name, "listed twice")
 		}
-		if in.Replicas < 0 || in.ReservedNanoCPUs < 0 || in.ReservedMemory < 0 {
+		if in.Replicas < 0 || in.ReservedNanoCPUs < 0 || in.ReservedMemory < 0 || in.SoftNanoCPUs < 0 || in.SoftMemory < 0 {
 			return invalid(s.name, "negative replicas or reservation")
 		}
 		s.idx = i
 		s.replicas = in.Replicas
 		s.cpu, s.mem = in.ReservedNanoCPUs, in.ReservedMemory
+		// The engine fills Soft only without a declaration; checked again
+		// here because a declared number must never be outvoted by a guess.
+		if s.cpu == 0 {
+			s.softCPU = in.SoftNanoCPUs
+		}
+		if s.mem == 0 {
+			s.softMem = in.SoftMemory
+		}
 		s.off = total
 		total += s.replicas
 
