@@ -95,6 +95,7 @@ type unit struct {
 	g        *group
 	s        *service
 	mem, cpu int64
+	pos      int // in st.order, for ties
 }
 
 // bySize is what is left to place, largest first (memory, then CPU), else
@@ -114,21 +115,23 @@ func (st *state) bySize() []unit {
 				queued = map[*group]bool{}
 			}
 			queued[g] = true
-			u := unit{g: g}
+			u := unit{g: g, pos: len(units)}
 			for i := range g.tasks {
 				ts := g.tasks[i].svc
-				u.mem += ts.mem + ts.softMem
-				u.cpu += ts.cpu + ts.softCPU
+				u.mem += ts.memLoad
+				u.cpu += ts.cpuLoad
 			}
 			units = append(units, u)
 		}
 		if s.replicas > 0 && (s.group == nil || !s.bound && s.replicas > 1) {
-			units = append(units, unit{s: s, mem: s.mem + s.softMem, cpu: s.cpu + s.softCPU})
+			units = append(units, unit{s: s, mem: s.memLoad, cpu: s.cpuLoad, pos: len(units)})
 		}
 	}
-	larger := func(a, b unit) int { return cmp.Or(cmp.Compare(b.mem, a.mem), cmp.Compare(b.cpu, a.cpu)) }
+	larger := func(a, b unit) int {
+		return cmp.Or(cmp.Compare(b.mem, a.mem), cmp.Compare(b.cpu, a.cpu), cmp.Compare(a.pos, b.pos))
+	}
 	if !slices.IsSortedFunc(units, larger) {
-		slices.SortStableFunc(units, larger)
+		slices.SortFunc(units, larger)
 	}
 	return units
 }
@@ -336,7 +339,7 @@ func (st *state) verdicts(t *task, chosen int, why string) []HostVerdict {
 			if rk.same > 0 {
 				v.Reason += "; already runs " + strconv.Itoa(int(rk.same)) + " replica(s) of " + t.svc.name
 			}
-			if rk.over && rk.soft {
+			if rk.over && st.soft {
 				v.Reason += "; expected use (reserved + recorded) exceeds capacity"
 			}
 		}
@@ -353,8 +356,8 @@ func (st *state) apply(n *node, t *task) {
 	s := t.svc
 	n.cpuUsed += s.cpu
 	n.memUsed += s.mem
-	n.cpuSoft += s.softCPU
-	n.memSoft += s.softMem
+	n.cpuLoad += s.cpuLoad
+	n.memLoad += s.memLoad
 	n.containers++
 	if len(s.ports) > 0 && n.ports == nil {
 		n.ports = make(map[uint32][]hold)
@@ -373,8 +376,8 @@ func (st *state) undo(n *node, t *task) {
 	s := t.svc
 	n.cpuUsed -= s.cpu
 	n.memUsed -= s.mem
-	n.cpuSoft -= s.softCPU
-	n.memSoft -= s.softMem
+	n.cpuLoad -= s.cpuLoad
+	n.memLoad -= s.memLoad
 	n.containers--
 	for i := len(s.ports) - 1; i >= 0; i-- {
 		hs := n.ports[s.ports[i].slot]

@@ -7,7 +7,6 @@ type rank struct {
 	idx        int
 	same       int32   // replicas of the same service already there
 	over       bool    // expected use would exceed a known capacity
-	soft       bool    // soft reservations took part in score
 	score      float64 // higher is better; may leave 0..100 when over
 	containers int
 }
@@ -19,8 +18,7 @@ type rank struct {
 // exceed capacity, which only soft numbers (or others over-committing the
 // host) can do since the resources filter holds declared ones.
 func load(n *node, s *service) (f float64, over bool) {
-	c := n.cpuUsed + n.cpuSoft + s.cpu + s.softCPU
-	m := n.memUsed + n.memSoft + s.mem + s.softMem
+	c, m := n.cpuLoad+s.cpuLoad, n.memLoad+s.memLoad
 	// Division, not multiplication by a cached inverse: equal fractions
 	// must compare equal so ties fall through to containers and name.
 	switch {
@@ -40,7 +38,6 @@ func (st *state) rank(n *node, t *task) rank {
 	r := rank{idx: n.idx, containers: n.containers}
 	f, over := load(n, s)
 	r.over = over
-	r.soft = n.cpuSoft|n.memSoft|s.softCPU|s.softMem != 0
 	if st.strategy == Binpack {
 		r.score = 100 * f
 		return r
@@ -62,21 +59,27 @@ func shownScore(r rank) float64 { return min(max(r.score, 0), 100) }
 // binpack: expected use within capacity, then more expected use (less
 // when both would exceed capacity), then name.
 func (st *state) better(a, b rank) bool {
-	if st.strategy == Spread && a.same != b.same {
-		return a.same < b.same
+	if st.strategy == Spread {
+		if a.same != b.same {
+			return a.same < b.same
+		}
+		if a.over != b.over {
+			return !a.over
+		}
+		if a.score != b.score {
+			return a.score > b.score
+		}
+		if a.containers != b.containers {
+			return a.containers < b.containers
+		}
+		return a.idx < b.idx
 	}
 	if a.over != b.over {
 		return !a.over
 	}
 	if a.score != b.score {
-		// Spread's score falls as use grows, binpack's rises, so a higher
-		// score is the less loaded host for spread and the fuller one for
-		// binpack — except past capacity, where binpack wants the least
-		// overflow.
-		return (a.score > b.score) != (st.strategy == Binpack && a.over)
-	}
-	if st.strategy == Spread && a.containers != b.containers {
-		return a.containers < b.containers
+		// Past capacity the fuller host is the worse one.
+		return (a.score > b.score) != a.over
 	}
 	return a.idx < b.idx
 }
@@ -84,7 +87,7 @@ func (st *state) better(a, b rank) bool {
 // whyRank names the criterion that set the best host apart from the
 // runner-up (idx -1 when there is none).
 func (st *state) whyRank(best, second rank) string {
-	soft := best.soft || second.soft
+	soft := st.soft
 	switch {
 	case second.idx < 0:
 		return "only feasible host"

@@ -18,7 +18,7 @@ type node struct {
 	os, arch         string // normalised: "linux", "amd64"
 	cpuCap, memCap   int64  // 0: unknown, no limit
 	cpuUsed, memUsed int64  // reserved by others plus by this placement
-	cpuSoft, memSoft int64  // soft reservations placed here; never filter
+	cpuLoad, memLoad int64  // expected use: Used plus soft reservations
 	containers       int
 	ports            map[uint32][]hold // by slot(); nil when none
 }
@@ -44,6 +44,8 @@ type service struct {
 	cpu, mem   int64 // declared reservation
 	softCPU    int64 // soft reservation, 0 where one is declared
 	softMem    int64
+	cpuLoad    int64 // expected use: cpu + softCPU
+	memLoad    int64
 	ports      []portSpec
 	cons       []*constraint
 	os, arch   string
@@ -97,6 +99,7 @@ type state struct {
 	volumeHosts map[string]string // requested
 	protos      map[string]uint32
 
+	soft    bool     // some service to place has a soft reservation
 	same    []int32  // replicas of sameFor per host (spread penalty)
 	sameFor *service // nil: all zero
 
@@ -178,6 +181,8 @@ func (st *state) prepareHosts(hosts []Host) error {
 			memCap:     h.MemoryBytes,
 			cpuUsed:    h.ReservedNanoCPUs,
 			memUsed:    h.ReservedMemory,
+			cpuLoad:    h.ReservedNanoCPUs,
+			memLoad:    h.ReservedMemory,
 			containers: h.Containers,
 		}
 		for k, who := range h.UsedPorts {
@@ -251,6 +256,8 @@ func (st *state) prepareServices(req Request) error {
 		if s.mem == 0 {
 			s.softMem = in.SoftMemory
 		}
+		s.cpuLoad, s.memLoad = s.cpu+s.softCPU, s.mem+s.softMem
+		st.soft = st.soft || s.replicas > 0 && s.softCPU|s.softMem != 0
 		s.off = total
 		total += s.replicas
 
