@@ -7,7 +7,7 @@ type rank struct {
 	idx        int
 	same       int32   // replicas of the same service already there
 	over       bool    // expected use would exceed a known capacity
-	score      float64 // higher is better; may leave 0..100 when over
+	score      float64 // higher is better; below 0 when over, else to 100
 	containers int
 }
 
@@ -40,9 +40,16 @@ func (st *state) rank(n *node, t *task) rank {
 	r.over = over
 	if st.strategy == Binpack {
 		r.score = 100 * f
+		if over {
+			// Past capacity the fuller host is the worse one.
+			r.score = -100 * (1 + f)
+		}
 		return r
 	}
 	r.score = 100 * (1 - f)
+	if over {
+		r.score -= 200
+	}
 	if st.sameFor == s {
 		r.same = st.same[n.idx]
 	}
@@ -57,14 +64,13 @@ func shownScore(r rank) float64 { return min(max(r.score, 0), 100) }
 // spread: fewer replicas of the same service, then expected use within
 // capacity, then less expected use, then fewer containers, then name.
 // binpack: expected use within capacity, then more expected use (less
-// when both would exceed capacity), then name.
+// when both would exceed capacity), then name. A host over capacity scores
+// below 0 and one within at 0 or more, so one comparison of scores covers
+// both of the middle steps and better stays small enough to inline.
 func (st *state) better(a, b rank) bool {
 	if st.strategy == Spread {
 		if a.same != b.same {
 			return a.same < b.same
-		}
-		if a.over != b.over {
-			return !a.over
 		}
 		if a.score != b.score {
 			return a.score > b.score
@@ -74,12 +80,8 @@ func (st *state) better(a, b rank) bool {
 		}
 		return a.idx < b.idx
 	}
-	if a.over != b.over {
-		return !a.over
-	}
 	if a.score != b.score {
-		// Past capacity the fuller host is the worse one.
-		return (a.score > b.score) != a.over
+		return a.score > b.score
 	}
 	return a.idx < b.idx
 }
