@@ -10,4 +10,10 @@
 // host name. Existing replicas stay where they run unless that host became
 // infeasible, the result never over-commits a host's CPU or memory nor books
 // a host port twice, and the same request always yields the same placement.
+//
+// A service that declares no reservation may carry a soft one, its recorded
+// use (Service.SoftNanoCPUs, SoftMemory). Soft numbers never refuse a host;
+// they count in the score beside declared reservations, as a host's expected
+// use, and in the order of placement, largest first. A declared reservation
+// always wins over a soft one. Result.Soft says which soft numbers were used.
 package schedule

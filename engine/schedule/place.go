@@ -1,6 +1,7 @@
 package schedule
 
 import (
+	"cmp"
 	"slices"
 	"strconv"
 )
@@ -10,7 +11,8 @@ import (
 // It runs in two passes over the services (follow targets first, then by
 // name). The first keeps every existing replica on its current host when
 // that host still passes every filter, so a new service never pushes an
-// existing one away. The second places the rest: an affinity group on the
+// existing one away. The second places the rest, groups pinned to a host
+// first, then largest first by expected use: an affinity group on the
 // best-ranked host where all of its replicas fit, any other replica on the
 // best-ranked feasible host.
 //
@@ -66,21 +68,72 @@ func (st *state) placeRest() error {
 			}
 		}
 	}
-	for _, s := range st.order {
-		if g := s.group; g != nil && !g.done {
-			if err := st.placeGroup(g); err != nil {
-				return err
+	for _, u := range st.bySize() {
+		if u.g != nil {
+			if !u.g.done {
+				if err := st.placeGroup(u.g); err != nil {
+					return err
+				}
 			}
+			continue
 		}
-		for r := 1; r <= s.replicas; r++ {
-			if s.placed[r-1] < 0 {
-				if err := st.placeOne(s, r); err != nil {
+		for r := 1; r <= u.s.replicas; r++ {
+			if u.s.placed[r-1] < 0 {
+				if err := st.placeOne(u.s, r); err != nil {
 					return err
 				}
 			}
 		}
 	}
 	return nil
+}
+
+// unit is what the second pass places in one go: a group, or the replicas
+// of one service that belong to no group. mem and cpu are its size
+// (declared plus soft) per placement: the group's sum, or one replica's.
+type unit struct {
+	g        *group
+	s        *service
+	mem, cpu int64
+	pos      int // in st.order, for ties
+}
+
+// bySize is what is left to place, largest first (memory, then CPU), else
+// in st.order, which puts follow targets first, then names.
+//
+// Placing the largest first is greedy longest-processing-time: each later,
+// smaller piece evens out what the larger ones left, where the reverse
+// order ends with a large piece landing on an already even spread. With
+// every size equal, as when nothing declares or records use, the order is
+// st.order unchanged.
+func (st *state) bySize() []unit {
+	units := make([]unit, 0, len(st.order))
+	var queued map[*group]bool
+	for _, s := range st.order {
+		if g := s.group; g != nil && !g.done && !queued[g] {
+			if queued == nil {
+				queued = map[*group]bool{}
+			}
+			queued[g] = true
+			u := unit{g: g, pos: len(units)}
+			for i := range g.tasks {
+				ts := g.tasks[i].svc
+				u.mem += ts.memLoad
+				u.cpu += ts.cpuLoad
+			}
+			units = append(units, u)
+		}
+		if s.replicas > 0 && (s.group == nil || !s.bound && s.replicas > 1) {
+			units = append(units, unit{s: s, mem: s.memLoad, cpu: s.cpuLoad, pos: len(units)})
+		}
+	}
+	larger := func(a, b unit) int {
+		return cmp.Or(cmp.Compare(b.mem, a.mem), cmp.Compare(b.cpu, a.cpu), cmp.Compare(a.pos, b.pos))
+	}
+	if !slices.IsSortedFunc(units, larger) {
+		slices.SortFunc(units, larger)
+	}
+	return units
 }
 
 func (st *state) inGroup(s *service, replica int) bool {
@@ -282,9 +335,12 @@ func (st *state) verdicts(t *task, chosen int, why string) []HostVerdict {
 			v.Reason = r
 		} else {
 			rk := st.rank(n, t)
-			v.Feasible, v.Score, v.Reason = true, rk.score, "feasible"
+			v.Feasible, v.Score, v.Reason = true, shownScore(rk), "feasible"
 			if rk.same > 0 {
 				v.Reason += "; already runs " + strconv.Itoa(int(rk.same)) + " replica(s) of " + t.svc.name
+			}
+			if rk.over && st.soft {
+				v.Reason += "; expected use (reserved + recorded) exceeds capacity"
 			}
 		}
 		if i == chosen {
@@ -300,6 +356,8 @@ func (st *state) apply(n *node, t *task) {
 	s := t.svc
 	n.cpuUsed += s.cpu
 	n.memUsed += s.mem
+	n.cpuLoad += s.cpuLoad
+	n.memLoad += s.memLoad
 	n.containers++
 	if len(s.ports) > 0 && n.ports == nil {
 		n.ports = make(map[uint32][]hold)
@@ -318,6 +376,8 @@ func (st *state) undo(n *node, t *task) {
 	s := t.svc
 	n.cpuUsed -= s.cpu
 	n.memUsed -= s.mem
+	n.cpuLoad -= s.cpuLoad
+	n.memLoad -= s.memLoad
 	n.containers--
 	for i := len(s.ports) - 1; i >= 0; i-- {
 		hs := n.ports[s.ports[i].slot]
@@ -369,6 +429,11 @@ func (st *state) prepSame(s *service) {
 
 func (st *state) result() Result {
 	res := Result{Assignments: st.out, Reasons: st.reasons}
+	for _, s := range st.svcs {
+		if s.replicas > 0 && s.softCPU|s.softMem != 0 {
+			res.Soft = append(res.Soft, SoftUse{Service: s.name, NanoCPUs: s.softCPU, Memory: s.softMem})
+		}
+	}
 	for _, s := range st.svcs {
 		if s.replicas == 0 || len(s.volumes) == 0 {
 			continue

@@ -103,11 +103,31 @@ func shuffled(r *rand.Rand, req Request) Request {
 	return out
 }
 
+// withSoft gives about half the services recorded use, beside or instead
+// of declared reservations, some of it more than any host has.
+func withSoft(r *rand.Rand, req Request) Request {
+	for i := range req.Services {
+		if r.IntN(2) == 0 {
+			req.Services[i].SoftNanoCPUs = r.Int64N(3 * cpu)
+			req.Services[i].SoftMemory = r.Int64N(6 * gib)
+		}
+	}
+	return req
+}
+
 func TestPlaceProperties(t *testing.T) {
-	r := rand.New(rand.NewPCG(1, 2))
+	t.Run("declared", func(t *testing.T) { checkProperties(t, rand.New(rand.NewPCG(1, 2)), randomRequest) })
+	t.Run("soft", func(t *testing.T) {
+		checkProperties(t, rand.New(rand.NewPCG(5, 6)), func(r *rand.Rand) Request { return withSoft(r, randomRequest(r)) })
+	})
+}
+
+// checkProperties places 2000 generated requests and checks each against
+// the rules: deterministic, unchanged by Explain, valid, converged.
+func checkProperties(t *testing.T, r *rand.Rand, gen func(*rand.Rand) Request) {
 	var placed, unplaceable int
 	for i := range 2000 {
-		req := randomRequest(r)
+		req := gen(r)
 		res, err := Place(req)
 		label := fmt.Sprintf("iteration %d", i)
 
@@ -192,6 +212,23 @@ func checkPlacement(t *testing.T, label string, req Request, res Result) {
 		return a.Replica - b.Replica
 	}) {
 		t.Fatalf("%s: assignments not sorted", label)
+	}
+	var soft []SoftUse
+	for _, s := range svcs {
+		u := SoftUse{Service: s.Name}
+		if s.ReservedNanoCPUs == 0 {
+			u.NanoCPUs = s.SoftNanoCPUs
+		}
+		if s.ReservedMemory == 0 {
+			u.Memory = s.SoftMemory
+		}
+		if s.Replicas > 0 && u.NanoCPUs|u.Memory != 0 {
+			soft = append(soft, u)
+		}
+	}
+	slices.SortFunc(soft, func(a, b SoftUse) int { return strings.Compare(a.Service, b.Service) })
+	if !reflect.DeepEqual(res.Soft, soft) {
+		t.Fatalf("%s: Soft %v, want %v", label, res.Soft, soft)
 	}
 	where := hostsOf(res)
 	cpuUsed, memUsed := map[string]int64{}, map[string]int64{}

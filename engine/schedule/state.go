@@ -18,6 +18,7 @@ type node struct {
 	os, arch         string // normalised: "linux", "amd64"
 	cpuCap, memCap   int64  // 0: unknown, no limit
 	cpuUsed, memUsed int64  // reserved by others plus by this placement
+	cpuLoad, memLoad int64  // expected use: Used plus soft reservations
 	containers       int
 	ports            map[uint32][]hold // by slot(); nil when none
 }
@@ -40,7 +41,11 @@ type service struct {
 	idx        int // position in name order
 	name       string
 	replicas   int
-	cpu, mem   int64
+	cpu, mem   int64 // declared reservation
+	softCPU    int64 // soft reservation, 0 where one is declared
+	softMem    int64
+	cpuLoad    int64 // expected use: cpu + softCPU
+	memLoad    int64
 	ports      []portSpec
 	cons       []*constraint
 	os, arch   string
@@ -94,6 +99,7 @@ type state struct {
 	volumeHosts map[string]string // requested
 	protos      map[string]uint32
 
+	soft    bool     // some service to place has a soft reservation
 	same    []int32  // replicas of sameFor per host (spread penalty)
 	sameFor *service // nil: all zero
 
@@ -175,6 +181,8 @@ func (st *state) prepareHosts(hosts []Host) error {
 			memCap:     h.MemoryBytes,
 			cpuUsed:    h.ReservedNanoCPUs,
 			memUsed:    h.ReservedMemory,
+			cpuLoad:    h.ReservedNanoCPUs,
+			memLoad:    h.ReservedMemory,
 			containers: h.Containers,
 		}
 		for k, who := range h.UsedPorts {
@@ -234,12 +242,22 @@ func (st *state) prepareServices(req Request) error {
 		if i > 0 && st.svcs[i-1].name == s.name {
 			return invalid(s.name, "listed twice")
 		}
-		if in.Replicas < 0 || in.ReservedNanoCPUs < 0 || in.ReservedMemory < 0 {
+		if in.Replicas < 0 || in.ReservedNanoCPUs < 0 || in.ReservedMemory < 0 || in.SoftNanoCPUs < 0 || in.SoftMemory < 0 {
 			return invalid(s.name, "negative replicas or reservation")
 		}
 		s.idx = i
 		s.replicas = in.Replicas
 		s.cpu, s.mem = in.ReservedNanoCPUs, in.ReservedMemory
+		// The engine fills Soft only without a declaration; checked again
+		// here because a declared number must never be outvoted by a guess.
+		if s.cpu == 0 {
+			s.softCPU = in.SoftNanoCPUs
+		}
+		if s.mem == 0 {
+			s.softMem = in.SoftMemory
+		}
+		s.cpuLoad, s.memLoad = s.cpu+s.softCPU, s.mem+s.softMem
+		st.soft = st.soft || s.replicas > 0 && s.softCPU|s.softMem != 0
 		s.off = total
 		total += s.replicas
 

@@ -9,12 +9,14 @@ import (
 type Strategy string
 
 const (
-	// Spread prefers the least reserved host, then the one running the
-	// fewest containers; replicas of one service go to different hosts
-	// while there are hosts without one.
+	// Spread prefers the host with the least expected use (declared plus
+	// soft reservations, see Service), then the one running the fewest
+	// containers; replicas of one service go to different hosts while there
+	// are hosts without one, and hosts whose expected use stays within
+	// capacity come before those it would exceed.
 	Spread Strategy = "spread"
-	// Binpack prefers the most reserved host, filling one host before the
-	// next.
+	// Binpack prefers the host with the most expected use where it still
+	// fits capacity, filling one host before the next.
 	Binpack Strategy = "binpack"
 )
 
@@ -85,11 +87,21 @@ type Service struct {
 	// Constraints are deploy.placement.constraints: "node.hostname==a",
 	// "node.labels.zone != b", "node.platform.os==linux",
 	// "node.platform.arch==arm64".
-	Constraints                      []string
+	Constraints []string
+	// ReservedNanoCPUs and ReservedMemory are the declared reservations
+	// (deploy.resources.reservations): a host without that much free is
+	// refused, and they count in the score.
 	ReservedNanoCPUs, ReservedMemory int64
-	Ports                            []PortKey // published fixed host ports
-	Platform                         string    // "linux/amd64"; "" = any
-	Volumes                          []string  // named volume keys it mounts
+	// SoftNanoCPUs and SoftMemory are what the service is expected to use,
+	// from recorded history, for a service that declares no reservation.
+	// They only rank hosts, never refuse one: recorded use is a guess, and
+	// a guess must not make a stack unplaceable. A declared reservation
+	// wins: a Soft value is ignored when the Reserved value of the same
+	// resource is set.
+	SoftNanoCPUs, SoftMemory int64
+	Ports                    []PortKey // published fixed host ports
+	Platform                 string    // "linux/amd64"; "" = any
+	Volumes                  []string  // named volume keys it mounts
 	// Follows names the service whose host this one must share
 	// (network_mode, ipc or pid "service:x", volumes_from). Every replica
 	// goes where the target's replica 1 goes.
@@ -135,6 +147,28 @@ type Result struct {
 	// that holds (or will hold) its data: the requested ones and the ones
 	// this placement chose.
 	VolumeHosts map[string]string
+	// Soft lists, by service name, the soft reservations that took part in
+	// ranking hosts, so a dry run can say which recorded numbers it used.
+	Soft []SoftUse
+}
+
+// SoftUse is the soft reservation placement counted for one service: the
+// recorded use of a resource it declares no reservation for, 0 otherwise.
+type SoftUse struct {
+	Service          string
+	NanoCPUs, Memory int64
+}
+
+// String renders the use as "api 0.35 CPUs 240MiB", leaving out a zero.
+func (u SoftUse) String() string {
+	s := u.Service
+	if u.NanoCPUs > 0 {
+		s += " " + cpus(u.NanoCPUs) + " " + cpuWord(u.NanoCPUs)
+	}
+	if u.Memory > 0 {
+		s += " " + bytesIEC(u.Memory)
+	}
+	return s
 }
 
 // Assignment places one replica on one host.
@@ -142,8 +176,10 @@ type Assignment struct {
 	Service string
 	Replica int
 	Host    string
-	Moved   bool   // it had a current host and now goes elsewhere
-	Why     string // "kept", "spread: least reserved", "follows db", ...
+	Moved   bool // it had a current host and now goes elsewhere
+	// Why names what decided: "kept", "spread: least reserved", "spread:
+	// least expected use (reserved + recorded)", "follows db", ...
+	Why string
 }
 
 // HostVerdict is what placement concluded about one host for one replica.
