@@ -270,19 +270,30 @@ func hashOf(spec swarm.ServiceSpec) string {
 // volumeNodes lists, for each of the project's named volumes, the nodes
 // devorch reaches that hold it.
 func volumeNodes(ctx context.Context, t *Target, project string) (map[string][]Node, error) {
-	out := map[string][]Node{}
 	f := filters.NewArgs(filters.Arg("label", labels.StackNamespace+"="+project))
-	for _, n := range t.Nodes {
+	lists := make([][]*volume.Volume, len(t.Nodes))
+	g, gctx := errgroup.WithContext(ctx)
+	for i, n := range t.Nodes {
 		h, ok := t.Hosts[n.ID]
 		if !ok || h.API == nil {
 			continue
 		}
-		vs, err := h.API.VolumeList(ctx, volume.ListOptions{Filters: f})
-		if err != nil {
-			return nil, fmt.Errorf("list volumes on node %s: %w", n.Name(), err)
-		}
-		for _, v := range vs.Volumes {
-			out[v.Name] = append(out[v.Name], n)
+		g.Go(func() error {
+			vs, err := h.API.VolumeList(gctx, volume.ListOptions{Filters: f})
+			if err != nil {
+				return fmt.Errorf("list volumes on node %s: %w", n.Name(), err)
+			}
+			lists[i] = vs.Volumes
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	out := map[string][]Node{}
+	for i, vs := range lists {
+		for _, v := range vs {
+			out[v.Name] = append(out[v.Name], t.Nodes[i])
 		}
 	}
 	return out, nil
