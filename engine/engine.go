@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sync/semaphore"
 
 	"github.com/devorch/devorch/engine/hosts"
+	"github.com/devorch/devorch/engine/usage"
 	"github.com/devorch/devorch/netctl"
 )
 
@@ -32,6 +33,10 @@ type Engine struct {
 	Parallel int
 	// LockDir holds per-project lock files.
 	LockDir string
+	// Usage is the store of recorded usage (devorch tune's history); with
+	// several hosts, placement counts a service that declares no
+	// reservation by it (a soft reservation). Nil: none.
+	Usage *usage.Store
 	// lanes keeps containers from leaving one network together (shared by
 	// copies of the engine; nil in engines that stop nothing).
 	lanes *netctl.Lanes

@@ -19,6 +19,7 @@ import (
 	"github.com/devorch/devorch/engine/plan"
 	"github.com/devorch/devorch/engine/schedule"
 	"github.com/devorch/devorch/engine/spec"
+	"github.com/devorch/devorch/engine/usage"
 	"github.com/devorch/devorch/internal/labels"
 	"github.com/devorch/devorch/volumes"
 )
@@ -72,6 +73,8 @@ type placement struct {
 	// failed holds services that could not be placed while some host is
 	// unreachable, with the reason.
 	failed map[string]string
+	// soft are the recorded-usage numbers placement counted services by.
+	soft []schedule.SoftUse
 }
 
 func (pl *placement) host(service string, replica int) string {
@@ -93,7 +96,32 @@ func (e *Engine) place(ctx context.Context, p *compose.Project, set []string, sc
 	}
 	req.VolumeHosts = where.Host
 	probeLocalPorts(req.Hosts, req.Services, w, p.Name, probePort)
+	e.softReservations(p, req.Services)
 	return placeAround(req, anyDown, schedule.Place)
+}
+
+// softReservations gives each service that declares no reservation what
+// its recorded usage would reserve (usage.SoftReservation), for the
+// scheduler to rank hosts by: a score, never a filter. Declared
+// reservations win, per resource (the scheduler ignores the other).
+func (e *Engine) softReservations(p *compose.Project, services []schedule.Service) {
+	if e.Usage == nil || e.Pool.Single() {
+		return
+	}
+	hist, warnings := e.Usage.Load(p.Name)
+	for _, w := range warnings {
+		e.warn("%s", w)
+	}
+	for i := range services {
+		s := &services[i]
+		h, _, _ := usage.Find(hist, p.Name, s.Name, p.Hashes[s.Name])
+		if h == nil {
+			continue
+		}
+		if cpus, mem, ok := usage.SoftReservation(h); ok {
+			s.SoftNanoCPUs, s.SoftMemory = int64(cpus*1e9), int64(mem)
+		}
+	}
 }
 
 // placeRequest is what place asks the scheduler, but for where volumes are
@@ -283,7 +311,7 @@ func placeAround(req schedule.Request, anyDown bool, place func(schedule.Request
 
 // placementOf maps the scheduler's answer to the run's placement.
 func placementOf(res schedule.Result, failed map[string]string) *placement {
-	pl := &placement{hostOf: map[schedule.ReplicaKey]string{}, why: map[schedule.ReplicaKey]string{}, volumeHosts: res.VolumeHosts, reasons: res.Reasons, failed: failed}
+	pl := &placement{hostOf: map[schedule.ReplicaKey]string{}, why: map[schedule.ReplicaKey]string{}, volumeHosts: res.VolumeHosts, reasons: res.Reasons, failed: failed, soft: res.Soft}
 	for _, a := range res.Assignments {
 		k := schedule.ReplicaKey{Service: a.Service, Replica: a.Replica}
 		pl.hostOf[k], pl.why[k] = a.Host, a.Why

@@ -16,6 +16,7 @@ import (
 	"github.com/devorch/devorch/compose"
 	"github.com/devorch/devorch/engine/hosts"
 	"github.com/devorch/devorch/engine/schedule"
+	"github.com/devorch/devorch/engine/usage"
 	"github.com/devorch/devorch/internal/labels"
 )
 
@@ -315,5 +316,48 @@ func TestPlaceAroundAsks(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// With several hosts, a service that declares no reservation is counted by
+// its recorded usage (of its current configuration, else its latest
+// earlier one); one without enough history is not.
+func TestSoftReservationsFromHistory(t *testing.T) {
+	st := usage.Open(t.TempDir())
+	t0 := time.Date(2026, 11, 30, 10, 0, 0, 0, time.UTC)
+	m := map[usage.Key]*usage.History{}
+	for _, svc := range []string{"api", "few"} {
+		h := usage.NewHistory()
+		n := 60
+		if svc == "few" {
+			n = 5
+		}
+		for i := 0; i < n; i++ {
+			h.Add(t0.Add(time.Duration(i)*time.Second), 50, 200<<20, 0, false)
+		}
+		m[usage.Key{Project: "p", Service: svc, ConfigHash: "old-" + svc}] = h
+	}
+	if err := st.Save("p", m); err != nil {
+		t.Fatal(err)
+	}
+	p := &compose.Project{Project: &types.Project{Name: "p"}, Hashes: map[string]string{"api": "new", "few": "new", "none": "new"}}
+	e := &Engine{Pool: &hosts.Pool{Hosts: []*hosts.Host{testHost("a", "unix:///a"), testHost("b", "unix:///b")}}, Usage: st}
+	services := []schedule.Service{{Name: "api"}, {Name: "few"}, {Name: "none"}}
+	e.softReservations(p, services)
+	if s := services[0]; s.SoftMemory < 200<<20 || s.SoftMemory > 260<<20 || s.SoftNanoCPUs < 5e8 || s.SoftNanoCPUs > 7e8 {
+		t.Errorf("api: soft %d nano CPUs, %d bytes; want its recorded use with headroom", s.SoftNanoCPUs, s.SoftMemory)
+	}
+	if s := services[1]; s.SoftMemory != 0 || s.SoftNanoCPUs != 0 {
+		t.Errorf("few (too little history): %+v", s)
+	}
+	if s := services[2]; s.SoftMemory != 0 {
+		t.Errorf("none (no history): %+v", s)
+	}
+	// One host: no placement, no soft numbers.
+	one := &Engine{Pool: &hosts.Pool{Hosts: []*hosts.Host{testHost("a", "unix:///a")}}, Usage: st}
+	services = []schedule.Service{{Name: "api"}}
+	one.softReservations(p, services)
+	if services[0].SoftMemory != 0 {
+		t.Error("soft numbers with one host")
 	}
 }

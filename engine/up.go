@@ -372,6 +372,9 @@ func (e *Engine) planUp(ctx context.Context, p *compose.Project, set []string, o
 		return nil, nil, nil, err
 	}
 	pn.Placement = pl.summary()
+	for _, su := range pl.soft {
+		pn.Soft = append(pn.Soft, su.String())
+	}
 	pn.Networks, pn.Overlays, pn.Replaced = nk.kinds, nk.overlays, nk.replacedOn
 	return pn, images, lk, nil
 }

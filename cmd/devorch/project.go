@@ -112,6 +112,7 @@ func (a *app) newEngine(p *compose.Project, sink engine.Sink) (*engine.Engine, f
 		return nil, nil, err
 	}
 	e := engine.New(pool, sink)
+	e.Usage = usageStore()
 	if a.parallel > 0 {
 		e.Parallel = a.parallel
 	}

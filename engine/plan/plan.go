@@ -57,6 +57,9 @@ type Plan struct {
 	// Placement is where every replica goes, with the scheduler's reasons;
 	// the engine fills it in for --dry-run's table.
 	Placement []Placed
+	// Soft says which recorded usage placement counted services without
+	// declared reservations by ("api 0.35 CPUs 240MiB").
+	Soft []string
 	// Networks is each network's kind across the hosts it spans (bridge,
 	// overlay, link fallback), with the hosts: filled in by the engine
 	// when there are several hosts.
@@ -350,6 +353,9 @@ func (p *Plan) String() string {
 		for _, n := range p.Networks {
 			fmt.Fprintf(&b, "  %s: %s (%s)\n", n.Key, n.Kind, strings.Join(n.Hosts, ", "))
 		}
+	}
+	if len(p.Soft) > 0 {
+		fmt.Fprintf(&b, "SOFT RESERVATIONS (recorded usage, for services that declare none; placement ranks hosts by them, never refuses one)\n  %s\n", strings.Join(p.Soft, "\n  "))
 	}
 	if len(p.Placement) > 0 {
 		b.WriteString("PLACEMENT\n")
