@@ -10,10 +10,10 @@
 #
 # Environment: RUNS (default 3) repetitions, the median is reported;
 # COMPOSE (default docker-compose) the command to compare with;
-# BENCH_PARTS (default core,hotreload,multihost,network,swarm) which parts to
-# run: core is this table, hotreload, multihost, network and swarm are
-# bench/<part>/run.sh, run after it (multihost, network and swarm need root
-# for the extra Docker hosts, and say so when skipped).
+# BENCH_PARTS (default core,hotreload,multihost,network,swarm,tune) which
+# parts to run: core is this table, the others are bench/<part>/run.sh, run
+# after it (multihost, network, swarm and tune need root for the extra
+# Docker hosts, and say so when skipped).
 set -euo pipefail
 export LC_ALL=C
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -30,10 +30,10 @@ if ! docker image inspect devorch-test/testapp:latest >/dev/null 2>&1; then
 	go run ./cmd/testimages
 fi
 # The other parts run after the core table, each with its own cleanup.
-bench_parts=",${BENCH_PARTS:-core,hotreload,multihost,network,swarm},"
+bench_parts=",${BENCH_PARTS:-core,hotreload,multihost,network,swarm,tune},"
 other_parts() {
 	local part rc=0
-	for part in hotreload multihost network swarm; do
+	for part in hotreload multihost network swarm tune; do
 		[[ $bench_parts == *",$part,"* ]] || continue
 		echo
 		"bench/$part/run.sh" || { rc=$?; echo "bench: the $part part failed (exit $rc)" >&2; [ $rc != 130 ] || return $rc; }
