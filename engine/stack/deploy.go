@@ -194,15 +194,25 @@ func PlanDeploy(ctx context.Context, t *Target, p *types.Project, conv Options, 
 		}
 		warnings = append(warnings, fmt.Sprintf("Swarm node(s) %s are not among devorch's hosts: no task is placed there, as devorch cannot give them the images (declare them with --host, DEVORCH_HOSTS or x-devorch hosts)", strings.Join(names, ", ")))
 	}
-	existing, err := t.API.ServiceList(ctx, swarm.ServiceListOptions{Filters: filters.NewArgs(filters.Arg("label", labels.StackNamespace+"="+p.Name))})
-	if err != nil {
-		return nil, fmt.Errorf("list the project's services on host %q: %w", t.Manager, err)
-	}
-	pl := &Plan{Services: map[string]swarm.ServiceSpec{}, Actions: map[string]string{}, Existing: map[string]swarm.Service{}, Warnings: warnings, Nodes: t.Nodes, Manager: t.Manager}
-	held, err := volumeNodes(ctx, t, p.Name)
-	if err != nil {
+	// The services and the nodes' volumes, read at once.
+	var existing []swarm.Service
+	var held map[string][]Node
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() (err error) {
+		existing, err = t.API.ServiceList(gctx, swarm.ServiceListOptions{Filters: filters.NewArgs(filters.Arg("label", labels.StackNamespace+"="+p.Name))})
+		if err != nil {
+			return fmt.Errorf("list the project's services on host %q: %w", t.Manager, err)
+		}
+		return nil
+	})
+	g.Go(func() (err error) {
+		held, err = volumeNodes(gctx, t, p.Name)
+		return err
+	})
+	if err := g.Wait(); err != nil {
 		return nil, err
 	}
+	pl := &Plan{Services: map[string]swarm.ServiceSpec{}, Actions: map[string]string{}, Existing: map[string]swarm.Service{}, Warnings: warnings, Nodes: t.Nodes, Manager: t.Manager}
 	for _, s := range existing {
 		name := s.Spec.Labels[labels.Service]
 		if _, ok := specs[name]; ok {

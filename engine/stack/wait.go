@@ -113,13 +113,21 @@ func pollOnce(ctx context.Context, api TaskAPI, o WaitOptions, last map[string]P
 	for _, s := range services {
 		args.Add("service", s.ID)
 	}
+	// The tasks and the nodes, read at once.
+	var nodeList []swarm.Node
+	var nodeErr error
+	listed := make(chan struct{})
+	go func() {
+		defer close(listed)
+		nodeList, nodeErr = api.NodeList(ctx, swarm.NodeListOptions{})
+	}()
 	tasks, err := api.TaskList(ctx, swarm.TaskListOptions{Filters: args})
+	<-listed
 	if err != nil {
 		return false, nil, fmt.Errorf("list the tasks of stack %q: %w", o.Namespace, err)
 	}
-	nodeList, err := api.NodeList(ctx, swarm.NodeListOptions{})
-	if err != nil {
-		return false, nil, fmt.Errorf("list the Swarm's nodes: %w", err)
+	if nodeErr != nil {
+		return false, nil, fmt.Errorf("list the Swarm's nodes: %w", nodeErr)
 	}
 	names := NodeNames(nodeList)
 	for id, name := range o.Nodes {
