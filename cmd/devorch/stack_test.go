@@ -18,7 +18,10 @@ import (
 	"github.com/docker/docker/api/types/volume"
 	"github.com/docker/docker/pkg/stdcopy"
 
+	"github.com/devorch/devorch/engine"
+	"github.com/devorch/devorch/engine/hosts"
 	"github.com/devorch/devorch/internal/testenv"
+	"github.com/devorch/devorch/tui"
 )
 
 // swarmTarget is a stack deployed with --target swarm on the test Swarm
@@ -507,4 +510,93 @@ volumes:
 	if l := s.leftovers(); len(l) > 0 {
 		t.Errorf("left behind: %v", l)
 	}
+}
+
+// The TUI's Swarm backend over the real Swarm: it follows the Swarm's
+// events (no polling) to show every task on its node, the nodes with
+// their roles, and a scale from the keyboard (+) reaches the Swarm and
+// comes back as a new task.
+func TestSwarmTUIBackend(t *testing.T) {
+	s := newSwarmTarget(t, map[string]string{"compose.yaml": `
+services:
+  api:
+    image: devorch-test/testapp:latest
+    environment: {NAME: api, PORT: "8080"}
+    deploy: {replicas: 2}
+  agent:
+    image: devorch-test/busybox:latest
+    command: ["sleep", "3600"]
+    init: true
+    deploy: {mode: global}
+`})
+	t.Cleanup(func() { s.run("down") })
+	s.mustRun("up", "-d", "--wait")
+	var specs []hosts.Spec
+	for _, h := range s.hosts {
+		sp, err := hosts.ParseSpec(h.Spec())
+		if err != nil {
+			t.Fatal(err)
+		}
+		specs = append(specs, sp)
+	}
+	pool, err := hosts.Open(specs, os.Getenv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	bus := engine.NewBus()
+	e := engine.New(pool, bus.Publish)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	mon, err := e.StackMonitor(ctx, s.project)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mon.Stop()
+	b := tui.NewSwarmBackend(e, mon, bus, nil, s.project)
+	events, unsub := b.Subscribe(256)
+	defer unsub()
+	// until waits for the backend to show what cond wants, on its events.
+	until := func(what string, cond func() bool) {
+		t.Helper()
+		deadline := time.After(2 * time.Minute)
+		for !cond() {
+			select {
+			case <-events:
+			case <-deadline:
+				t.Fatalf("the TUI's backend never showed %s: %+v", what, b.Containers())
+			}
+		}
+	}
+	running := func(service string) map[string]int {
+		out := map[string]int{}
+		for _, c := range b.Containers() {
+			if c.Service == service && c.State == "running" {
+				out[c.HostName()]++
+			}
+		}
+		return out
+	}
+	until("api's 2 tasks and agent on every node", func() bool { return sum(running("api")) == 2 && len(running("agent")) == 3 })
+	roles := map[string]string{}
+	for _, h := range b.Hosts() {
+		roles[h.Name] = h.Role
+	}
+	if roles[s.hosts[0].Name] != "manager" || roles[s.hosts[1].Name] != "worker" || len(roles) != 3 {
+		t.Errorf("nodes: %v", roles)
+	}
+	var api *tui.ServiceInfo
+	for _, si := range b.Services() {
+		if si.Name == "api" {
+			api = &si
+		}
+	}
+	if api == nil || !api.Swarm || api.Scale != 2 {
+		t.Errorf("api in the services view: %+v", api)
+	}
+	if err := b.Scale(ctx, "api", 3); err != nil {
+		t.Fatal(err)
+	}
+	until("api scaled to 3", func() bool { return sum(running("api")) == 3 })
+	s.mustRun("down")
 }
