@@ -119,7 +119,7 @@ func (l *Live) Write(services []string) (string, error) {
 	for _, name := range names {
 		r, ok := l.Recommend(name)
 		if !ok {
-			return "", fmt.Errorf("tune: no service %q in the compose file", name)
+			return "", fmt.Errorf("no service %q in the compose file", name)
 		}
 		recs = append(recs, r)
 		if r.Enough {
@@ -127,7 +127,7 @@ func (l *Live) Write(services []string) (string, error) {
 		}
 	}
 	if enough == 0 {
-		return "", fmt.Errorf("tune: nothing to write: no service has enough usage history yet (need ≥ %d readings over ≥ %s)",
+		return "", fmt.Errorf("nothing to write: no service has enough usage history yet (need ≥ %d readings over ≥ %s)",
 			MinSamples, fmtDuration(MinSpan))
 	}
 	b, err := OverrideYAML(recs)
@@ -137,7 +137,7 @@ func (l *Live) Write(services []string) (string, error) {
 	path := filepath.Join(l.dir, DefaultOverride)
 	// 0644 as a compose file: it is the user's to read, commit or share.
 	if err := os.WriteFile(path, b, 0o644); err != nil {
-		return "", fmt.Errorf("tune: write %s: %w", path, err)
+		return "", fmt.Errorf("write %s: %w", path, err)
 	}
 	return path, nil
 }
