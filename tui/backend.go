@@ -16,6 +16,7 @@ import (
 
 	"github.com/devorch/devorch/compose"
 	"github.com/devorch/devorch/engine"
+	"github.com/devorch/devorch/engine/usage"
 )
 
 // Backend is everything the TUI reads and does. The monitor's methods are
@@ -45,6 +46,11 @@ type Backend interface {
 	// Placement is why a container runs on its host ("" when the backend
 	// does not know).
 	Placement(c engine.ContainerState) string
+	// Recommendation is the deploy.resources a service's usage history
+	// suggests, with what this session recorded so far (it improves while
+	// the TUI is open); false when the backend keeps no history (a Swarm's
+	// tasks are not sampled) or has no such service. It does no IO.
+	Recommendation(service string) (usage.Recommendation, bool)
 
 	Images(ctx context.Context) ([]engine.ImageEntry, error)
 	Restart(ctx context.Context, service string) error
@@ -62,6 +68,17 @@ type Backend interface {
 	// SetWatch turns hot reload (develop.watch) on or off; its batches
 	// arrive as KindWatch events. It reports whether it is now on.
 	SetWatch(on bool) (bool, error)
+	// WriteTune writes the recommendations of services (none: every
+	// service with enough history) as a compose override file and returns
+	// its path.
+	WriteTune(ctx context.Context, services []string) (string, error)
+}
+
+// UsageSource is where EngineBackend gets recommendations and writes the
+// override file; usage.Live is one, tests fake it.
+type UsageSource interface {
+	Recommend(service string) (usage.Recommendation, bool)
+	Write(services []string) (string, error)
 }
 
 // ErrNoShell says a container's image has no sh (scratch images).
@@ -101,6 +118,9 @@ type EngineBackend struct {
 	// Reload loads the compose model again for hot reload's compose-file
 	// edits (nil: edits to the compose file are not followed).
 	Reload func(ctx context.Context) (*compose.Project, error)
+	// Usage gives the detail view its recommendations and T its override
+	// file (nil: no usage history, and the TUI offers neither).
+	Usage UsageSource
 
 	watchMu     sync.Mutex
 	watchCancel context.CancelFunc
@@ -299,4 +319,23 @@ func (b *EngineBackend) Shell(ctx context.Context, service string, replica int) 
 func noShell(msg string) bool {
 	msg = strings.ToLower(msg)
 	return strings.Contains(msg, "executable file not found") || strings.Contains(msg, "no such file or directory")
+}
+
+// Recommendation implements Backend.
+func (b *EngineBackend) Recommendation(service string) (usage.Recommendation, bool) {
+	if b.Usage == nil {
+		return usage.Recommendation{}, false
+	}
+	return b.Usage.Recommend(service)
+}
+
+// WriteTune implements Backend.
+func (b *EngineBackend) WriteTune(ctx context.Context, services []string) (string, error) {
+	if b.Usage == nil {
+		return "", errors.New("no usage history: neither XDG_STATE_HOME nor HOME is set, or there is no compose file")
+	}
+	if err := ctx.Err(); err != nil {
+		return "", err
+	}
+	return b.Usage.Write(services)
 }

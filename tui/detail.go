@@ -54,16 +54,18 @@ func (m *Model) updateDetail(k tea.KeyMsg) tea.Cmd {
 func (m *Model) renderDetail(w, h int) []string {
 	d := &m.detail
 	// The clock is in the key: uptime and ages move every second.
-	ck := fmt.Sprintf("%d/%d/%s/%d/%d", m.version, w, d.service, d.replica, m.now().Unix())
+	// The recommendation follows the samples, which bump the version.
+	ck := fmt.Sprintf("%d/%d/%d/%s/%d/%d", m.version, w, h, d.service, d.replica, m.now().Unix())
 	if ck != d.cacheKey {
 		d.cacheKey = ck
-		d.lines = m.detailLines(w)
+		d.lines = m.detailLines(w, h)
 	}
 	return d.window(d.lines, h)
 }
 
-// detailLines renders the selected replica, section by section.
-func (m *Model) detailLines(w int) []string {
+// detailLines renders the selected replica, section by section; h is the
+// view's height, which decides how much room the recommendation gets.
+func (m *Model) detailLines(w, h int) []string {
 	d := &m.detail
 	out := &detailWriter{th: &m.th, w: w}
 	c := m.container(d.service, d.replica)
@@ -78,6 +80,7 @@ func (m *Model) detailLines(w int) []string {
 	m.detailState(out, c)
 	m.detailIdentity(out, c)
 	detailResources(out, c)
+	m.detailTune(out, h)
 	detailEnv(out, c)
 	detailMounts(out, c)
 	detailNetworks(out, c)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os/exec"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"github.com/muesli/termenv"
 
 	"github.com/devorch/devorch/engine"
+	"github.com/devorch/devorch/engine/usage"
 )
 
 // fixedNow is the clock of every test: time-dependent fields (uptime,
@@ -44,6 +46,7 @@ type fakeBackend struct {
 	errs      map[string]error // by verb
 	shellErr  error
 	logsCalls int
+	usage     UsageSource // nil: no usage history, as on a Swarm
 }
 
 func (f *fakeBackend) Project() string { return f.project }
@@ -148,6 +151,67 @@ func (f *fakeBackend) Shell(_ context.Context, s string, replica int) (*exec.Cmd
 }
 
 func (f *fakeBackend) WantLogs(bool) {}
+
+func (f *fakeBackend) Recommendation(service string) (usage.Recommendation, bool) {
+	if f.usage == nil {
+		return usage.Recommendation{}, false
+	}
+	return f.usage.Recommend(service)
+}
+
+func (f *fakeBackend) WriteTune(_ context.Context, services []string) (string, error) {
+	if err := f.act("tune", strings.Join(services, ",")); err != nil {
+		return "", err
+	}
+	if f.usage == nil {
+		return "", errors.New("no usage history")
+	}
+	return f.usage.Write(services)
+}
+
+// fakeUsage is a UsageSource with fixed recommendations; it records what
+// it is asked to write.
+type fakeUsage struct {
+	mu     sync.Mutex
+	recs   map[string]usage.Recommendation
+	path   string
+	err    error
+	writes [][]string
+}
+
+func (u *fakeUsage) Recommend(service string) (usage.Recommendation, bool) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	r, ok := u.recs[service]
+	return r, ok
+}
+
+func (u *fakeUsage) Write(services []string) (string, error) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.writes = append(u.writes, services)
+	if u.err != nil {
+		return "", u.err
+	}
+	return u.path, nil
+}
+
+// newFakeUsage recommends for api (enough history, one warning) and web
+// (too little); the numbers are what usage.Recommend gives such a history.
+func newFakeUsage() *fakeUsage {
+	return &fakeUsage{
+		path: "/src/shop/compose.tune.yaml",
+		recs: map[string]usage.Recommendation{
+			"api": {
+				Service: "api", Samples: 1800, Span: 30 * time.Minute, Enough: true, Why: "1800 samples over 30m",
+				CPUP95: 14.2, CPUPeak: 31.5, MemP99: 48*mib + 512*kib, MemPeak: 51 * mib,
+				ReserveCPUs: 0.2, ReserveMemory: 64 * mib, LimitCPUs: 0.5, LimitMemory: 96 * mib,
+				Warnings: []string{"reserves 256MiB of memory but uses 48.5MiB at p99"},
+			},
+			"web": {Service: "web", Samples: 12, Span: 22 * time.Second, Why: "too little history"},
+		},
+	}
+}
 
 func (f *fakeBackend) SetWatch(on bool) (bool, error) {
 	if err := f.act("watch", fmt.Sprint(on)); err != nil {

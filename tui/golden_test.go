@@ -60,35 +60,67 @@ func TestGoldenViews(t *testing.T) {
 		{"hosts", []string{"6"}, "containers ("},
 		{"help", []string{"?"}, "acknowledge all"},
 	}
-	sizes := [][2]int{{80, 24}, {160, 48}}
 	for _, c := range cases {
-		for _, sz := range sizes {
+		for _, sz := range goldenSizes {
 			name := fmt.Sprintf("%s_%dx%d", c.name, sz[0], sz[1])
 			t.Run(name, func(t *testing.T) {
-				fb := newFake()
-				m := newModel(fb, config{theme: testTheme(), now: testNow})
-				tm := teatest.NewTestModel(t, m, teatest.WithInitialTermSize(sz[0], sz[1]))
-				t.Cleanup(func() { _ = tm.Quit() })
-				out := &outWatcher{r: tm.Output()}
-				out.wait(t, "SERVICE")
-				for _, k := range c.keys {
-					if marker, ok := strings.CutPrefix(k, "wait:"); ok {
-						out.wait(t, marker)
-						continue
-					}
-					tm.Send(keyMsg(k))
-				}
-				out.wait(t, c.marker)
-				if err := tm.Quit(); err != nil {
-					t.Fatal(err)
-				}
-				fm := tm.FinalModel(t, teatest.WithFinalTimeout(screenDeadline)).(*Model)
-				screen := fm.View()
-				checkScreen(t, screen, sz[0], sz[1])
-				requireGolden(t, name, screen)
+				requireGolden(t, name, renderScreen(t, newFake(), c.keys, c.marker, sz[0], sz[1]))
 			})
 		}
 	}
+}
+
+var goldenSizes = [][2]int{{80, 24}, {160, 48}}
+
+// TestGoldenTune renders the detail view of a service with a
+// recommendation (from a fake UsageSource), before and after T wrote the
+// override file.
+func TestGoldenTune(t *testing.T) {
+	cases := []struct {
+		name   string
+		keys   []string
+		marker string
+	}{
+		{"detail_tune", []string{"enter"}, "readings over"},
+		{"detail_tune_written", []string{"enter", "wait:readings over", "T"}, "wrote "},
+	}
+	for _, c := range cases {
+		for _, sz := range goldenSizes {
+			name := fmt.Sprintf("%s_%dx%d", c.name, sz[0], sz[1])
+			t.Run(name, func(t *testing.T) {
+				fb := newFake()
+				fb.usage = newFakeUsage()
+				requireGolden(t, name, renderScreen(t, fb, c.keys, c.marker, sz[0], sz[1]))
+			})
+		}
+	}
+}
+
+// renderScreen runs the model on fb in a w×h terminal, sends keys
+// ("wait:TEXT" waits for TEXT on screen), waits for marker and returns the
+// final frame, checked to fill the terminal.
+func renderScreen(t *testing.T, fb *fakeBackend, keys []string, marker string, w, h int) string {
+	t.Helper()
+	m := newModel(fb, config{theme: testTheme(), now: testNow})
+	tm := teatest.NewTestModel(t, m, teatest.WithInitialTermSize(w, h))
+	t.Cleanup(func() { _ = tm.Quit() })
+	out := &outWatcher{r: tm.Output()}
+	out.wait(t, "SERVICE")
+	for _, k := range keys {
+		if text, ok := strings.CutPrefix(k, "wait:"); ok {
+			out.wait(t, text)
+			continue
+		}
+		tm.Send(keyMsg(k))
+	}
+	out.wait(t, marker)
+	if err := tm.Quit(); err != nil {
+		t.Fatal(err)
+	}
+	fm := tm.FinalModel(t, teatest.WithFinalTimeout(screenDeadline)).(*Model)
+	screen := fm.View()
+	checkScreen(t, screen, w, h)
+	return screen
 }
 
 // checkScreen asserts a frame fills the terminal exactly: as many lines

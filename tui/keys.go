@@ -14,6 +14,9 @@ type keyMap struct {
 
 	Restart, Stop, Start, Recreate, Rebuild, Shell key.Binding
 	ScaleUp, ScaleDown, OpenLogs                   key.Binding
+	// Tune is disabled (and so out of the help and footers) until the
+	// backend has a recommendation: a Swarm, or no usage history, has none.
+	Tune key.Binding
 
 	Follow, Search, NextMatch, PrevMatch, OnlyMatches key.Binding
 	Timestamps, Wrap, CycleService                    key.Binding
@@ -66,6 +69,7 @@ func defaultKeys() keyMap {
 		ScaleUp:   b("+", "scale up", "+", "="),
 		ScaleDown: b("-", "scale down", "-"),
 		OpenLogs:  b("l", "logs of service", "l"),
+		Tune:      key.NewBinding(key.WithKeys("T"), key.WithHelp("T", "write compose.tune.yaml (all services)"), key.WithDisabled()),
 
 		Follow:       b("f", "follow", "f"),
 		Search:       b("/", "search", "/"),
@@ -96,7 +100,7 @@ func (k keyMap) views() []key.Binding {
 }
 
 func (k keyMap) actions() []key.Binding {
-	return []key.Binding{k.Restart, k.Stop, k.Start, k.Recreate, k.Rebuild, k.Shell, k.ScaleUp, k.ScaleDown, k.OpenLogs}
+	return []key.Binding{k.Restart, k.Stop, k.Start, k.Recreate, k.Rebuild, k.Shell, k.ScaleUp, k.ScaleDown, k.OpenLogs, k.Tune}
 }
 
 func (k keyMap) table() []key.Binding { return []key.Binding{k.Sort, k.SortReverse, k.Filter} }
@@ -115,7 +119,7 @@ func (k keyMap) forView(v view) []key.Binding {
 	case viewLogs:
 		return []key.Binding{k.Help, k.Follow, k.Search, k.NextMatch, k.PrevMatch, k.OnlyMatches, k.Timestamps, k.Wrap, k.CycleService, k.Top, k.Bottom, k.Back, k.Quit}
 	case viewDetail:
-		return []key.Binding{k.Help, k.Back, k.OpenLogs, k.Restart, k.Stop, k.Start, k.Recreate, k.Rebuild, k.Shell, k.Up, k.Down, k.Quit}
+		return []key.Binding{k.Help, k.Back, k.OpenLogs, k.Restart, k.Stop, k.Start, k.Recreate, k.Rebuild, k.Shell, k.Tune, k.Up, k.Down, k.Quit}
 	case viewResources:
 		return []key.Binding{k.Help, k.Detail, k.OpenLogs, k.Restart, k.Stop, k.Up, k.Down, k.NextView, k.Quit}
 	case viewAlerts:

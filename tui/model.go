@@ -199,6 +199,8 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.images.loaded(msg)
 	case logsLoadedMsg:
 		m.logs.loaded(msg)
+	case tuneDoneMsg:
+		m.tuneDone(msg)
 	}
 	m.syncStats()
 	return m, tea.Batch(cmds...)
@@ -297,6 +299,7 @@ func (m *Model) refreshContainers() {
 	}
 	m.version++
 	m.table.dirty = true
+	m.enableTune()
 }
 
 func (m *Model) refreshAlerts() {
@@ -450,6 +453,8 @@ func (m *Model) handleKey(k tea.KeyMsg) tea.Cmd {
 	switch {
 	case key.Matches(k, m.keys.Watch):
 		return m.toggleWatch()
+	case key.Matches(k, m.keys.Tune):
+		return m.writeTune()
 	case key.Matches(k, m.keys.Quit):
 		if m.mode == ModeUp {
 			m.quitPrompt = true

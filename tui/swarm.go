@@ -20,6 +20,7 @@ import (
 	"github.com/devorch/devorch/compose"
 	"github.com/devorch/devorch/engine"
 	"github.com/devorch/devorch/engine/stack"
+	"github.com/devorch/devorch/engine/usage"
 	"github.com/devorch/devorch/internal/labels"
 )
 
@@ -418,6 +419,18 @@ func (b *SwarmBackend) SetWatch(on bool) (bool, error) {
 	}
 	return false, nil
 }
+
+// errSwarmTune says why a Swarm has no recommendations: devorch samples
+// the containers it runs itself, not a Swarm's tasks.
+var errSwarmTune = errors.New("tune is not supported on a Swarm: its tasks are not sampled, so there is no usage history")
+
+// Recommendation implements Backend: none on a Swarm (errSwarmTune).
+func (b *SwarmBackend) Recommendation(string) (usage.Recommendation, bool) {
+	return usage.Recommendation{}, false
+}
+
+// WriteTune implements Backend: errSwarmTune.
+func (b *SwarmBackend) WriteTune(context.Context, []string) (string, error) { return "", errSwarmTune }
 
 // Shell implements Backend: devorch --target swarm exec in the slot's
 // task, on its node, after checking it has sh.

@@ -14,6 +14,7 @@ import (
 
 	"github.com/devorch/devorch/compose"
 	"github.com/devorch/devorch/engine"
+	usagehist "github.com/devorch/devorch/engine/usage"
 	"github.com/devorch/devorch/tui"
 )
 
@@ -67,7 +68,7 @@ func (a *app) tuiEngine(ctx context.Context, p *compose.Project, project string)
 		return nil, nil, nil, nil, err
 	}
 	// The TUI feeds the usage history (devorch tune) while it is open.
-	record, _, save := usageRecorder(project, func(w string) { fmt.Fprintln(a.errOut, "WARN "+w) })
+	record, rec, save := usageRecorder(project, func(w string) { fmt.Fprintln(a.errOut, "WARN "+w) })
 	mon, err := e.NewMonitor(ctx, project, p, bus, engine.MonitorOptions{Record: record})
 	if err != nil {
 		closePool()
@@ -76,6 +77,12 @@ func (a *app) tuiEngine(ctx context.Context, p *compose.Project, project string)
 	b := tui.NewEngineBackend(e, mon, p, project)
 	b.GlobalArgs = a.globalArgs()
 	b.Reload = func(ctx context.Context) (*compose.Project, error) { return a.loadProject(ctx, nil) }
+	if rec != nil && p != nil {
+		// The detail view's recommendation and T's override file: the stored
+		// history with this session's readings. An unusable store file is
+		// reported when the session is saved.
+		b.Usage, _ = usagehist.NewLive(usageStore(), rec, project, p.WorkingDir, usagehist.SpecsFrom(p.Services, p.Hashes))
+	}
 	return e, mon, b, func() { mon.Close(); save(); closePool() }, nil
 }
 

@@ -72,3 +72,16 @@ func (r *Recorder) Save() ([]string, error) {
 	}
 	return warnings, r.store.Save(r.project, stored)
 }
+
+// Snapshot is a copy of what the run has recorded so far, for a reader
+// (the TUI's recommendation) that must not hold the Recorder's lock or see
+// later readings change its numbers while it computes.
+func (r *Recorder) Snapshot() map[Key]*History {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make(map[Key]*History, len(r.hist))
+	for k, h := range r.hist {
+		out[k] = h.Clone()
+	}
+	return out
+}
