@@ -109,6 +109,9 @@ func writeOverride(p *compose.Project, path string, recs []usagehist.Recommendat
 	if !filepath.IsAbs(path) {
 		path = filepath.Join(p.WorkingDir, path)
 	}
+	if !slices.ContainsFunc(recs, func(r usagehist.Recommendation) bool { return r.Enough }) {
+		return "", fmt.Errorf("nothing written to %s: no service has enough usage history yet (devorch stats --record 40s records some)", path)
+	}
 	b, err := usagehist.OverrideYAML(recs)
 	if err != nil {
 		return "", err

@@ -27,6 +27,12 @@ services:
     image: devorch-test/testapp:latest
 `})
 	s.must("up", "-d", "--wait")
+	if r := s.fails("tune", "--write"); !strings.Contains(r.stderr, "no service has enough usage history") {
+		t.Errorf("tune --write without history: %s", r)
+	}
+	if r := s.must("tune"); !strings.Contains(r.stdout, "too little history") {
+		t.Errorf("tune without history does not say so:\n%s", r.stdout)
+	}
 	if r := s.must("stats", "--no-stream", "--format", "json"); len(jsonLines(t, r.stdout)) != 2 {
 		t.Errorf("stats --no-stream: want one line per container:\n%s", r.stdout)
 	}
