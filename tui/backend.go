@@ -289,8 +289,15 @@ func (b *EngineBackend) Scale(ctx context.Context, service string, replicas int)
 // that an image without a shell is reported instead of a failed exec
 // flashing by.
 func (b *EngineBackend) Shell(ctx context.Context, service string, replica int) (*exec.Cmd, error) {
+	return shellCommand(ctx, b.e.Exec, b.Exe, append(append([]string(nil), b.GlobalArgs...), "-p", b.project), b.project, service, replica)
+}
+
+// shellCommand checks with run (an exec) that the replica has sh, and
+// returns the devorch command line that opens one in it: exe, then args
+// (the global flags), then exec [--index N] SERVICE sh.
+func shellCommand(ctx context.Context, run func(context.Context, string, engine.ExecOptions, engine.Streams) (int, error), exe string, args []string, project, service string, replica int) (*exec.Cmd, error) {
 	var out bytes.Buffer
-	code, err := b.e.Exec(ctx, b.project, engine.ExecOptions{Service: service, Index: replica, Cmd: []string{"sh", "-c", "true"}},
+	code, err := run(ctx, project, engine.ExecOptions{Service: service, Index: replica, Cmd: []string{"sh", "-c", "true"}},
 		engine.Streams{Out: io.Discard, Err: &out})
 	if err != nil {
 		if noShell(err.Error()) {
@@ -304,11 +311,10 @@ func (b *EngineBackend) Shell(ctx context.Context, service string, replica int) 
 		}
 		return nil, fmt.Errorf("sh -c true exited %d in %s: %w", code, service, ErrNoShell)
 	}
-	exe := b.Exe
 	if exe == "" {
 		exe = os.Args[0]
 	}
-	args := append(append([]string(nil), b.GlobalArgs...), "-p", b.project, "exec")
+	args = append(args, "exec")
 	if replica > 1 {
 		args = append(args, "--index", strconv.Itoa(replica))
 	}

@@ -1,11 +1,9 @@
 package tui
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"sort"
@@ -441,31 +439,7 @@ func (b *SwarmBackend) Shell(ctx context.Context, service string, replica int) (
 			return nil, fmt.Errorf("%s is a global service's task: open a shell with devorch --target swarm exec on its node", c.Name)
 		}
 	}
-	var out bytes.Buffer
-	code, err := b.ops.StackExec(ctx, b.project, engine.ExecOptions{Service: service, Index: slot, Cmd: []string{"sh", "-c", "true"}},
-		engine.Streams{Out: io.Discard, Err: &out})
-	if err != nil {
-		if noShell(err.Error()) {
-			return nil, ErrNoShell
-		}
-		return nil, err
-	}
-	if code != 0 {
-		if code == 126 || code == 127 || noShell(out.String()) {
-			return nil, ErrNoShell
-		}
-		return nil, fmt.Errorf("sh -c true exited %d in %s: %w", code, service, ErrNoShell)
-	}
-	exe := b.Exe
-	if exe == "" {
-		exe = os.Args[0]
-	}
-	args := append(append([]string(nil), b.GlobalArgs...), "--target", "swarm", "-p", b.project, "exec")
-	if slot > 1 {
-		args = append(args, "--index", strconv.Itoa(slot))
-	}
-	args = append(args, service, "sh")
-	return exec.Command(exe, args...), nil
+	return shellCommand(ctx, b.ops.StackExec, b.Exe, append(append([]string(nil), b.GlobalArgs...), "--target", "swarm", "-p", b.project), b.project, service, slot)
 }
 
 // WantLogs implements Backend: while on, the services' logs stream from

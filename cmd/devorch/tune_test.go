@@ -42,31 +42,13 @@ services:
 	}
 	r = s.must("tune", "--format", "json")
 	var out struct {
-		Services []struct {
-			Service       string  `json:"service"`
-			Enough        bool    `json:"enough"`
-			Why           string  `json:"why"`
-			CPUP95        float64 `json:"cpu_p95_percent"`
-			MemP99        uint64  `json:"memory_p99_bytes"`
-			ReserveCPUs   float64 `json:"reserve_cpus"`
-			ReserveMemory uint64  `json:"reserve_memory_bytes"`
-			LimitMemory   uint64  `json:"limit_memory_bytes"`
-		} `json:"services"`
+		Services []tuneJSON `json:"services"`
 	}
 	if err := json.Unmarshal([]byte(r.stdout), &out); err != nil {
 		t.Fatalf("tune --format json: %v\n%s", err, r.stdout)
 	}
 	within := func(got, want float64) bool { return got >= want*0.8 && got <= want*1.2 }
-	var hog *struct {
-		Service       string  `json:"service"`
-		Enough        bool    `json:"enough"`
-		Why           string  `json:"why"`
-		CPUP95        float64 `json:"cpu_p95_percent"`
-		MemP99        uint64  `json:"memory_p99_bytes"`
-		ReserveCPUs   float64 `json:"reserve_cpus"`
-		ReserveMemory uint64  `json:"reserve_memory_bytes"`
-		LimitMemory   uint64  `json:"limit_memory_bytes"`
-	}
+	var hog *tuneJSON
 	for i := range out.Services {
 		if out.Services[i].Service == "hog" {
 			hog = &out.Services[i]
@@ -108,4 +90,16 @@ services:
 		t.Errorf("hog runs with memory limit %d and %d nano CPUs, want %d", insp.HostConfig.Memory, insp.HostConfig.NanoCPUs, hog.LimitMemory)
 	}
 	s.must("down")
+}
+
+// tuneJSON is the part of one service of `tune --format json` the test reads.
+type tuneJSON struct {
+	Service       string  `json:"service"`
+	Enough        bool    `json:"enough"`
+	Why           string  `json:"why"`
+	CPUP95        float64 `json:"cpu_p95_percent"`
+	MemP99        uint64  `json:"memory_p99_bytes"`
+	ReserveCPUs   float64 `json:"reserve_cpus"`
+	ReserveMemory uint64  `json:"reserve_memory_bytes"`
+	LimitMemory   uint64  `json:"limit_memory_bytes"`
 }
