@@ -43,6 +43,17 @@ Editing the compose file or its .env reloads the model and converges the stack.`
 
 // runWatch follows the develop.watch rules until ctx ends.
 func (a *app) runWatch(ctx context.Context, e *engine.Engine, p *compose.Project, services []string) error {
+	// While it watches, the stack's usage feeds the history devorch tune
+	// reads (a monitor that only reads resources).
+	record, _, save := usageRecorder(p.Name, func(w string) { fmt.Fprintln(a.errOut, "WARN "+w) })
+	if record != nil {
+		mctx, cancel := context.WithCancel(ctx)
+		if mon, err := e.NewMonitor(mctx, p.Name, p, engine.NewBus(), engine.MonitorOptions{NoLogs: true, Record: record}); err == nil {
+			defer func() { cancel(); mon.Close(); save() }()
+		} else {
+			cancel()
+		}
+	}
 	err := e.Watch(ctx, p, engine.WatchOptions{
 		Services: services,
 		Reload: func(ctx context.Context) (*compose.Project, error) {
