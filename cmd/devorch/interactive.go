@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -116,10 +115,8 @@ func (a *app) runCommand() *cobra.Command {
 				return err
 			}
 			defer closePool()
-			if swarm, err := a.onSwarm(p); err != nil || swarm {
-				if err == nil {
-					err = &usageError{errors.New("run is not supported with --target swarm yet: use devorch exec in a running task")}
-				}
+			swarm, err := a.onSwarm(p)
+			if err != nil {
 				return err
 			}
 			o.Service, o.Cmd = args[0], args[1:]
@@ -140,7 +137,11 @@ func (a *app) runCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			code, err := e.Run(context.WithoutCancel(cmd.Context()), p, o, st)
+			run := e.Run
+			if swarm {
+				run = e.StackRun
+			}
+			code, err := run(context.WithoutCancel(cmd.Context()), p, o, st)
 			restore()
 			if err != nil {
 				return err
@@ -180,5 +181,3 @@ func cutEq(s string) (string, string, bool) {
 	}
 	return s, "", false
 }
-
-var _ = errors.New

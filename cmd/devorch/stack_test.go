@@ -420,6 +420,14 @@ services:
 	if r := s.run("exec", "-T", "--index", "3", "api", "true"); r.code == 0 || !strings.Contains(r.stderr, "no running task in slot 3") {
 		t.Errorf("exec in a slot that does not exist: %s", r)
 	}
+	// run: a one-off container on the stack's overlay, reaching api by
+	// name; one kept (no --rm) goes with down.
+	if r := s.mustRun("run", "--rm", "-T", "web", "get", "http://api:8080/"); strings.TrimSpace(r.stdout) != "api" {
+		t.Errorf("run web → api: %s", r)
+	}
+	if r := s.mustRun("run", "-T", "web", "echo", "kept"); strings.TrimSpace(r.stdout) != "kept" {
+		t.Errorf("run web echo: %s", r)
+	}
 
 	s.mustRun("stop", "api")
 	s.until("api stopped", func() bool { return sum(s.running("api")) == 0 })

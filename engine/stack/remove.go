@@ -69,6 +69,7 @@ func Remove(ctx context.Context, t *Target, project string, o RemoveOptions) err
 	}
 	wctx, cancel := context.WithTimeout(ctx, gone)
 	defer cancel()
+	errs = append(errs, removeOneOffs(ctx, t, project, sink)...)
 	// A removed service's tasks leave the Swarm once their nodes have shut
 	// them down; until then a task may still be creating its container.
 	if err := tasksGone(wctx, t.API, removed); err != nil {
@@ -210,6 +211,32 @@ func removeVolumes(ctx context.Context, t *Target, project string, sink func(Eve
 				continue
 			}
 			sink(Event{Resource: "Volume", Name: v.Name, Node: n.Name(), Status: "Removed"})
+		}
+	}
+	return errs
+}
+
+// removeOneOffs removes the containers `devorch run` made on the nodes
+// devorch reaches (they are no task's, Swarm leaves them).
+func removeOneOffs(ctx context.Context, t *Target, project string, sink func(Event)) []error {
+	var errs []error
+	f := filters.NewArgs(filters.Arg("label", labels.StackNamespace+"="+project), filters.Arg("label", labels.OneOff+"=true"))
+	for _, n := range t.Nodes {
+		h, ok := t.Hosts[n.ID]
+		if !ok {
+			continue
+		}
+		cs, err := h.API.ContainerList(ctx, container.ListOptions{All: true, Filters: f})
+		if err != nil {
+			errs = append(errs, fmt.Errorf("list one-off containers on node %s: %w", n.Name(), err))
+			continue
+		}
+		for _, c := range cs {
+			if err := h.API.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true, RemoveVolumes: true}); err != nil && !errdefs.IsNotFound(err) {
+				errs = append(errs, fmt.Errorf("remove container %s on node %s: %w", strings.TrimPrefix(c.Names[0], "/"), n.Name(), err))
+				continue
+			}
+			sink(Event{Resource: "Container", Name: strings.TrimPrefix(c.Names[0], "/"), Node: n.Name(), Status: "Removed"})
 		}
 	}
 	return errs

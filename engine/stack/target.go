@@ -43,6 +43,7 @@ type API interface {
 // knows its endpoint (it is one of devorch's hosts).
 type NodeAPI interface {
 	ContainerList(ctx context.Context, options container.ListOptions) ([]container.Summary, error)
+	ContainerRemove(ctx context.Context, containerID string, options container.RemoveOptions) error
 	NetworkList(ctx context.Context, options network.ListOptions) ([]network.Summary, error)
 	VolumeList(ctx context.Context, options volume.ListOptions) (volume.ListResponse, error)
 	VolumeRemove(ctx context.Context, volumeID string, force bool) error
