@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	usagehist "github.com/devorch/devorch/engine/usage"
 )
 
 func TestUpAttachedStreamsLogsAndExits(t *testing.T) {
@@ -222,6 +224,17 @@ services:
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("stdout lacks %q:\n%s", want, r.stdout)
 		}
+	}
+	// The attached run fed the usage history (devorch tune's).
+	hist, warnings := usagehist.Open(usagehist.StateDir(os.Getenv)).Load(s.project)
+	n := 0
+	for k, h := range hist {
+		if k.Service == "hog" {
+			n += h.Samples()
+		}
+	}
+	if n == 0 || len(warnings) > 0 {
+		t.Errorf("no usage of hog recorded by the attached up (%d readings, %v)", n, warnings)
 	}
 	s.must("down")
 }
