@@ -606,5 +606,19 @@ services:
 		t.Fatal(err)
 	}
 	until("api scaled to 3", func() bool { return sum(running("api")) == 3 })
+	// A drained node: the hosts view says so and its api task moves.
+	drained := s.hosts[2]
+	setAvailability(t, s.mgr, drained, swarm.NodeAvailabilityDrain)
+	t.Cleanup(func() { setAvailability(t, s.mgr, drained, swarm.NodeAvailabilityActive) })
+	until("the drained node and api moved off it", func() bool {
+		avail := ""
+		for _, h := range b.Hosts() {
+			if h.Name == drained.Name {
+				avail = h.Availability
+			}
+		}
+		return avail == "drain" && running("api")[drained.Name] == 0 && sum(running("api")) == 3
+	})
+	setAvailability(t, s.mgr, drained, swarm.NodeAvailabilityActive)
 	s.mustRun("down")
 }
