@@ -61,7 +61,7 @@ func (m *Model) tuneDone(msg tuneDoneMsg) {
 		m.setStatus(statusError, "tune: "+oneLine(msg.err.Error()))
 		return
 	}
-	m.setStatus(statusOK, fmt.Sprintf("wrote %s: apply with -f compose.yaml -f %s", msg.path, filepath.Base(msg.path)))
+	m.setStatus(statusOK, fmt.Sprintf("wrote %s: add -f %s after your compose files", msg.path, filepath.Base(msg.path)))
 }
 
 // detailTune is the service's recommendation: a "Resources" section when

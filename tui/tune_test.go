@@ -22,7 +22,7 @@ func TestTuneKeyWritesTheOverride(t *testing.T) {
 	if len(u.writes) != 1 || len(u.writes[0]) != 0 {
 		t.Fatalf("writes %q, want every service (none named)", u.writes)
 	}
-	want := "wrote /src/shop/compose.tune.yaml: apply with -f compose.yaml -f compose.tune.yaml"
+	want := "wrote /src/shop/compose.tune.yaml: add -f compose.tune.yaml after your compose files"
 	if m.status.kind != statusOK || m.status.text != want {
 		t.Fatalf("status %v %q, want %q", m.status.kind, m.status.text, want)
 	}
