@@ -69,6 +69,13 @@ type SwarmBackend struct {
 	logs       map[string]*lineRing
 	logsCancel context.CancelFunc
 	logsGen    int
+
+	// Alerts: a task that failed or was rejected after the backend
+	// started, once each.
+	since     time.Time
+	alerts    []engine.Alert
+	alerted   map[string]bool
+	nextAlert int
 }
 
 // NewSwarmBackend reads src and publishes a state and a host event on bus
@@ -76,11 +83,13 @@ type SwarmBackend struct {
 // services then come from the Swarm alone). Actions report their progress
 // through ops's own sink, which should publish to bus too.
 func NewSwarmBackend(ops SwarmOps, src SwarmSource, bus *engine.Bus, p *compose.Project, project string) *SwarmBackend {
-	b := &SwarmBackend{ops: ops, src: src, bus: bus, p: p, project: project, Exe: os.Args[0], logs: map[string]*lineRing{}}
+	b := &SwarmBackend{ops: ops, src: src, bus: bus, p: p, project: project, Exe: os.Args[0], logs: map[string]*lineRing{}, since: time.Now(), alerted: map[string]bool{}}
 	b.sync()
 	go func() {
 		for range src.Changes() {
-			b.sync()
+			for _, a := range b.sync() {
+				bus.Publish(engine.Event{Time: a.Time, Kind: engine.KindAlert, Name: a.Container, Service: a.Service, Status: a.Kind, Detail: a.Message})
+			}
 			now := time.Now()
 			if err := src.Snapshot().Err; err != nil {
 				bus.Publish(engine.Event{Time: now, Kind: engine.KindWarning, Detail: "the Swarm's state is stale: " + err.Error()})
@@ -92,14 +101,16 @@ func NewSwarmBackend(ops SwarmOps, src SwarmSource, bus *engine.Bus, p *compose.
 	return b
 }
 
-// sync rebuilds the views of the latest snapshot, once per snapshot.
-func (b *SwarmBackend) sync() {
+// sync rebuilds the views of the latest snapshot, once per snapshot, and
+// returns the alerts it raised.
+func (b *SwarmBackend) sync() []engine.Alert {
 	s := b.src.Snapshot()
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if !b.at.IsZero() && s.At.Equal(b.at) {
-		return
+		return nil
 	}
+	raised := b.taskAlerts(s)
 	b.at = s.At
 	b.containers = swarmContainers(s)
 	b.hosts = swarmHosts(s)
@@ -116,6 +127,44 @@ func (b *SwarmBackend) sync() {
 			b.images[name] = cs.Image
 		}
 	}
+	return raised
+}
+
+// taskAlerts raises an alert for each task that failed or was rejected
+// since the backend started (Swarm keeps earlier ones as history), once;
+// the caller holds b.mu.
+func (b *SwarmBackend) taskAlerts(s stack.Snapshot) []engine.Alert {
+	svcName := map[string]string{}
+	for _, svc := range s.Services {
+		svcName[svc.ID] = svc.Spec.Labels[labels.Service]
+	}
+	nodes := map[string]string{}
+	for _, n := range s.Nodes {
+		nodes[n.ID] = n.Name()
+	}
+	var raised []engine.Alert
+	for _, t := range s.Tasks {
+		st := t.Status.State
+		if (st != swarm.TaskStateFailed && st != swarm.TaskStateRejected) || b.alerted[t.ID] || t.Status.Timestamp.Before(b.since) {
+			continue
+		}
+		b.alerted[t.ID] = true
+		b.nextAlert++
+		name := fmt.Sprintf("%s.%d", svcName[t.ServiceID], t.Slot)
+		why := t.Status.Err
+		if why == "" {
+			why = t.Status.Message
+		}
+		where := ""
+		if n := nodes[t.NodeID]; n != "" {
+			where = " on " + n
+		}
+		a := engine.Alert{ID: b.nextAlert, Time: t.Status.Timestamp, Service: svcName[t.ServiceID], Container: name, Kind: string(st),
+			Message: fmt.Sprintf("task %s%s %s: %s", name, where, st, why)}
+		b.alerts = append(b.alerts, a)
+		raised = append(raised, a)
+	}
+	return raised
 }
 
 // swarmContainers makes a row of each slot's current task (for a global
@@ -349,11 +398,30 @@ func (b *SwarmBackend) WantStats([]string) {}
 // StatsEvery implements Backend.
 func (b *SwarmBackend) StatsEvery(time.Duration) {}
 
-// Alerts implements Backend: a task's failure shows in its row and detail.
-func (b *SwarmBackend) Alerts(bool) []engine.Alert { return nil }
+// Alerts implements Backend: the tasks that failed or were rejected while
+// the TUI was open, not yet acknowledged (all with all=true).
+func (b *SwarmBackend) Alerts(all bool) []engine.Alert {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var out []engine.Alert
+	for _, a := range b.alerts {
+		if all || !a.Acked {
+			out = append(out, a)
+		}
+	}
+	return out
+}
 
-// Ack implements Backend.
-func (b *SwarmBackend) Ack(int) {}
+// Ack implements Backend (id 0: all).
+func (b *SwarmBackend) Ack(id int) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for i := range b.alerts {
+		if id == 0 || b.alerts[i].ID == id {
+			b.alerts[i].Acked = true
+		}
+	}
+}
 
 // Subscribe implements Backend.
 func (b *SwarmBackend) Subscribe(buffer int) (<-chan engine.Event, func()) {

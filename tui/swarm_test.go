@@ -402,3 +402,48 @@ func TestSwarmScaleCountsDesiredTasks(t *testing.T) {
 		t.Fatalf("calls %v, want web scaled from its 2 desired tasks to 3", got)
 	}
 }
+
+// A task that fails or is rejected while the TUI is open raises one alert
+// naming it, its node and why, published on the bus; earlier failures are
+// history, not alerts; Ack acknowledges.
+func TestSwarmTaskAlerts(t *testing.T) {
+	b, src, _ := newSwarmFake(t)
+	if a := b.Alerts(false); len(a) != 0 {
+		t.Fatalf("alerts for failures before the TUI opened: %+v", a)
+	}
+	ch, stop := b.Subscribe(64)
+	defer stop()
+	s := swarmSnapshot()
+	api := s.Services[0]
+	failed := swarmTask("newfail", api, 2, "n9", swarm.TaskStateRejected, 0)
+	failed.Status.Timestamp = time.Now().Add(time.Second)
+	failed.Status.Err = "No such image: sha256:0123"
+	s.Tasks = append(s.Tasks, failed)
+	s.At = time.Now().Add(2 * time.Second)
+	src.set(s)
+	deadline := time.After(5 * time.Second)
+	var ev engine.Event
+	for ev.Kind != engine.KindAlert {
+		select {
+		case ev = <-ch:
+		case <-deadline:
+			t.Fatal("no alert event after a task was rejected")
+		}
+	}
+	a := b.Alerts(false)
+	name := api.Spec.Labels["dev.devorch.service"] + ".2"
+	if len(a) != 1 || a[0].Container != name || !strings.Contains(a[0].Message, "rejected: No such image") || ev.Detail != a[0].Message {
+		t.Fatalf("alerts %+v, event %+v", a, ev)
+	}
+	// The same task in the next snapshot raises nothing more.
+	s.At = s.At.Add(time.Second)
+	src.set(s)
+	b.sync()
+	if n := len(b.Alerts(true)); n != 1 {
+		t.Errorf("%d alerts after the same failure was seen again", n)
+	}
+	b.Ack(a[0].ID)
+	if n := len(b.Alerts(false)); n != 0 {
+		t.Errorf("%d open alerts after Ack", n)
+	}
+}
