@@ -44,6 +44,13 @@ type MonitorOptions struct {
 	// event stream (default 500ms), doubled on each failure up to
 	// MaxBackoff (default 15s).
 	Backoff, MaxBackoff time.Duration
+	// Settle is how long after a read that found tasks on their way
+	// (being scheduled, prepared, started, health-checked, stopped) the
+	// monitor reads again (default 1s). A node's container event reaches
+	// devorch before the node's report reaches the manager, so the read
+	// it triggers may still see the task's previous state; these reads
+	// last only while something moves.
+	Settle time.Duration
 
 	// after is the debounce's clock (tests drive it).
 	after func(time.Duration) <-chan time.Time
@@ -53,7 +60,8 @@ type MonitorOptions struct {
 // manager's lists again only when an event says something changed: the
 // manager's service and node events, and, since Swarm emits no task
 // events, the container events of the project on every node devorch
-// reaches. There is no polling loop.
+// reaches. There is no polling loop: only while tasks are on their way
+// does a read that saw them ask for one more (Settle).
 type Monitor struct {
 	t       *Target
 	project string
@@ -88,6 +96,9 @@ func NewMonitor(ctx context.Context, t *Target, project string, o MonitorOptions
 	}
 	if o.after == nil {
 		o.after = time.After
+	}
+	if o.Settle <= 0 {
+		o.Settle = time.Second
 	}
 	m := &Monitor{t: t, project: project, o: o, kick: make(chan struct{}, 1), changes: make(chan struct{}, 1)}
 	m.snap = m.read(ctx)
@@ -213,7 +224,43 @@ func (m *Monitor) refresh(ctx context.Context) {
 		case m.changes <- struct{}{}:
 		default:
 		}
+		if s.Err == nil && moving(s.Tasks) {
+			settle := m.o.after(m.o.Settle)
+			go func() {
+				select {
+				case <-ctx.Done():
+				case <-settle:
+					m.poke()
+				}
+			}()
+		}
 	}
+}
+
+// moving says whether some task is on its way to the state Swarm wants
+// for it: scheduled, prepared, started or health-checked, or stopping. A
+// task pending with a reason (no suitable node) waits for a change that
+// an event announces, and is not moving.
+func moving(tasks []swarm.Task) bool {
+	for _, t := range tasks {
+		switch t.DesiredState {
+		case swarm.TaskStateRunning, swarm.TaskStateReady:
+			switch t.Status.State {
+			case swarm.TaskStateNew, swarm.TaskStateAllocated, swarm.TaskStateAssigned, swarm.TaskStateAccepted,
+				swarm.TaskStatePreparing, swarm.TaskStateReady, swarm.TaskStateStarting:
+				return true
+			case swarm.TaskStatePending:
+				if t.Status.Err == "" {
+					return true
+				}
+			}
+		case swarm.TaskStateShutdown, swarm.TaskStateRemove:
+			if t.Status.State == swarm.TaskStateRunning || t.Status.State == swarm.TaskStateStarting {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // read lists the project's services, their tasks and the Swarm's nodes.

@@ -374,3 +374,56 @@ func TestSnapshotStates(t *testing.T) {
 		}
 	}
 }
+
+// A read that finds a task on its way (here starting its health check)
+// asks for one more read after Settle: the node's container event can
+// reach devorch before the node's report reaches the manager. Once every
+// task is where Swarm wants it, no more reads are asked for.
+func TestMonitorSettlesMovingTasks(t *testing.T) {
+	tg, mgr, _ := newFakeSwarm()
+	mgr.tasks[0].Status.State = swarm.TaskStateStarting
+	timers := make(chan chan time.Time, 8)
+	m := startMonitor(t, tg, MonitorOptions{after: func(time.Duration) <-chan time.Time {
+		c := make(chan time.Time, 1)
+		timers <- c
+		return c
+	}})
+	next := func(what string) chan time.Time {
+		t.Helper()
+		select {
+		case c := <-timers:
+			return c
+		case <-time.After(deadline):
+			t.Fatalf("no %s", what)
+			return nil
+		}
+	}
+	ms := nextSub(t, &mgr.fakeEvents)
+	ms.msgs <- events.Message{Type: events.ServiceEventType}
+	next("debounce window") <- time.Now()
+	waitChange(t, m)
+	// The read saw t1 starting: a settle read is asked for.
+	settle := next("settle timer after a read that saw a starting task")
+	mgr.setTaskState("t1", swarm.TaskStateRunning)
+	settle <- time.Now()
+	next("debounce window of the settle read") <- time.Now()
+	waitChange(t, m)
+	if s := m.Snapshot(); s.Tasks[0].Status.State != swarm.TaskStateRunning {
+		t.Fatalf("after the settle read t1 is %s, want running", s.Tasks[0].Status.State)
+	}
+	select {
+	case <-timers:
+		t.Fatal("a settle read was asked for with every task running")
+	case <-time.After(200 * time.Millisecond):
+	}
+}
+
+func (f *fakeManager) setTaskState(id string, st swarm.TaskState) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for i := range f.tasks {
+		if f.tasks[i].ID == id {
+			f.tasks[i].Status.State = st
+		}
+	}
+}
