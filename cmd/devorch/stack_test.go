@@ -289,15 +289,16 @@ func TestSwarmTargetStack(t *testing.T) {
 		web := s.running("web")
 		return web[drained.Name] == 0 && sum(web) == 2 && s.running("front")[drained.Name] == 0 && sum(s.running("front")) == 1
 	})
-	pending := false
-	for _, l := range s.tasks() {
-		if l["Service"] == "api" && (l["DesiredState"] == "running" || l["DesiredState"] == "ready") && l["CurrentState"] == "pending" && strings.Contains(fmt.Sprint(l["Error"]), "no suitable node") {
-			pending = true
+	// The scheduler gives the replacement its reason a moment after it
+	// creates it.
+	s.until("api's third replica pending with its reason in ps (max one per node, a node drained)", func() bool {
+		for _, l := range s.tasks() {
+			if l["Service"] == "api" && (l["DesiredState"] == "running" || l["DesiredState"] == "ready") && l["CurrentState"] == "pending" && strings.Contains(fmt.Sprint(l["Error"]), "no suitable node") {
+				return true
+			}
 		}
-	}
-	if !pending {
-		t.Errorf("ps does not show api's third replica pending (max one per node, a node drained):\n%s", s.run("ps").stdout)
-	}
+		return false
+	})
 	setAvailability(t, s.mgr, drained, swarm.NodeAvailabilityActive)
 	s.until("api back on 3 nodes", func() bool { return len(s.running("api")) == 3 })
 
