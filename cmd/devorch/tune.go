@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -70,7 +69,7 @@ with just those deploy.resources: apply it with -f compose.yaml -f FILE.`,
 		},
 	}
 	cmd.Flags().StringVar(&write, "write", "", "Write the recommendations as a compose override file (default compose.tune.yaml)")
-	cmd.Flags().Lookup("write").NoOptDefVal = "compose.tune.yaml"
+	cmd.Flags().Lookup("write").NoOptDefVal = usagehist.DefaultOverride
 	cmd.Flags().StringVar(&format, "format", "table", "Format the output: table or json")
 	return cmd
 }
@@ -104,20 +103,13 @@ func recommendations(p *compose.Project, only []string) ([]usagehist.Recommendat
 // compose file (a relative path is taken from the project directory).
 func writeOverride(p *compose.Project, path string, recs []usagehist.Recommendation) (string, error) {
 	if path == "" {
-		path = "compose.tune.yaml"
+		path = usagehist.DefaultOverride
 	}
 	if !filepath.IsAbs(path) {
 		path = filepath.Join(p.WorkingDir, path)
 	}
-	if !slices.ContainsFunc(recs, func(r usagehist.Recommendation) bool { return r.Enough }) {
-		return "", fmt.Errorf("nothing written to %s: no service has enough usage history yet (devorch stats --record 40s records some)", path)
-	}
-	b, err := usagehist.OverrideYAML(recs)
-	if err != nil {
+	if err := usagehist.WriteOverride(path, recs); err != nil {
 		return "", err
-	}
-	if err := os.WriteFile(path, b, 0o644); err != nil {
-		return "", fmt.Errorf("write %s: %w", path, err)
 	}
 	return path, nil
 }

@@ -115,29 +115,35 @@ func (l *Live) Write(services []string) (string, error) {
 	}
 	slices.Sort(names)
 	var recs []Recommendation
-	enough := 0
 	for _, name := range names {
 		r, ok := l.Recommend(name)
 		if !ok {
 			return "", fmt.Errorf("no service %q in the compose file", name)
 		}
 		recs = append(recs, r)
-		if r.Enough {
-			enough++
-		}
 	}
-	if enough == 0 {
-		return "", fmt.Errorf("nothing to write: no service has enough usage history yet (need ≥ %d readings over ≥ %s)",
-			MinSamples, fmtDuration(MinSpan))
+	path := filepath.Join(l.dir, DefaultOverride)
+	if err := WriteOverride(path, recs); err != nil {
+		return "", err
+	}
+	return path, nil
+}
+
+// WriteOverride writes recs that have enough history as a compose
+// override file at path (OverrideYAML). It writes nothing when none has,
+// so that a usable override is never replaced by an empty one.
+func WriteOverride(path string, recs []Recommendation) error {
+	if !slices.ContainsFunc(recs, func(r Recommendation) bool { return r.Enough }) {
+		return fmt.Errorf("nothing to write to %s: no service has enough usage history yet (need ≥ %d readings over ≥ %s: devorch stats --record 40s records them)",
+			path, MinSamples, fmtDuration(MinSpan))
 	}
 	b, err := OverrideYAML(recs)
 	if err != nil {
-		return "", err
+		return err
 	}
-	path := filepath.Join(l.dir, DefaultOverride)
 	// 0644 as a compose file: it is the user's to read, commit or share.
 	if err := os.WriteFile(path, b, 0o644); err != nil {
-		return "", fmt.Errorf("write %s: %w", path, err)
+		return fmt.Errorf("write %s: %w", path, err)
 	}
-	return path, nil
+	return nil
 }
