@@ -186,24 +186,33 @@ func (e *Engine) stackImages(ctx context.Context, p *compose.Project, t *stack.T
 func (e *Engine) stackImagesPresent(ctx context.Context, p *compose.Project, t *stack.Target) (map[string]stack.Image, []string, error) {
 	out := map[string]stack.Image{}
 	var notes []string
+	// Services share images: each is looked for once per node.
+	type found struct {
+		id   string
+		lack []string
+	}
+	seen := map[string]found{}
 	for _, name := range slices.Sorted(maps.Keys(p.Services)) {
 		ref := images.Ref(p, p.Services[name])
-		var id string
-		var lack []string
-		for _, n := range t.Nodes {
-			h := e.Pool.Get(n.Host)
-			if n.Host == "" || h == nil || n.State != "ready" {
-				continue
+		f, ok := seen[ref]
+		if !ok {
+			for _, n := range t.Nodes {
+				h := e.Pool.Get(n.Host)
+				if n.Host == "" || h == nil || n.State != "ready" {
+					continue
+				}
+				ii, err := h.Client.ImageInspect(ctx, ref)
+				if err != nil {
+					f.lack = append(f.lack, n.Host)
+					continue
+				}
+				if f.id == "" {
+					f.id = ii.ID
+				}
 			}
-			ii, err := h.Client.ImageInspect(ctx, ref)
-			if err != nil {
-				lack = append(lack, n.Host)
-				continue
-			}
-			if id == "" {
-				id = ii.ID
-			}
+			seen[ref] = f
 		}
+		id, lack := f.id, f.lack
 		switch {
 		case id == "":
 			notes = append(notes, fmt.Sprintf("service %q: image %s is on no node: up builds or pulls it, then copies it to every node", name, ref))
