@@ -182,7 +182,7 @@ func (f *follower) start(ctx context.Context, g *errgroup.Group, c plan.Containe
 	// Lines carry Docker's timestamp (always asked for, to know where a
 	// stream stopped); it is shown only with Timestamps.
 	line := func(stream, line string) {
-		ts, text := splitTimestamp(line)
+		ts, text := SplitTimestamp(line)
 		f.mu.Lock()
 		if ts.After(f.last[c.ID]) {
 			f.last[c.ID] = ts

@@ -67,7 +67,7 @@ func muxed(t *testing.T, writes ...any) []byte {
 
 func TestLineWriterSplitsPartialLines(t *testing.T) {
 	var got []string
-	w := newLineWriter(func(s string) { got = append(got, s) })
+	w := NewLineWriter(func(s string) { got = append(got, s) })
 	for _, p := range []string{"he", "llo\nwor", "ld\r\n", "\n", "tail"} {
 		if n, err := w.Write([]byte(p)); n != len(p) || err != nil {
 			t.Fatalf("Write(%q) = %d, %v", p, n, err)
@@ -89,15 +89,15 @@ func TestLineWriterSplitsPartialLines(t *testing.T) {
 
 func TestSplitTimestamp(t *testing.T) {
 	stamp := time.Date(2024, 5, 6, 7, 8, 9, 123456789, time.UTC)
-	ts, text := splitTimestamp("2024-05-06T07:08:09.123456789Z hello world")
+	ts, text := SplitTimestamp("2024-05-06T07:08:09.123456789Z hello world")
 	if !ts.Equal(stamp) || text != "hello world" {
 		t.Fatalf("stamped line: %v %q", ts, text)
 	}
 	for _, line := range []string{"no stamp here", "", " leading space", "2024-13-99T00:00:00Z bad"} {
 		before := time.Now()
-		ts, text := splitTimestamp(line)
+		ts, text := SplitTimestamp(line)
 		if text != line || ts.Before(before) || ts.After(time.Now()) {
-			t.Errorf("splitTimestamp(%q) = %v %q, want the line dated now", line, ts, text)
+			t.Errorf("SplitTimestamp(%q) = %v %q, want the line dated now", line, ts, text)
 		}
 	}
 }

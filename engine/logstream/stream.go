@@ -30,7 +30,7 @@ func Stream(ctx context.Context, api API, c plan.Container, o container.LogsOpti
 	}
 	defer rc.Close()
 	emit := func(stream string) io.WriteCloser {
-		return newLineWriter(func(text string) { line(stream, text) })
+		return NewLineWriter(func(text string) { line(stream, text) })
 	}
 	stdout, stderr := emit("stdout"), emit("stderr")
 	defer stdout.Close()
@@ -51,7 +51,7 @@ func Stream(ctx context.Context, api API, c plan.Container, o container.LogsOpti
 // Docker's timestamp and its text: the monitor's Logs.
 func Lines(ctx context.Context, c plan.Container, o container.LogsOptions, line func(stream string, ts time.Time, text string)) error {
 	return Stream(ctx, c.Host.Client, c, o, func(stream, l string) {
-		ts, text := splitTimestamp(l)
+		ts, text := SplitTimestamp(l)
 		line(stream, ts, text)
 	})
 }
@@ -64,7 +64,10 @@ type lineWriter struct {
 	fn  func(string)
 }
 
-func newLineWriter(fn func(string)) *lineWriter { return &lineWriter{fn: fn} }
+// NewLineWriter returns a writer that calls fn for every complete line
+// written to it (without its line ending); Close flushes a last partial
+// line. Writes may come from several goroutines.
+func NewLineWriter(fn func(string)) io.WriteCloser { return &lineWriter{fn: fn} }
 
 func (w *lineWriter) Write(p []byte) (int, error) {
 	w.mu.Lock()
@@ -91,9 +94,9 @@ func (w *lineWriter) Close() error {
 	return nil
 }
 
-// splitTimestamp splits a line Docker stamped (Timestamps: true) into its
+// SplitTimestamp splits a line Docker stamped (Timestamps: true) into its
 // time and its text; a line without a stamp is dated now.
-func splitTimestamp(line string) (time.Time, string) {
+func SplitTimestamp(line string) (time.Time, string) {
 	if i := strings.IndexByte(line, ' '); i > 0 {
 		if t, err := time.Parse(time.RFC3339Nano, line[:i]); err == nil {
 			return t, line[i+1:]

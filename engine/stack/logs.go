@@ -1,7 +1,6 @@
 package stack
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -16,6 +15,7 @@ import (
 	"github.com/docker/docker/pkg/stdcopy"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/devorch/devorch/engine/logstream"
 	"github.com/devorch/devorch/internal/labels"
 )
 
@@ -66,7 +66,7 @@ func Logs(ctx context.Context, t *Target, project string, o LogOptions, emit fun
 			}
 			defer rc.Close()
 			line := func(stream string) io.WriteCloser {
-				return lineWriter(func(l string) {
+				return logstream.NewLineWriter(func(l string) {
 					ll := parseLogLine(l)
 					ll.Service, ll.Stream = name, stream
 					ll.Slot, ll.Node = tasks.lookup(gctx, ll.taskID)
@@ -101,12 +101,7 @@ type parsedLine struct {
 // Details: "<time> <k=v,k=v…> <text>".
 func parseLogLine(l string) parsedLine {
 	var p parsedLine
-	p.Time = time.Now()
-	if ts, rest, ok := strings.Cut(l, " "); ok {
-		if t, err := time.Parse(time.RFC3339Nano, ts); err == nil {
-			p.Time, l = t, rest
-		}
-	}
+	p.Time, l = logstream.SplitTimestamp(l)
 	details, text, ok := strings.Cut(l, " ")
 	if !ok || !strings.Contains(details, "com.docker.swarm.") {
 		p.Text = l
@@ -154,32 +149,4 @@ func (x *taskIndex) lookup(ctx context.Context, id string) (int, string) {
 		node = short(t.NodeID)
 	}
 	return t.Slot, node
-}
-
-// lineWriter calls emit for every whole line written to it; Close flushes
-// a last line without its newline.
-func lineWriter(emit func(string)) io.WriteCloser {
-	pr, pw := io.Pipe()
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		sc := bufio.NewScanner(pr)
-		sc.Buffer(make([]byte, 64<<10), 1<<20)
-		for sc.Scan() {
-			emit(sc.Text())
-		}
-		_, _ = io.Copy(io.Discard, pr)
-	}()
-	return &waitCloser{pw, done}
-}
-
-type waitCloser struct {
-	*io.PipeWriter
-	done chan struct{}
-}
-
-func (w *waitCloser) Close() error {
-	err := w.PipeWriter.Close()
-	<-w.done
-	return err
 }
