@@ -29,6 +29,10 @@ type Extension struct {
 	// containers on its hosts) or "swarm" (Swarm services on the Swarm the
 	// default host manages). --target and DEVORCH_TARGET win over it.
 	Target string `json:"target,omitempty"`
+	// Registry, with the swarm target, is where the images are pushed for
+	// the nodes to pull (host[:port][/path]). --registry and
+	// DEVORCH_REGISTRY win over it.
+	Registry string `json:"registry,omitempty"`
 }
 
 // Targets are the values of --target, DEVORCH_TARGET and x-devorch target.

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/docker/docker/api/types/system"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/devorch/devorch/compose"
 	"github.com/devorch/devorch/engine/ctr"
@@ -34,6 +35,10 @@ type StackOptions struct {
 	// DryRun plans without changing anything (images are looked for on
 	// the nodes, not made or copied).
 	DryRun bool
+	// Registry, when set (host[:port][/path]), is where the images go:
+	// made on the manager's host, pushed there, and pulled by digest by
+	// every node, including those devorch has no endpoint for.
+	Registry string
 }
 
 // openStack opens the Swarm the default host manages (the target of
@@ -93,16 +98,23 @@ func (e *Engine) StackUp(ctx context.Context, p *compose.Project, o StackOptions
 	}
 	var imgs map[string]stack.Image
 	var notes []string
-	if o.DryRun {
+	var auth string
+	switch {
+	case o.Registry != "":
+		if auth, err = images.RegistryAuth(o.Registry); err != nil {
+			return nil, err
+		}
+		imgs, notes, err = e.stackPush(ctx, p, t, o)
+	case o.DryRun:
 		imgs, notes, err = e.stackImagesPresent(ctx, p, t)
-	} else {
+	default:
 		imgs, err = e.stackImages(ctx, p, t, o.Images)
 	}
 	if err != nil {
 		return nil, err
 	}
 	pl, err := stack.Deploy(ctx, t, p.Project, stack.DeployOptions{
-		Images: imgs, Hashes: p.Hashes, NoIPVS: noIPVS,
+		Images: imgs, Pull: o.Registry != "", RegistryAuth: auth, Hashes: p.Hashes, NoIPVS: noIPVS,
 		RemoveOrphans: o.RemoveOrphans, Partial: o.Partial, Force: o.Force,
 		DryRun: o.DryRun, Sink: e.stackEvent,
 	})
@@ -179,6 +191,73 @@ func (e *Engine) stackImages(ctx context.Context, p *compose.Project, t *stack.T
 		out[name] = stack.Image{Ref: id, Tag: ref}
 	}
 	return out, nil
+}
+
+// stackPush makes every service's image present on the manager's host
+// (built or pulled there, or copied from another node) and pushes each
+// once to the registry; the services name it by digest, so that no node
+// resolves a tag. A dry run makes and pushes nothing: it names the digest
+// an earlier push recorded, or says what would be pushed.
+func (e *Engine) stackPush(ctx context.Context, p *compose.Project, t *stack.Target, o StackOptions) (map[string]stack.Image, []string, error) {
+	mgr := e.Pool.Get(t.Manager)
+	on := images.Host{Name: mgr.Name, API: mgr.Client}
+	refs := map[string]string{} // service → image reference
+	for name, s := range p.Services {
+		refs[name] = images.Ref(p, s)
+	}
+	pushed := map[string]string{} // image reference → name by digest
+	var notes []string
+	if o.DryRun {
+		for _, ref := range slices.Sorted(maps.Values(refs)) {
+			if _, ok := pushed[ref]; ok {
+				continue
+			}
+			d, err := images.PushedRef(ctx, mgr.Client, ref, o.Registry)
+			if err != nil {
+				return nil, nil, err
+			}
+			if d == "" {
+				notes = append(notes, fmt.Sprintf("image %s would be pushed to %s from host %q, and the nodes pull it", ref, o.Registry, mgr.Name))
+				d = ref
+			}
+			pushed[ref] = d
+		}
+	} else {
+		// The manager needs every image; the other nodes devorch
+		// reaches are sources to copy from.
+		pool := images.Pool{Sink: e.imageEvent, Hosts: []images.Host{on}}
+		for _, n := range t.Nodes {
+			if h := e.Pool.Get(n.Host); h != nil && n.Host != mgr.Name && n.State == "ready" {
+				pool.Hosts = append(pool.Hosts, images.Host{Name: h.Name, API: h.Client})
+			}
+		}
+		need := map[string][]images.Host{}
+		for name := range p.Services {
+			need[name] = []images.Host{on}
+		}
+		if _, err := images.Ensure(ctx, pool, p, need, o.Images); err != nil {
+			return nil, nil, err
+		}
+		var mu sync.Mutex
+		g, gctx := errgroup.WithContext(ctx)
+		for _, ref := range slices.Compact(slices.Sorted(maps.Values(refs))) {
+			g.Go(func() error {
+				d, err := images.Push(gctx, mgr.Name, mgr.Client, ref, o.Registry, e.imageEvent)
+				mu.Lock()
+				pushed[ref] = d
+				mu.Unlock()
+				return err
+			})
+		}
+		if err := g.Wait(); err != nil {
+			return nil, nil, err
+		}
+	}
+	out := map[string]stack.Image{}
+	for name, ref := range refs {
+		out[name] = stack.Image{Ref: pushed[ref], Tag: ref}
+	}
+	return out, notes, nil
 }
 
 // stackImagesPresent is stackImages for a dry run: each service's image

@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -37,6 +38,37 @@ const registryBin = "/usr/bin/docker-registry"
 // works without daemon configuration.
 type testRegistry struct {
 	addr string // 127.0.0.1:PORT
+	logs *lockedBuffer
+}
+
+// lockedBuffer is a bytes.Buffer a child process writes while a test reads.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// fetchers lists the addresses that made a GET request whose path holds
+// part, from the registry's access log.
+func (r *testRegistry) fetchers(part string) map[string]bool {
+	out := map[string]bool{}
+	for _, l := range strings.Split(r.logs.String(), "\n") {
+		if ip, _, ok := strings.Cut(l, " "); ok && strings.Contains(l, `"GET `) && strings.Contains(l, part) {
+			out[ip] = true
+		}
+	}
+	return out
 }
 
 // startRegistry runs docker-registry as a child process with its storage in
@@ -47,6 +79,12 @@ func startRegistry(t *testing.T) *testRegistry { return startRegistryWith(t, "")
 // auth section).
 func startRegistryWith(t *testing.T, extraConf string) *testRegistry {
 	t.Helper()
+	return startRegistryAt(t, "127.0.0.1", extraConf)
+}
+
+// startRegistryAt is startRegistryWith on a free port of the address ip.
+func startRegistryAt(t *testing.T, ip, extraConf string) *testRegistry {
+	t.Helper()
 	if _, err := os.Stat(registryBin); err != nil {
 		if os.Getenv(testenv.EnvRequireDocker) == "1" {
 			t.Fatalf("%s is missing: apt-get install -y docker-registry", registryBin)
@@ -56,7 +94,7 @@ func startRegistryWith(t *testing.T, extraConf string) *testRegistry {
 	var last error
 	// The free port can be taken between probing and binding: retry.
 	for attempt := 0; attempt < 3; attempt++ {
-		addr, err := freeLoopbackAddr()
+		addr, err := freeAddr(ip)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -66,7 +104,7 @@ func startRegistryWith(t *testing.T, extraConf string) *testRegistry {
 log:
   level: error
   accesslog:
-    disabled: true
+    disabled: false
 storage:
   filesystem:
     rootdirectory: %s
@@ -77,8 +115,8 @@ http:
 			t.Fatal(err)
 		}
 		cmd := exec.Command(registryBin, "serve", cfg)
-		var logs bytes.Buffer // read only after Wait returned
-		cmd.Stdout, cmd.Stderr = &logs, &logs
+		logs := &lockedBuffer{}
+		cmd.Stdout, cmd.Stderr = logs, logs
 		if err := cmd.Start(); err != nil {
 			t.Fatalf("start %s: %v", registryBin, err)
 		}
@@ -89,7 +127,7 @@ http:
 				_ = cmd.Process.Kill()
 				<-exited
 			})
-			return &testRegistry{addr: addr}
+			return &testRegistry{addr: addr, logs: logs}
 		} else {
 			_ = cmd.Process.Kill()
 			<-exited
@@ -100,8 +138,8 @@ http:
 	return nil
 }
 
-func freeLoopbackAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+func freeAddr(ip string) (string, error) {
+	l, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
 	if err != nil {
 		return "", err
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/devorch/devorch/compose"
 	"github.com/devorch/devorch/engine"
+	"github.com/devorch/devorch/engine/images"
 	swarmstack "github.com/devorch/devorch/engine/stack"
 )
 
@@ -32,6 +33,26 @@ func (a *app) targetOf(p *compose.Project) (string, error) {
 		return p.X.Target, nil
 	}
 	return compose.TargetHosts, nil
+}
+
+// registryOf is the registry a Swarm's images go through: --registry,
+// DEVORCH_REGISTRY, the file's x-devorch registry, else none (devorch
+// copies the images to the nodes).
+func registryOf(flag string, p *compose.Project) (string, error) {
+	r, from := flag, "--registry"
+	if r == "" {
+		r, from = os.Getenv("DEVORCH_REGISTRY"), "DEVORCH_REGISTRY"
+	}
+	if r == "" && p != nil {
+		r, from = p.X.Registry, compose.ExtensionKey+".registry"
+	}
+	if r == "" {
+		return "", nil
+	}
+	if err := images.CheckRegistry(r); err != nil {
+		return "", &usageError{fmt.Errorf("%s: %w", from, err)}
+	}
+	return r, nil
 }
 
 // onSwarm says whether the command targets a Swarm.
@@ -63,6 +84,10 @@ func (a *app) runStackUp(cmd *cobra.Command, p *compose.Project, args []string, 
 		}
 		p.Services[name] = s
 	}
+	registry, err := registryOf(f.registry, p)
+	if err != nil {
+		return err
+	}
 	pr, err := a.newPrinter(true)
 	if err != nil {
 		return err
@@ -77,7 +102,7 @@ func (a *app) runStackUp(cmd *cobra.Command, p *compose.Project, args []string, 
 		RemoveOrphans: f.removeOrphans, Partial: len(args) > 0, Force: f.forceRecreate,
 		Wait: f.wait, WaitTimeout: time.Duration(f.waitTimeout) * time.Second,
 		LockTimeout: time.Duration(f.waitTimeout) * time.Second,
-		DryRun:      a.dryRun,
+		DryRun:      a.dryRun, Registry: registry,
 	})
 	if err == nil && a.dryRun {
 		fmt.Fprint(a.out, pl.String())

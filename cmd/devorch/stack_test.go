@@ -5,7 +5,10 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"maps"
+	"net"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -13,6 +16,7 @@ import (
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/api/types/swarm"
 	"github.com/docker/docker/api/types/volume"
@@ -622,4 +626,122 @@ services:
 	})
 	setAvailability(t, s.mgr, drained, swarm.NodeAvailabilityActive)
 	s.mustRun("down")
+}
+
+// linkAddr is this machine's address on the link to a test host (the
+// host's gateway, 10.251.N.1): what every test host reaches this machine
+// at.
+func linkAddr(t *testing.T, hostAddr string) string {
+	t.Helper()
+	ip := net.ParseIP(hostAddr)
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && n.Contains(ip) && !n.IP.Equal(ip) {
+			return n.IP.String()
+		}
+	}
+	t.Fatalf("no address of this machine on the link to %s", hostAddr)
+	return ""
+}
+
+// With a registry named, the images go through it: built once, on the
+// manager's host only, pushed, and pulled by digest by every node,
+// including h9, which devorch has no endpoint for and which would
+// otherwise get no task. An unchanged file pushes nothing new and
+// updates nothing; a registry that cannot be reached fails before
+// anything is created.
+func TestSwarmTargetRegistry(t *testing.T) {
+	all := testenv.SwarmHosts(t, 3)
+	reg := startRegistryAt(t, linkAddr(t, all[0].Address), "")
+	m := newSwarmStack(t, 2, map[string]string{
+		"compose.yaml": `
+services:
+  app:
+    build: .
+    command: ["sleep", "3600"]
+    init: true
+    deploy:
+      replicas: 3
+      placement: {max_replicas_per_node: 1}
+`,
+		"Dockerfile": "FROM devorch-test/busybox:latest\nCOPY stamp /stamp\n",
+	})
+	m.flags = append(m.flags, "--target", "swarm")
+	s := &swarmTarget{multiStack: m, mgr: all[0]}
+	s.write("stamp", s.project) // a layer no node has yet
+	t.Cleanup(func() {
+		s.run("down", "-v")
+		for _, h := range all { // the image, on every node
+			imgs, _ := h.Client.ImageList(context.Background(), image.ListOptions{})
+			for _, img := range imgs {
+				if slices.ContainsFunc(append(img.RepoTags, img.RepoDigests...), func(r string) bool {
+					return strings.HasPrefix(r, reg.addr+"/") || strings.HasPrefix(r, s.project+"-app:")
+				}) {
+					_, _ = h.Client.ImageRemove(context.Background(), img.ID, image.RemoveOptions{Force: true, PruneChildren: true})
+				}
+			}
+		}
+	})
+
+	// Bad input first: nothing is created.
+	if r := s.run("up", "-d", "--registry", "http://"+reg.addr); r.code == 0 || !strings.Contains(r.stderr, "without a scheme") {
+		t.Errorf("--registry with a scheme: %+v", r)
+	}
+	if r := s.devorch("up", "-d", "--registry", reg.addr); r.code == 0 || !strings.Contains(r.stderr, "--target swarm only") {
+		t.Errorf("--registry on devorch's hosts: %+v", r)
+	}
+	closed, err := freeAddr(linkAddr(t, all[0].Address))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := s.run("up", "-d", "--registry", closed); r.code == 0 || !strings.Contains(r.stderr, "push ") || !strings.Contains(r.stderr, closed) {
+		t.Errorf("unreachable registry: %+v", r)
+	}
+	if svcs := s.services(); len(svcs) > 0 {
+		t.Errorf("a failed push left services: %v", svcs)
+	}
+
+	s.mustRun("up", "-d", "--wait", "--registry", reg.addr)
+	if on := s.running("app"); sum(on) != 3 {
+		t.Errorf("app runs %v, want 3 tasks, one on each of the 3 nodes", on)
+	}
+	svc := s.services()["app"]
+	img := svc.Spec.TaskTemplate.ContainerSpec.Image
+	if !strings.HasPrefix(img, reg.addr+"/"+s.project+"-app@sha256:") {
+		t.Errorf("the service runs %q, want the image by digest in %s", img, reg.addr)
+	}
+	if tag := svc.Spec.Labels["dev.devorch.image-tag"]; tag != s.project+"-app" && tag != s.project+"-app:latest" {
+		t.Errorf("image tag label %q", tag)
+	}
+	digest := img[strings.Index(img, "@")+1:]
+	for _, w := range all[1:] { // the workers pulled it: its manifest and its new layer
+		if got := reg.fetchers("/manifests/" + digest); !got[w.Address] {
+			t.Errorf("%s did not pull the manifest %s from the registry (fetched by %v)", w.Name, digest, got)
+		}
+		if got := reg.fetchers("/blobs/sha256:"); !got[w.Address] {
+			t.Errorf("%s pulled no blob from the registry (fetched by %v)", w.Name, got)
+		}
+	}
+
+	// The same file again, the registry from the environment: no update.
+	t.Setenv("DEVORCH_REGISTRY", reg.addr)
+	before := s.versions()
+	start := time.Now()
+	s.mustRun("up", "-d", "--wait")
+	t.Logf("up of the unchanged file through the registry: %s", time.Since(start).Round(time.Millisecond))
+	if after := s.versions(); !maps.Equal(before, after) {
+		t.Errorf("an unchanged file updated services: %v → %v", before, after)
+	}
+	if r := s.mustRun("--dry-run", "up"); !strings.Contains(r.stdout, "unchanged") || strings.Contains(r.stdout, "would be pushed") {
+		t.Errorf("dry run of an unchanged file:\n%s", r.stdout)
+	}
+
+	s.mustRun("down", "-v")
+	s.hosts = all
+	if l := s.leftovers(); len(l) > 0 {
+		t.Errorf("left behind: %v", l)
+	}
 }

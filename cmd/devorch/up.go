@@ -19,7 +19,7 @@ type upFlags struct {
 	removeOrphans, abortOnExit, noColor, noLogPrefix, noTUI         bool
 	quietPull, noStart, timestamps, watch                           bool
 	waitTimeout                                                     int
-	exitCodeFrom, pull                                              string
+	exitCodeFrom, pull, registry                                    string
 	scale                                                           []string
 	timeout                                                         int
 }
@@ -59,6 +59,7 @@ Ctrl-C stops the stack gracefully, a second one kills it.`,
 	fl.BoolVar(&f.noStart, "no-start", false, "Don't start the services after creating them")
 	fl.BoolVar(&f.timestamps, "timestamps", false, "Show timestamps")
 	fl.BoolVarP(&f.watch, "watch", "w", false, "Watch source code and sync/rebuild/restart containers when files are updated (develop.watch)")
+	fl.StringVar(&f.registry, "registry", "", "With --target swarm: push the images to this registry (host[:port][/path]) and let the nodes pull them by digest (default: DEVORCH_REGISTRY, x-devorch registry, else copy them to the nodes)")
 	return cmd
 }
 
@@ -96,6 +97,9 @@ func (a *app) runUp(cmd *cobra.Command, args []string, f upFlags) error {
 			return err
 		}
 		return a.runStackUp(cmd, p, args, f)
+	}
+	if f.registry != "" {
+		return &usageError{errors.New("--registry applies to --target swarm only: on devorch's own hosts the images are copied between hosts")}
 	}
 	if f.exitCodeFrom != "" {
 		if _, ok := p.Services[f.exitCodeFrom]; !ok {

@@ -38,6 +38,12 @@ type Event struct {
 type DeployOptions struct {
 	// Images says what each service's tasks run (see Image).
 	Images map[string]Image
+	// Pull says the images are in a registry every node pulls from
+	// (by digest): nodes devorch has no endpoint for then run tasks too.
+	// RegistryAuth is the X-Registry-Auth the nodes pull with ("" for
+	// none).
+	Pull         bool
+	RegistryAuth string
 	// Hashes are the services' devorch config hashes.
 	Hashes map[string]string
 	// NoIPVS: see Options.NoIPVS.
@@ -128,7 +134,7 @@ func Deploy(ctx context.Context, t *Target, p *types.Project, o DeployOptions) (
 			switch pl.Actions[name] {
 			case "Create":
 				sink(Event{Resource: "Service", Name: spec.Name, Status: "Creating"})
-				if _, err := t.API.ServiceCreate(gctx, spec, swarm.ServiceCreateOptions{QueryRegistry: false}); err != nil {
+				if _, err := t.API.ServiceCreate(gctx, spec, swarm.ServiceCreateOptions{QueryRegistry: false, EncodedRegistryAuth: o.RegistryAuth}); err != nil {
 					return fmt.Errorf("create service %s: %w", spec.Name, err)
 				}
 				sink(Event{Resource: "Service", Name: spec.Name, Status: "Created"})
@@ -138,7 +144,7 @@ func Deploy(ctx context.Context, t *Target, p *types.Project, o DeployOptions) (
 				if o.Force {
 					spec.TaskTemplate.ForceUpdate = cur.Spec.TaskTemplate.ForceUpdate + 1
 				}
-				resp, err := t.API.ServiceUpdate(gctx, cur.ID, cur.Version, spec, swarm.ServiceUpdateOptions{QueryRegistry: false})
+				resp, err := t.API.ServiceUpdate(gctx, cur.ID, cur.Version, spec, swarm.ServiceUpdateOptions{QueryRegistry: false, EncodedRegistryAuth: o.RegistryAuth})
 				if err != nil {
 					return fmt.Errorf("update service %s: %w", spec.Name, err)
 				}
@@ -178,15 +184,19 @@ func Deploy(ctx context.Context, t *Target, p *types.Project, o DeployOptions) (
 }
 
 // PlanDeploy converts the project and compares each service with what the
-// Swarm runs. Nodes devorch has no endpoint for are excluded by
-// constraint: it cannot give them the images (a node would otherwise try
-// a registry, of which there may be none).
+// Swarm runs. Unless the nodes pull from a registry (o.Pull), nodes devorch
+// has no endpoint for are excluded by constraint: it cannot give them the
+// images (a node would otherwise try a registry, of which there may be
+// none).
 func PlanDeploy(ctx context.Context, t *Target, p *types.Project, conv Options, o DeployOptions) (*Plan, error) {
 	specs, warnings, err := Services(p, conv)
 	if err != nil {
 		return nil, err
 	}
-	unknown := t.unknownNodes()
+	var unknown []Node
+	if !o.Pull {
+		unknown = t.unknownNodes()
+	}
 	if len(unknown) > 0 {
 		var names []string
 		for _, n := range unknown {
