@@ -14,15 +14,18 @@ import (
 	"github.com/devorch/devorch/engine/ctr"
 	"github.com/devorch/devorch/engine/images"
 	"github.com/devorch/devorch/engine/spec"
+	"github.com/devorch/devorch/engine/stack"
 	"github.com/devorch/devorch/internal/labels"
 	"github.com/devorch/devorch/netctl"
 )
 
 // StackRun is run on a Swarm: a one-off container of a service on the
-// manager's node, with the service's configuration and run's overrides,
-// on the stack's overlay networks (attachable for this) and its named
-// volumes there. The stack must be up: its networks are the services'.
-// The container carries the stack's label, so down removes it.
+// node stack.RunNode picks (beside the service's tasks, so that it sees
+// their volumes' data; else where its constraints hold; the manager's
+// first), with the service's configuration and run's overrides, on the
+// stack's overlay networks (attachable for this) and its named volumes
+// there. The stack must be up: its networks are the services'. The
+// container carries the stack's label, so down removes it.
 func (e *Engine) StackRun(ctx context.Context, p *compose.Project, o RunOptions, st Streams) (int, error) {
 	s, err := runService(p, o, st)
 	if err != nil {
@@ -32,12 +35,18 @@ func (e *Engine) StackRun(ctx context.Context, p *compose.Project, o RunOptions,
 	if err != nil {
 		return 1, err
 	}
-	h := e.Pool.Get(t.Manager)
+	on, err := stack.RunNode(ctx, t, p.Name, o.Service)
+	if err != nil {
+		return 1, err
+	}
+	h := e.Pool.Get(on)
 	nets := map[string]netctl.Ref{}
 	if s.NetworkMode == "" {
-		have, err := h.Client.NetworkList(ctx, network.ListOptions{})
+		// The manager lists every overlay; a worker only those its
+		// tasks use.
+		have, err := t.API.NetworkList(ctx, network.ListOptions{})
 		if err != nil {
-			return 1, fmt.Errorf("list networks on host %q: %w", h.Name, err)
+			return 1, fmt.Errorf("list networks on host %q: %w", t.Manager, err)
 		}
 		for key := range s.Networks {
 			name := p.Networks[key].Name
@@ -52,8 +61,16 @@ func (e *Engine) StackRun(ctx context.Context, p *compose.Project, o RunOptions,
 	if err != nil {
 		return 1, err
 	}
+	// The image on the node: copied from another node that has it (a
+	// node that pulled it from a registry has it by digest only).
 	node := []images.Host{{Name: h.Name, API: h.Client}}
-	ids, err := images.Ensure(ctx, images.Pool{Hosts: node, Sink: e.imageEvent}, p, map[string][]images.Host{o.Service: node}, o.Images)
+	pool := images.Pool{Hosts: node, Sink: e.imageEvent}
+	for _, n := range t.Nodes {
+		if src := e.Pool.Get(n.Host); src != nil && src != h && n.State == "ready" {
+			pool.Hosts = append(pool.Hosts, images.Host{Name: src.Name, API: src.Client})
+		}
+	}
+	ids, err := images.Ensure(ctx, pool, p, map[string][]images.Host{o.Service: node}, o.Images)
 	if err != nil {
 		return 1, err
 	}

@@ -484,7 +484,9 @@ services:
 
 // A named volume stays a local volume on the node that runs the task; once
 // it holds data there, the service is pinned to that node (the dry run
-// says so) and an update keeps the data; down -v removes it.
+// says so) and an update keeps the data. devorch run goes to that node
+// too (the task runs on a worker, not on the manager, where run used to
+// go), with the service running or stopped. down -v removes it.
 func TestSwarmTargetVolumeStaysWithItsData(t *testing.T) {
 	file := `
 services:
@@ -494,6 +496,8 @@ services:
     init: true
     environment: {GEN: "%d"}
     volumes: [data:/data]
+    deploy:
+      placement: {constraints: [node.role == worker]}
 volumes:
   data:
 `
@@ -518,6 +522,17 @@ volumes:
 	}
 	if r := s.mustRun("exec", "-T", "db", "cat", "/data/f"); strings.TrimSpace(r.stdout) != "kept" {
 		t.Errorf("data after the update: %q", r.stdout)
+	}
+	// A one-off runs beside the task, on a worker, and sees the data.
+	if r := s.mustRun("run", "--rm", "-T", "db", "cat", "/data/f"); strings.TrimSpace(r.stdout) != "kept" {
+		t.Errorf("run db cat /data/f: %q", r.stdout)
+	}
+	// Stopped, the service has no task: the one-off follows the volume's
+	// node constraint.
+	s.mustRun("stop", "db")
+	s.until("db stopped", func() bool { return sum(s.running("db")) == 0 })
+	if r := s.mustRun("run", "--rm", "-T", "db", "cat", "/data/f"); strings.TrimSpace(r.stdout) != "kept" {
+		t.Errorf("run db cat /data/f with db stopped: %q", r.stdout)
 	}
 	s.mustRun("down", "-v")
 	if l := s.leftovers(); len(l) > 0 {

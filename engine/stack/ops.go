@@ -6,6 +6,7 @@ import (
 	"maps"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/swarm"
@@ -214,4 +215,95 @@ func FindTask(ctx context.Context, t *Target, project, service string, slot int)
 		return TaskContainer{}, fmt.Errorf("service %q has no running task in slot %d", service, slot)
 	}
 	return TaskContainer{}, fmt.Errorf("service %q has no running task", service)
+}
+
+// RunNode is the devorch host a one-off container of service runs on
+// (devorch run): beside the service's running tasks, where their volumes'
+// data is and their constraints hold, the manager's node first among
+// them. A service with no running task follows its constraints on
+// node.id (the one devorch adds for a volume's data), node.hostname and
+// node.role, the manager first; the Swarm checks the others for its own
+// tasks, not devorch for a one-off.
+func RunNode(ctx context.Context, t *Target, project, service string) (string, error) {
+	svcs, err := services(ctx, t, project, []string{service})
+	if err != nil {
+		return "", err
+	}
+	s := svcs[service]
+	tasks, err := t.API.TaskList(ctx, swarm.TaskListOptions{Filters: filters.NewArgs(filters.Arg("service", s.ID), filters.Arg("desired-state", "running"))})
+	if err != nil {
+		return "", fmt.Errorf("list the tasks of service %s: %w", s.Spec.Name, err)
+	}
+	slices.SortFunc(tasks, func(a, b swarm.Task) int { return a.Slot - b.Slot })
+	var on []string // nodes running a task, the manager's first
+	for _, task := range tasks {
+		if task.Status.State != swarm.TaskStateRunning || slices.Contains(on, task.NodeID) {
+			continue
+		}
+		if h, ok := t.Hosts[task.NodeID]; ok && h.Name == t.Manager {
+			return t.Manager, nil
+		}
+		on = append(on, task.NodeID)
+	}
+	if len(on) > 0 {
+		names := t.NodeNames()
+		var unknown []string
+		for _, id := range on {
+			if h, ok := t.Hosts[id]; ok {
+				return h.Name, nil
+			}
+			unknown = append(unknown, names[id])
+		}
+		return "", fmt.Errorf("service %q runs only on node(s) %s, which are not among devorch's hosts: declare one (--host, DEVORCH_HOSTS or x-devorch hosts) to run beside its tasks", service, strings.Join(unknown, ", "))
+	}
+	var cons []string
+	if pl := s.Spec.TaskTemplate.Placement; pl != nil {
+		cons = pl.Constraints
+	}
+	nodes := slices.Clone(t.Nodes)
+	slices.SortStableFunc(nodes, func(a, b Node) int { return boolInt(b.Host == t.Manager) - boolInt(a.Host == t.Manager) })
+	for _, n := range nodes {
+		if n.Host != "" && n.State == string(swarm.NodeStateReady) && meets(n, cons) {
+			return n.Host, nil
+		}
+	}
+	return "", fmt.Errorf("service %q has no running task, and no ready node among devorch's hosts meets its constraints %s", service, strings.Join(cons, ", "))
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// meets says whether node n meets the constraints on node.id,
+// node.hostname and node.role (compared as SwarmKit does, ignoring case);
+// constraints on other keys are not checked.
+func meets(n Node, cons []string) bool {
+	for _, c := range cons {
+		eq := true
+		key, val, ok := strings.Cut(c, "==")
+		if !ok {
+			if key, val, ok = strings.Cut(c, "!="); !ok {
+				continue
+			}
+			eq = false
+		}
+		var have string
+		switch strings.ToLower(strings.TrimSpace(key)) {
+		case "node.id":
+			have = n.ID
+		case "node.hostname":
+			have = n.Hostname
+		case "node.role":
+			have = n.Role
+		default:
+			continue
+		}
+		if strings.EqualFold(have, strings.TrimSpace(val)) != eq {
+			return false
+		}
+	}
+	return true
 }
