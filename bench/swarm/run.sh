@@ -21,6 +21,17 @@
 # the registry before each task starts (there is none here), which devorch
 # avoids by naming images by ID. Every service has a 1 s healthcheck.
 #
+# With a registry (when Debian's docker-registry is installed, as `make
+# test` installs it): a registry on this machine's side of h5's link, the
+# image pushed to it, and
+#
+#  reg cold     the stack on an empty Swarm: `devorch up -d --wait
+#               --registry R` (it pushes the image and names it by digest)
+#               against `docker stack deploy --resolve-image always` of the
+#               file naming R/devorch-test/testapp:latest (the CLI asks the
+#               registry for its digest), then the same wait;
+#  reg nothing  the same again.
+#
 # Targets: cold <= 0.9x, one changed <= 0.5x, nothing changed < 0.3 s (for
 # devorch). Median of RUNS (default 3).
 #
@@ -46,7 +57,7 @@ tmp=$(mktemp -d)
 log=$tmp/log
 started_hosts=0
 P_DEV=dvb-swarm-dev P_DOCKER=dvb-swarm-docker
-mgr="" specs=() eps=()
+mgr="" specs=() eps=() reg="" reg_pid=""
 
 median() { tr ' ' '\n' <<<"$1" | awk NF | sort -g | awk '{ v[NR] = $1 } END { if (NR) print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else printf "?" }'; }
@@ -60,6 +71,12 @@ cleanup() (
 	dv "$P_DEV" down -v -t 1
 	dk stack rm "$P_DOCKER"
 	wait_docker_gone
+	if [ -n "$reg" ]; then # the registry's names on the nodes (the image stays)
+		for ep in "${eps[@]}"; do
+			docker -H "$ep" images --digests --format '{{.Repository}} {{.Tag}} {{.Digest}}' | awk -v r="$reg/" 'index($1, r) == 1 { if ($2 != "<none>") print $1 ":" $2; if ($3 != "<none>") print $1 "@" $3 }' | xargs -r docker -H "$ep" rmi
+		done
+	fi
+	[ -z "$reg_pid" ] || kill "$reg_pid"
 	true
 ) >>"$log" 2>&1
 
@@ -172,7 +189,31 @@ wait_docker_gone() {
 	die "the docker stack's containers are still there after 600 s"
 }
 
+# start_registry runs docker-registry on this machine's address on h5's
+# link (the test hosts trust plain HTTP on 10.251.0.0/16) and pushes the
+# image to it from h5; reg is its address, empty when there is no
+# docker-registry.
+start_registry() {
+	command -v docker-registry >/dev/null || { echo "bench swarm: no docker-registry: the registry figures are skipped" >&2; return 0; }
+	local a=${specs[0]#*address=} port
+	a=${a%%;*}
+	for port in $(seq 15000 15050); do
+		ss -ltn "( sport = :$port )" | grep -q LISTEN || break
+	done
+	printf 'version: 0.1\nlog: {level: error, accesslog: {disabled: true}}\nstorage: {filesystem: {rootdirectory: %s}}\nhttp: {addr: "%s:%s"}\n' "$tmp/registry" "${a%.*}.1" "$port" >"$tmp/registry.yml"
+	docker-registry serve "$tmp/registry.yml" >>"$log" 2>&1 &
+	reg_pid=$!
+	reg="${a%.*}.1:$port"
+	local deadline=$((SECONDS + 60))
+	until curl -sf "http://$reg/v2/" >/dev/null; do
+		((SECONDS < deadline)) || die "the registry did not answer on $reg in 60 s"
+		sleep 0.1
+	done
+	dk tag "$image" "$reg/$image" && dk push "$reg/$image" >>"$log" 2>&1 || die "push $reg/$image failed"
+}
+
 ensure_hosts
+start_registry
 echo "bench swarm: $services services on ${#specs[@]} nodes (manager $mgr), RUNS=$runs; log: $log" >&2
 declare -A t=()
 add() { t[$1]="${t[$1]:-} $2"; }
@@ -191,6 +232,17 @@ for ((r = 1; r <= runs; r++)); do
 	s=$(now); dv "$P_DEV" down >>"$log" 2>&1 || die "devorch down failed"; add dev_rm "$(since "$s")"
 	s=$(now); dk stack rm "$P_DOCKER" >>"$log" 2>&1; wait_docker_gone; add dk_rm "$(since "$s")"
 	echo "run $r: cold ${t[dev_cold]##* } vs ${t[dk_cold]##* } s, one ${t[dev_one]##* } vs ${t[dk_one]##* } s, nothing ${t[dev_none]##* } vs ${t[dk_none]##* } s, remove ${t[dev_rm]##* } vs ${t[dk_rm]##* } s" >&2
+
+	[ -n "$reg" ] || continue
+	stack 0 >"$tmp/stack.yaml"
+	sed "s|image: $image|image: $reg/$image|" "$tmp/stack.yaml" >"$tmp/stack-reg.yaml"
+	s=$(now); dv "$P_DEV" up -d --wait --registry "$reg" >>"$log" 2>&1 || die "devorch up --registry failed (see $log)"; add dev_regcold "$(since "$s")"
+	s=$(now); dk stack deploy --resolve-image always -c "$tmp/stack-reg.yaml" "$P_DOCKER" >>"$log" 2>&1; wait_docker_converged; add dk_regcold "$(since "$s")"
+	s=$(now); dv "$P_DEV" up -d --wait --registry "$reg" >>"$log" 2>&1 || die "devorch up --registry (nothing changed) failed"; add dev_regnone "$(since "$s")"
+	s=$(now); dk stack deploy --resolve-image always -c "$tmp/stack-reg.yaml" "$P_DOCKER" >>"$log" 2>&1; wait_docker_converged; add dk_regnone "$(since "$s")"
+	dv "$P_DEV" down >>"$log" 2>&1 || die "devorch down failed"
+	dk stack rm "$P_DOCKER" >>"$log" 2>&1; wait_docker_gone
+	echo "run $r, registry: cold ${t[dev_regcold]##* } vs ${t[dk_regcold]##* } s, nothing ${t[dev_regnone]##* } vs ${t[dk_regnone]##* } s" >&2
 done
 
 printf '\n%-34s %10s %14s %7s  %s\n' "devorch --target swarm vs docker stack" devorch "docker stack" ratio target
@@ -210,3 +262,9 @@ row one "one service changed" "<= 0.5x" "$d_one <= 0.5 * $k_one"
 row none "nothing changed" "< 0.3 s" "$d_none < 0.3"
 row rm "remove" "" ""
 echo "(docker: stack deploy --resolve-image never, then waiting until every task runs; docker 20.10's stack deploy cannot wait itself)"
+if [ -n "$reg" ]; then
+	d_regcold=$(median "${t[dev_regcold]}") k_regcold=$(median "${t[dk_regcold]}")
+	row regcold "registry: cold deploy" "<= 0.9x" "$d_regcold <= 0.9 * $k_regcold"
+	row regnone "registry: nothing changed" "" ""
+	echo "(registry: devorch up --registry pushes and names the image by digest; docker: stack deploy --resolve-image always of the pushed tag)"
+fi
