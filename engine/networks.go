@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"fmt"
 	"maps"
 	"os"
 	"slices"
@@ -10,9 +9,7 @@ import (
 	"github.com/devorch/devorch/compose"
 	"github.com/devorch/devorch/engine/hosts"
 	"github.com/devorch/devorch/engine/swarm"
-	"github.com/devorch/devorch/internal/labels"
 	"github.com/devorch/devorch/netctl"
-	"github.com/docker/docker/api/types/network"
 )
 
 // netPool is hs as netctl sees them, reporting to the engine's sink.
@@ -47,80 +44,43 @@ func (e *Engine) netEvent(ev netctl.Event) {
 	e.progress(ResNetwork, ev.Network, ev.Host, ev.Status)
 }
 
-// networkKinds decides, with several hosts, which of the project's
-// networks are Swarm overlays (the hosts they span share a Swarm, or they
-// are overlays already) and which fall back to cross-host links, and says
-// once which fell back. It returns each network's kind for the plan and
-// the overlays with their managers.
+// networkKinds has netctl.Decide decide, with several hosts, which of the
+// project's networks are Swarm overlays and which fall back to cross-host
+// links, on the hosts that answer and the Swarm membership it observes
+// there. It returns each network's kind for the plan, the overlays with
+// their managers, and the bridges they replace.
 func (e *Engine) networkKinds(ctx context.Context, p *compose.Project, where replicaHosts, views map[string]*hostView) (*netKinds, error) {
 	nk := &netKinds{}
 	if e.Pool.Single() {
 		return nk, nil
 	}
 	var reachable []swarm.Host
+	var hs []*hosts.Host
 	for _, h := range e.swarmHosts(infoAge) {
 		if v := views[h.Name]; v == nil || v.reachable {
 			reachable = append(reachable, h)
+			hs = append(hs, e.Pool.Get(h.Name))
 		}
 	}
 	tctx, cancel := context.WithTimeout(ctx, hostTimeout())
 	defer cancel()
 	t := swarm.Observe(tctx, reachable)
-	existing := netctl.Overlays{}
-	onHost := map[string][]network.Summary{}
-	for _, h := range reachable {
-		nets, err := netctl.List(ctx, e.Pool.Get(h.Name).Client, p.Name)
-		if err != nil {
-			return nil, fmt.Errorf("list networks on host %q: %w", h.Name, err)
-		}
-		onHost[h.Name] = nets
-		m, _ := t.Member(h.Name)
-		for _, n := range nets {
-			key := n.Labels[labels.Network]
-			if n.Driver != "overlay" || key == "" {
-				continue
-			}
-			if existing[key] == "" || m.Manager && m.Active() {
-				existing[key] = h.Name
-			}
-		}
-	}
-	// An overlay only workers list (its managers do not answer devorch)
-	// stays an overlay, used as it is: the workers' daemons attach
-	// containers to it through their Swarm; devorch cannot create or
-	// change it there.
-	for _, key := range slices.Sorted(maps.Keys(existing)) {
-		if m, _ := t.Member(existing[key]); !m.Manager {
-			e.warn("network %s is a Swarm overlay and no host that manages its Swarm answers: it is used as it is, through host %q", key, existing[key])
-		}
-	}
-	span := netctl.Span(p.Services, where.hosts)
 	shared := func(hs []string) (string, bool) {
 		_, mgr, ok := t.Shared(hs)
 		return mgr, ok
 	}
-	kinds, overlays := netctl.Kinds(p.Networks, span, shared, existing)
-	if note := netctl.FallbackNote(kinds, span); note != "" {
-		e.warn("%s", note)
+	member := func(host string) (bool, bool) {
+		m, _ := t.Member(host)
+		return m.Manager, m.Active()
 	}
-	nk.overlays = overlays
-	for _, key := range slices.Sorted(maps.Keys(kinds)) {
-		if len(span[key]) > 0 || kinds[key] == netctl.KindOverlay {
-			nk.kinds = append(nk.kinds, NetworkKind{Key: key, Kind: string(kinds[key]), Hosts: span[key]})
-		}
+	d, err := netctl.Decide(ctx, e.netPool(hs), p.Name, p.Services, p.Networks, where.hosts, shared, member)
+	if err != nil {
+		return nil, err
 	}
-	// A bridge of a network that is now an overlay (the hosts joined a
-	// Swarm) is replaced: taken off before the overlay is created
-	// (replaceBridges), its containers recreated on the overlay.
-	for host, nets := range onHost {
-		for _, n := range nets {
-			if key := n.Labels[labels.Network]; overlays[key] != "" && n.Driver != "overlay" {
-				if nk.replaced == nil {
-					nk.replaced, nk.replacedOn = map[string]string{}, map[string][]string{}
-				}
-				nk.replaced[n.ID] = fmt.Sprintf("network %s becomes a Swarm overlay", key)
-				nk.replacedOn[host] = append(nk.replacedOn[host], n.ID)
-			}
+	nk.overlays, nk.replaced, nk.replacedOn = d.Overlays, d.Replaced, d.ReplacedOn
+	for _, key := range slices.Sorted(maps.Keys(d.Kinds)) {
+		if len(d.Span[key]) > 0 || d.Kinds[key] == netctl.KindOverlay {
+			nk.kinds = append(nk.kinds, NetworkKind{Key: key, Kind: string(d.Kinds[key]), Hosts: d.Span[key]})
 		}
 	}
 	return nk, nil

@@ -12,6 +12,8 @@ import (
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/errdefs"
+
+	"github.com/devorch/devorch/internal/labels"
 )
 
 // Kind is how a project network connects its containers across hosts.
@@ -104,6 +106,76 @@ func FallbackNote(kinds map[string]Kind, span map[string][]string) string {
 		return ""
 	}
 	return fmt.Sprintf("network(s) %s span hosts that are not in one Swarm: services reach dependencies on other hosts only on their declared ports, through ports published on the hosts' addresses; run devorch hosts join to give them overlay networks (names, aliases and every port across hosts)", strings.Join(fell, ", "))
+}
+
+// Member says how a host stands in its Swarm, as the run observed it:
+// whether it manages it, and whether it is an active member.
+type Member func(host string) (manager, active bool)
+
+// Decision is what Decide found for a run's networks.
+type Decision struct {
+	Kinds map[string]Kind
+	// Span is the hosts each network connects containers on (Span).
+	Span     map[string][]string
+	Overlays Overlays
+	// Replaced maps the bridges that overlays replace in this run (their
+	// IDs) to why their containers are recreated; ReplacedOn lists them
+	// by host.
+	Replaced   map[string]string
+	ReplacedOn map[string][]string
+}
+
+// Decide decides, for a run on several hosts (the pool: those that
+// answer), which of the project's networks are Swarm overlays and which
+// fall back to cross-host links (Kinds). It lists the project's networks
+// on every host: a network that is an overlay already stays one, as the
+// copy an active manager lists, else a worker's; the latter, which devorch
+// cannot create or change without a manager, is named in a warning. It
+// says once which networks fell back (FallbackNote), and finds the bridges
+// of networks that are now overlays (the hosts joined a Swarm): they are
+// replaced, their containers recreated on the overlay.
+func Decide(ctx context.Context, pool Pool, project string, services types.Services, networks types.Networks, hostsOf func(service string) []string, shared Swarms, member Member) (Decision, error) {
+	existing := Overlays{}
+	onHost := map[string][]network.Summary{}
+	for _, h := range pool.Hosts {
+		nets, err := List(ctx, h.API, project)
+		if err != nil {
+			return Decision{}, fmt.Errorf("list networks on host %q: %w", h.Name, err)
+		}
+		onHost[h.Name] = nets
+		mgr, active := member(h.Name)
+		for _, n := range nets {
+			key := n.Labels[labels.Network]
+			if n.Driver != "overlay" || key == "" {
+				continue
+			}
+			if existing[key] == "" || mgr && active {
+				existing[key] = h.Name
+			}
+		}
+	}
+	for _, key := range slices.Sorted(maps.Keys(existing)) {
+		if mgr, _ := member(existing[key]); !mgr {
+			pool.Sink.warn("network %s is a Swarm overlay and no host that manages its Swarm answers: it is used as it is, through host %q", key, existing[key])
+		}
+	}
+	d := Decision{Span: Span(services, hostsOf)}
+	d.Kinds, d.Overlays = Kinds(networks, d.Span, shared, existing)
+	if note := FallbackNote(d.Kinds, d.Span); note != "" {
+		pool.Sink.warn("%s", note)
+	}
+	for _, host := range slices.Sorted(maps.Keys(onHost)) {
+		for _, n := range onHost[host] {
+			if key := n.Labels[labels.Network]; d.Overlays[key] != "" && n.Driver != "overlay" {
+				if d.Replaced == nil {
+					d.Replaced, d.ReplacedOn = map[string]string{}, map[string][]string{}
+				}
+				d.Replaced[n.ID] = fmt.Sprintf("network %s becomes a Swarm overlay", key)
+				d.ReplacedOn[host] = append(d.ReplacedOn[host], n.ID)
+			}
+		}
+	}
+	return d, nil
 }
 
 // sharesOverlay says whether two services have a network in common that

@@ -2,6 +2,7 @@ package netctl
 
 import (
 	"context"
+	"errors"
 	"maps"
 	"reflect"
 	"slices"
@@ -9,6 +10,9 @@ import (
 	"testing"
 
 	"github.com/compose-spec/compose-go/v2/types"
+	"github.com/docker/docker/api/types/network"
+
+	"github.com/devorch/devorch/internal/labels"
 )
 
 // TestKinds: a network devorch creates that spans several hosts is an
@@ -130,5 +134,70 @@ func TestSharesOverlay(t *testing.T) {
 	}
 	if sharesOverlay(svc("host"), b, Overlays{"x": "m"}) {
 		t.Error("host networking shares no overlay")
+	}
+}
+
+// TestDecide: the networks listed on each host feed Kinds. An overlay that
+// only a worker lists stays an overlay, through that worker, with a
+// warning; a bridge of a network that becomes an overlay is replaced; with
+// no shared Swarm the network falls back to links, said once.
+func TestDecide(t *testing.T) {
+	lbl := func(key string) map[string]string {
+		return map[string]string{labels.Project: "p", labels.Network: key}
+	}
+	h1 := &fakeDocker{nets: []network.Summary{
+		{ID: "b1", Name: "p_front", Driver: "bridge", Labels: lbl("front")},
+		{ID: "x1", Name: "other_front", Driver: "bridge", Labels: map[string]string{labels.Project: "other", labels.Network: "front"}},
+	}}
+	h2 := &fakeDocker{nets: []network.Summary{{ID: "o2", Name: "p_old", Driver: "overlay", Labels: lbl("old")}}}
+	services := types.Services{
+		"a": {Name: "a", ContainerSpec: types.ContainerSpec{Networks: map[string]*types.ServiceNetworkConfig{"front": nil, "back": nil, "old": nil}}},
+		"b": {Name: "b", ContainerSpec: types.ContainerSpec{Networks: map[string]*types.ServiceNetworkConfig{"front": nil}}},
+	}
+	networks := types.Networks{"front": {}, "back": {}, "old": {}}
+	hostsOf := func(s string) []string { return map[string][]string{"a": {"h1"}, "b": {"h2"}}[s] }
+	member := func(h string) (bool, bool) { return h == "h1", true }
+	decide := func(shared Swarms) (Decision, []string) {
+		var warnings []string
+		pool := Pool{
+			Hosts: []Host{{Name: "h1", API: h1}, {Name: "h2", API: h2}},
+			Sink: func(ev Event) {
+				if ev.Warning != "" {
+					warnings = append(warnings, ev.Warning)
+				}
+			},
+		}
+		d, err := Decide(context.Background(), pool, "p", services, networks, hostsOf, shared, member)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d, warnings
+	}
+
+	d, warnings := decide(func([]string) (string, bool) { return "h1", true })
+	if want := map[string]Kind{"front": KindOverlay, "back": KindBridge, "old": KindOverlay}; !maps.Equal(d.Kinds, want) {
+		t.Errorf("kinds %v, want %v", d.Kinds, want)
+	}
+	if want := (Overlays{"front": "h1", "old": "h2"}); !maps.Equal(d.Overlays, want) {
+		t.Errorf("overlays %v, want %v", d.Overlays, want)
+	}
+	if !reflect.DeepEqual(d.ReplacedOn, map[string][]string{"h1": {"b1"}}) || !strings.Contains(d.Replaced["b1"], "front becomes a Swarm overlay") {
+		t.Errorf("replaced %v on %v, want p_front's bridge on h1 only", d.Replaced, d.ReplacedOn)
+	}
+	if len(warnings) != 1 || !strings.Contains(warnings[0], `network old is a Swarm overlay and no host that manages its Swarm answers: it is used as it is, through host "h2"`) {
+		t.Errorf("warnings %q", warnings)
+	}
+
+	d, warnings = decide(func([]string) (string, bool) { return "", false })
+	if d.Kinds["front"] != KindLink || d.Replaced != nil {
+		t.Errorf("no Swarm: front is %s, replaced %v", d.Kinds["front"], d.Replaced)
+	}
+	if len(warnings) != 2 || !strings.Contains(warnings[1], "network(s) front (hosts h1, h2) span hosts that are not in one Swarm") {
+		t.Errorf("warnings %q", warnings)
+	}
+
+	h2.listErr = errors.New("gone")
+	if _, err := Decide(context.Background(), Pool{Hosts: []Host{{Name: "h2", API: h2}}}, "p", services, networks, hostsOf, nil, member); err == nil || !strings.Contains(err.Error(), `list networks on host "h2": gone`) {
+		t.Errorf("a host that fails its list: %v", err)
 	}
 }
