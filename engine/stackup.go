@@ -304,14 +304,26 @@ func (e *Engine) stackImagesPresent(ctx context.Context, p *compose.Project, t *
 	return out, notes, nil
 }
 
-// StackDown removes the project from the Swarm (stack.Remove).
-func (e *Engine) StackDown(ctx context.Context, project string, o stack.RemoveOptions) error {
+// StackDown removes the project from the Swarm (stack.Remove), then, with
+// rmi ("local" or "all", as down --rmi), its images from every node
+// devorch reaches, once their tasks are gone (p may be nil: see
+// images.Remove).
+func (e *Engine) StackDown(ctx context.Context, project string, p *compose.Project, o stack.RemoveOptions, rmi string) error {
 	t, err := e.openStack(ctx)
 	if err != nil {
 		return err
 	}
 	o.Sink = e.stackEvent
-	return stack.Remove(ctx, t, project, o)
+	if err := stack.Remove(ctx, t, project, o); err != nil || rmi == "" {
+		return err
+	}
+	var nodes []*hosts.Host
+	for _, n := range t.Nodes {
+		if h := e.Pool.Get(n.Host); h != nil {
+			nodes = append(nodes, h)
+		}
+	}
+	return images.Remove(ctx, imageHosts(nodes), project, p, rmi, e.imageEvent)
 }
 
 // StackPs lists the project's tasks.

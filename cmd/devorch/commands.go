@@ -89,7 +89,7 @@ func (a *app) downCommand() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				return a.stackDown(cmd, e, name, volumes)
+				return a.stackDown(cmd, e, name, p, volumes, rmi)
 			}
 			return e.Down(cmd.Context(), name, p, engine.DownOptions{
 				RemoveOrphans: removeOrphans, Volumes: volumes, RemoveImages: rmi,

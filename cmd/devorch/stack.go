@@ -121,8 +121,8 @@ func (a *app) runStackUp(cmd *cobra.Command, p *compose.Project, args []string, 
 }
 
 // stackDown is down --target swarm.
-func (a *app) stackDown(cmd *cobra.Command, e *engine.Engine, name string, volumes bool) error {
-	return e.StackDown(cmd.Context(), name, swarmstack.RemoveOptions{Volumes: volumes})
+func (a *app) stackDown(cmd *cobra.Command, e *engine.Engine, name string, p *compose.Project, volumes bool, rmi string) error {
+	return e.StackDown(cmd.Context(), name, p, swarmstack.RemoveOptions{Volumes: volumes}, rmi)
 }
 
 // stackPs is ps --target swarm: the project's tasks, as docker stack ps

@@ -667,7 +667,7 @@ func linkAddr(t *testing.T, hostAddr string) string {
 // including h9, which devorch has no endpoint for and which would
 // otherwise get no task. An unchanged file pushes nothing new and
 // updates nothing; a registry that cannot be reached fails before
-// anything is created.
+// anything is created; down --rmi local removes the image from the nodes.
 func TestSwarmTargetRegistry(t *testing.T) {
 	all := testenv.SwarmHosts(t, 3)
 	reg := startRegistryAt(t, linkAddr(t, all[0].Address), "")
@@ -754,7 +754,17 @@ services:
 		t.Errorf("dry run of an unchanged file:\n%s", r.stdout)
 	}
 
-	s.mustRun("down", "-v")
+	// down --rmi local removes the built image from the nodes devorch
+	// reaches (h9's copy, which devorch cannot reach, the cleanup
+	// removes): the manager's tags, the registry's included, and the
+	// worker's copy, which it holds by digest only.
+	s.mustRun("down", "-v", "--rmi", "local")
+	for _, h := range all[:2] {
+		imgs, err := h.Client.ImageList(context.Background(), image.ListOptions{Filters: filters.NewArgs(filters.Arg("label", "dev.devorch.project="+s.project))})
+		if err != nil || len(imgs) > 0 {
+			t.Errorf("%s after down --rmi local: images %v (%v)", h.Name, imgs, err)
+		}
+	}
 	s.hosts = all
 	if l := s.leftovers(); len(l) > 0 {
 		t.Errorf("left behind: %v", l)
