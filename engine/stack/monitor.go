@@ -303,6 +303,8 @@ func nodeOf(n swarm.Node, host string) Node {
 		ID: n.ID, Host: host, Hostname: n.Description.Hostname, Role: string(n.Spec.Role),
 		Availability: string(n.Spec.Availability), State: string(n.Status.State), Addr: n.Status.Addr,
 		NanoCPUs: n.Description.Resources.NanoCPUs, MemoryBytes: n.Description.Resources.MemoryBytes,
+		Labels: n.Spec.Labels, EngineLabels: n.Description.Engine.Labels,
+		OS: n.Description.Platform.OS, Arch: n.Description.Platform.Architecture,
 	}
 }
 

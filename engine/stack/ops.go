@@ -220,10 +220,9 @@ func FindTask(ctx context.Context, t *Target, project, service string, slot int)
 // RunNode is the devorch host a one-off container of service runs on
 // (devorch run): beside the service's running tasks, where their volumes'
 // data is and their constraints hold, the manager's node first among
-// them. A service with no running task follows its constraints on
-// node.id (the one devorch adds for a volume's data), node.hostname and
-// node.role, the manager first; the Swarm checks the others for its own
-// tasks, not devorch for a one-off.
+// them. A service with no running task follows its placement constraints
+// (node.id, the one devorch adds for a volume's data, among them), the
+// manager first.
 func RunNode(ctx context.Context, t *Target, project, service string) (string, error) {
 	svcs, err := services(ctx, t, project, []string{service})
 	if err != nil {
@@ -277,9 +276,9 @@ func boolInt(b bool) int {
 	return 0
 }
 
-// meets says whether node n meets the constraints on node.id,
-// node.hostname and node.role (compared as SwarmKit does, ignoring case);
-// constraints on other keys are not checked.
+// meets says whether node n meets the placement constraints, as SwarmKit
+// compares them: values ignore case, and a label the node lacks fails
+// "==" and meets "!=". A key SwarmKit would refuse is not checked.
 func meets(n Node, cons []string) bool {
 	for _, c := range cons {
 		eq := true
@@ -290,18 +289,27 @@ func meets(n Node, cons []string) bool {
 			}
 			eq = false
 		}
-		var have string
-		switch strings.ToLower(strings.TrimSpace(key)) {
-		case "node.id":
+		key = strings.TrimSpace(key)
+		have, known := "", true
+		switch lk := strings.ToLower(key); {
+		case lk == "node.id":
 			have = n.ID
-		case "node.hostname":
+		case lk == "node.hostname":
 			have = n.Hostname
-		case "node.role":
+		case lk == "node.role":
 			have = n.Role
+		case lk == "node.platform.os":
+			have = n.OS
+		case lk == "node.platform.arch":
+			have = n.Arch
+		case strings.HasPrefix(lk, "node.labels."):
+			have, known = n.Labels[key[len("node.labels."):]]
+		case strings.HasPrefix(lk, "engine.labels."):
+			have, known = n.EngineLabels[key[len("engine.labels."):]]
 		default:
 			continue
 		}
-		if strings.EqualFold(have, strings.TrimSpace(val)) != eq {
+		if (known && strings.EqualFold(have, strings.TrimSpace(val))) != eq {
 			return false
 		}
 	}

@@ -77,6 +77,10 @@ type Node struct {
 	Addr         string
 	NanoCPUs     int64
 	MemoryBytes  int64
+	// Labels are the node's labels (node.labels.*), EngineLabels its
+	// daemon's (engine.labels.*); OS and Arch its platform.
+	Labels, EngineLabels map[string]string
+	OS, Arch             string
 }
 
 // Name is how devorch shows the node: its devorch host name, else its
