@@ -732,13 +732,18 @@ services:
 		t.Errorf("image tag label %q", tag)
 	}
 	digest := img[strings.Index(img, "@")+1:]
-	for _, w := range all[1:] { // the workers pulled it: its manifest and its new layer
-		if got := reg.fetchers("/manifests/" + digest); !got[w.Address] {
-			t.Errorf("%s did not pull the manifest %s from the registry (fetched by %v)", w.Name, digest, got)
+	// The workers pulled it: its manifest and its new layer. The registry
+	// logs a request once it has answered it: wait for the lines.
+	pulled := func(part string) bool {
+		got := reg.fetchers(part)
+		return got[all[1].Address] && got[all[2].Address]
+	}
+	for deadline := time.Now().Add(30 * time.Second); !pulled("/manifests/"+digest) || !pulled("/blobs/sha256:"); {
+		if time.Now().After(deadline) {
+			t.Fatalf("the workers %s and %s did not both pull manifest %s and a blob from the registry: manifest fetched by %v, blobs by %v",
+				all[1].Address, all[2].Address, digest, reg.fetchers("/manifests/"+digest), reg.fetchers("/blobs/sha256:"))
 		}
-		if got := reg.fetchers("/blobs/sha256:"); !got[w.Address] {
-			t.Errorf("%s pulled no blob from the registry (fetched by %v)", w.Name, got)
-		}
+		time.Sleep(100 * time.Millisecond)
 	}
 
 	// The same file again, the registry from the environment: no update.
