@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/compose-spec/compose-go/v2/types"
+	"github.com/distribution/reference"
 
 	"github.com/devorch/devorch/internal/errtext"
 )
@@ -48,6 +49,21 @@ func CheckTarget(t string) error {
 		return nil
 	}
 	return fmt.Errorf("target %q: want hosts (devorch places the containers) or swarm (Swarm services)", t)
+}
+
+// CheckRegistry says whether r names a registry to push images to (the
+// swarm target's --registry, DEVORCH_REGISTRY, x-devorch registry): a host
+// with an optional port and path ("registry.example.com:5000/team"), with
+// no scheme, tag or digest.
+func CheckRegistry(r string) error {
+	if strings.Contains(r, "://") {
+		return fmt.Errorf("registry %q: give host[:port][/path], without a scheme", r)
+	}
+	named, err := reference.ParseNormalizedNamed(strings.TrimSuffix(r, "/") + "/probe")
+	if err != nil || !reference.IsNameOnly(named) {
+		return fmt.Errorf("registry %q: not host[:port][/path]", r)
+	}
+	return nil
 }
 
 // HostSpec is one host of an x-devorch hosts block.
@@ -127,6 +143,11 @@ func parseExtension(p *types.Project) (Extension, error) {
 	}
 	if err := CheckTarget(x.Target); err != nil {
 		return x, fmt.Errorf("top level: %s.%w", ExtensionKey, err)
+	}
+	if x.Registry != "" {
+		if err := CheckRegistry(x.Registry); err != nil {
+			return x, fmt.Errorf("top level: %s.%w", ExtensionKey, err)
+		}
 	}
 	for _, name := range sortedNames(x.Hosts) {
 		h := x.Hosts[name]

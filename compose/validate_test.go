@@ -131,6 +131,7 @@ func TestLoadErrorsNameTheFileOnOneLine(t *testing.T) {
 		{"x-devorch type", map[string]string{"compose.yaml": svc("    x-devorch: {alerts: {cpu: [1]}}\n")}, []string{"compose.yaml: ", `service "a": x-devorch.alerts`, "want a string"}},
 		{"x-devorch unknown key", map[string]string{"compose.yaml": svc("    x-devorch: {alrets: {cpu: \"90%/1s\"}}\n")}, []string{`x-devorch: unknown field "alrets"`}},
 		{"x-devorch host address", map[string]string{"compose.yaml": svc("x-devorch:\n  hosts:\n    h: {endpoint: \"unix:///x.sock\", address: not-an-ip}\n")}, []string{`x-devorch.hosts.h.address "not-an-ip": not an IP address`}},
+		{"x-devorch registry", map[string]string{"compose.yaml": svc("x-devorch: {target: swarm, registry: \"https://reg.example.com\"}\n")}, []string{"compose.yaml: ", `x-devorch.registry "https://reg.example.com": give host[:port][/path], without a scheme`}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -13,7 +13,6 @@ import (
 
 	"github.com/devorch/devorch/compose"
 	"github.com/devorch/devorch/engine"
-	"github.com/devorch/devorch/engine/images"
 	swarmstack "github.com/devorch/devorch/engine/stack"
 )
 
@@ -36,23 +35,22 @@ func (a *app) targetOf(p *compose.Project) (string, error) {
 }
 
 // registryOf is the registry a Swarm's images go through: --registry,
-// DEVORCH_REGISTRY, the file's x-devorch registry, else none (devorch
-// copies the images to the nodes).
+// DEVORCH_REGISTRY, the file's x-devorch registry (checked when the file
+// is loaded), else none (devorch copies the images to the nodes).
 func registryOf(flag string, p *compose.Project) (string, error) {
-	r, from := flag, "--registry"
-	if r == "" {
-		r, from = os.Getenv("DEVORCH_REGISTRY"), "DEVORCH_REGISTRY"
+	for _, r := range []struct{ value, from string }{{flag, "--registry"}, {os.Getenv("DEVORCH_REGISTRY"), "DEVORCH_REGISTRY"}} {
+		if r.value == "" {
+			continue
+		}
+		if err := compose.CheckRegistry(r.value); err != nil {
+			return "", &usageError{fmt.Errorf("%s: %w", r.from, err)}
+		}
+		return r.value, nil
 	}
-	if r == "" && p != nil {
-		r, from = p.X.Registry, compose.ExtensionKey+".registry"
+	if p != nil {
+		return p.X.Registry, nil
 	}
-	if r == "" {
-		return "", nil
-	}
-	if err := images.CheckRegistry(r); err != nil {
-		return "", &usageError{fmt.Errorf("%s: %w", from, err)}
-	}
-	return r, nil
+	return "", nil
 }
 
 // onSwarm says whether the command targets a Swarm.

@@ -13,6 +13,8 @@ import (
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/client"
 	"github.com/docker/docker/pkg/jsonmessage"
+
+	"github.com/devorch/devorch/compose"
 )
 
 // PushAPI is what Push asks of the daemon that holds the image.
@@ -22,26 +24,12 @@ type PushAPI interface {
 	ImagePush(ctx context.Context, ref string, options image.PushOptions) (io.ReadCloser, error)
 }
 
-// CheckRegistry says whether r names a registry to push to: a host with
-// an optional port and path ("registry.example.com:5000/team"), with no
-// scheme, tag or digest.
-func CheckRegistry(r string) error {
-	if strings.Contains(r, "://") {
-		return fmt.Errorf("registry %q: give host[:port][/path], without a scheme", r)
-	}
-	named, err := reference.ParseNormalizedNamed(strings.TrimSuffix(r, "/") + "/probe")
-	if err != nil || !reference.IsNameOnly(named) {
-		return fmt.Errorf("registry %q: not host[:port][/path]", r)
-	}
-	return nil
-}
-
 // RegistryRef is the name ref gets in registry r: r followed by the
 // image's path and tag ("devorch-test/app" in "10.0.0.1:5000" is
 // "10.0.0.1:5000/devorch-test/app:latest"). An image already named in r
 // keeps its name.
 func RegistryRef(ref, r string) (string, error) {
-	if err := CheckRegistry(r); err != nil {
+	if err := compose.CheckRegistry(r); err != nil {
 		return "", err
 	}
 	r = strings.TrimSuffix(r, "/")
@@ -150,7 +138,7 @@ func PushedRef(ctx context.Context, api PushAPI, ref, r string) (string, error) 
 // CLI's credentials, "" when the user has none for it: what the Swarm's
 // nodes pull with.
 func RegistryAuth(r string) (string, error) {
-	if err := CheckRegistry(r); err != nil {
+	if err := compose.CheckRegistry(r); err != nil {
 		return "", err
 	}
 	named, _ := reference.ParseNormalizedNamed(strings.TrimSuffix(r, "/") + "/probe")
