@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -10,7 +9,7 @@ import (
 	"os"
 	"slices"
 	"strings"
-	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -119,6 +118,16 @@ func (s *swarmTarget) execIn(service string, cmd ...string) string {
 	}
 	s.t.Fatalf("no task container of %s on any node", service)
 	return ""
+}
+
+// downLeavesNothing runs down with flags and checks that the project left
+// nothing on the Swarm and its nodes.
+func (s *swarmTarget) downLeavesNothing(flags ...string) {
+	s.t.Helper()
+	s.mustRun(append([]string{"down"}, flags...)...)
+	if l := s.leftovers(); len(l) > 0 {
+		s.t.Errorf("left behind: %v", l)
+	}
 }
 
 // leftovers lists what the project left on the Swarm and its nodes.
@@ -306,10 +315,7 @@ func TestSwarmTargetStack(t *testing.T) {
 	setAvailability(t, s.mgr, drained, swarm.NodeAvailabilityActive)
 	s.until("api back on 3 nodes", func() bool { return len(s.running("api")) == 3 })
 
-	s.mustRun("down", "-v")
-	if l := s.leftovers(); len(l) > 0 {
-		t.Errorf("left behind: %v", l)
-	}
+	s.downLeavesNothing("-v")
 }
 
 // --wait names the service, and the reason, of a task that cannot start;
@@ -332,10 +338,7 @@ services:
 	if strings.Contains(r.stderr, `"ok"`) {
 		t.Errorf("the error names a service that runs: %s", r.stderr)
 	}
-	s.mustRun("down")
-	if l := s.leftovers(); len(l) > 0 {
-		t.Errorf("left behind: %v", l)
-	}
+	s.downLeavesNothing()
 
 	worker := s.hosts[1]
 	r = s.devorch("--host", worker.Spec(), "--target", "swarm", "up", "-d")
@@ -386,36 +389,11 @@ services:
 	t.Cleanup(func() { s.run("down") })
 	// An attached up deploys and follows the services' logs; Ctrl-C stops
 	// following and leaves the services running.
-	cmd := s.command(append(append([]string{}, s.flags...), "up")...)
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var errb bytes.Buffer
-	cmd.Stderr = &errb
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	seen := make(chan struct{})
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		once := sync.Once{}
-		for sc.Scan() {
-			if strings.Contains(sc.Text(), "listening on :8090") {
-				once.Do(func() { close(seen) })
-			}
-		}
-	}()
-	select {
-	case <-seen:
-	case <-time.After(3 * time.Minute):
-		_ = cmd.Process.Kill()
-		t.Fatalf("attached up showed no log line of web in 3 minutes:\n%s", errb.String())
-	}
-	_ = cmd.Process.Signal(os.Interrupt)
-	_ = cmd.Wait()
-	if !strings.Contains(errb.String(), "the services keep running") {
-		t.Errorf("attached up does not say Ctrl-C leaves the services running:\n%s", errb.String())
+	p := startProc(t, s.command(append(append([]string{}, s.flags...), "up")...))
+	p.waitLine("listening on :8090")
+	p.signal(syscall.SIGINT)
+	if r := p.wait(); !strings.Contains(r.stderr, "the services keep running") {
+		t.Errorf("attached up does not say Ctrl-C leaves the services running:\n%s", r.stderr)
 	}
 	s.until("running after the attached up", func() bool { return sum(s.running("api")) == 2 && sum(s.running("web")) == 1 })
 	s.mustRun("up", "-d", "--wait")
@@ -476,10 +454,7 @@ services:
 	if n := sum(s.running("api")); n != 2 {
 		t.Errorf("up after scale: %d api tasks running, want the file's 2", n)
 	}
-	s.mustRun("down")
-	if l := s.leftovers(); len(l) > 0 {
-		t.Errorf("left behind: %v", l)
-	}
+	s.downLeavesNothing()
 }
 
 // A named volume stays a local volume on the node that runs the task; once
@@ -534,10 +509,7 @@ volumes:
 	if r := s.mustRun("run", "--rm", "-T", "db", "cat", "/data/f"); strings.TrimSpace(r.stdout) != "kept" {
 		t.Errorf("run db cat /data/f with db stopped: %q", r.stdout)
 	}
-	s.mustRun("down", "-v")
-	if l := s.leftovers(); len(l) > 0 {
-		t.Errorf("left behind: %v", l)
-	}
+	s.downLeavesNothing("-v")
 }
 
 // The TUI's Swarm backend over the real Swarm: it follows the Swarm's
