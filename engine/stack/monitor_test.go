@@ -56,16 +56,7 @@ func (f *fakeManager) ServiceList(_ context.Context, o swarm.ServiceListOptions)
 	if f.err != nil {
 		return nil, f.err
 	}
-	var out []swarm.Service
-	for _, s := range f.services {
-		for _, l := range o.Filters.Get("label") {
-			k, v, _ := strings.Cut(l, "=")
-			if s.Spec.Labels[k] == v {
-				out = append(out, s)
-			}
-		}
-	}
-	return out, nil
+	return withLabel(f.services, o.Filters), nil
 }
 
 func (f *fakeManager) TaskList(_ context.Context, o swarm.TaskListOptions) ([]swarm.Task, error) {

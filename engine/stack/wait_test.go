@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/swarm"
 
 	"github.com/devorch/devorch/internal/labels"
@@ -39,16 +40,22 @@ func (f *fakeSwarm) ServiceList(ctx context.Context, o swarm.ServiceListOptions)
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.polls++
+	return withLabel(f.step().services, o.Filters), nil
+}
+
+// withLabel is what ServiceList answers for a label filter: the services
+// that carry one of its labels (the fakes' filters name one).
+func withLabel(svcs []swarm.Service, f filters.Args) []swarm.Service {
 	var out []swarm.Service
-	for _, s := range f.step().services {
-		for _, l := range o.Filters.Get("label") {
+	for _, s := range svcs {
+		for _, l := range f.Get("label") {
 			k, v, _ := strings.Cut(l, "=")
 			if s.Spec.Labels[k] == v {
 				out = append(out, s)
 			}
 		}
 	}
-	return out, nil
+	return out
 }
 
 func (f *fakeSwarm) TaskList(ctx context.Context, o swarm.TaskListOptions) ([]swarm.Task, error) {
