@@ -3,7 +3,9 @@ package stack
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -104,13 +106,8 @@ func environment(env types.MappingWithEquals) []string {
 // extraHosts turns extra_hosts into SwarmKit's /etc/hosts notation,
 // "IP hostname", sorted by host name (compose-go keeps them in a map).
 func extraHosts(h types.HostsList) []string {
-	hosts := make([]string, 0, len(h))
-	for host := range h {
-		hosts = append(hosts, host)
-	}
-	sort.Strings(hosts)
 	var out []string
-	for _, host := range hosts {
+	for _, host := range slices.Sorted(maps.Keys(h)) {
 		for _, ip := range h[host] {
 			out = append(out, ip+" "+host)
 		}
@@ -164,13 +161,8 @@ func ulimits(u map[string]*types.UlimitsConfig) []*container.Ulimit {
 	if len(u) == 0 {
 		return nil
 	}
-	names := make([]string, 0, len(u))
-	for n := range u {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	out := make([]*container.Ulimit, 0, len(names))
-	for _, n := range names {
+	out := make([]*container.Ulimit, 0, len(u))
+	for _, n := range slices.Sorted(maps.Keys(u)) {
 		c := u[n]
 		if c == nil {
 			continue

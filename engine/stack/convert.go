@@ -11,6 +11,8 @@ package stack
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 
 	"github.com/compose-spec/compose-go/v2/types"
@@ -64,11 +66,7 @@ func ServiceName(namespace, service string) string {
 // Services converts every service of p. Warnings come back sorted; the
 // first error, in service name order, names its service.
 func Services(p *types.Project, o Options) (map[string]swarm.ServiceSpec, []string, error) {
-	names := make([]string, 0, len(p.Services))
-	for name := range p.Services {
-		names = append(names, name)
-	}
-	sort.Strings(names)
+	names := slices.Sorted(maps.Keys(p.Services))
 	specs := make(map[string]swarm.ServiceSpec, len(names))
 	var warnings []string
 	for _, name := range names {

@@ -3,8 +3,9 @@ package stack
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"math"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -208,13 +209,8 @@ func attachments(p *types.Project, s types.ServiceConfig, o Options, w *warner) 
 	if s.NetworkMode == "none" {
 		return nil, nil
 	}
-	keys := make([]string, 0, len(s.Networks))
-	for k := range s.Networks {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
 	var out []swarm.NetworkAttachmentConfig
-	for _, key := range keys {
+	for _, key := range slices.Sorted(maps.Keys(s.Networks)) {
 		target := o.Networks[key]
 		if target == "" {
 			nc, ok := p.Networks[key]

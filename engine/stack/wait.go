@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -210,7 +211,7 @@ func sameProgress(a, b Progress) bool {
 // (updating): context deadline exceeded".
 func notDone(ctx context.Context, o WaitOptions, last map[string]Progress, modes map[string]swarm.ServiceMode) error {
 	var parts []string
-	for _, name := range sortedKeys(last) {
+	for _, name := range slices.Sorted(maps.Keys(last)) {
 		p := last[name]
 		if p.Done {
 			continue
@@ -242,13 +243,4 @@ func describeProgress(p Progress, mode swarm.ServiceMode) string {
 		s += " (" + strings.ReplaceAll(p.Updating, "_", " ") + ")"
 	}
 	return s
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
