@@ -60,6 +60,12 @@ func (e *Engine) Run(ctx context.Context, p *compose.Project, o RunOptions, st S
 	if err != nil {
 		return 1, err
 	}
+	return e.startOneOff(ctx, h, cs, name, s, o, st)
+}
+
+// startOneOff creates the one-off container cs on h with run's streams,
+// and starts it detached or runs it attached (run and run on a Swarm).
+func (e *Engine) startOneOff(ctx context.Context, h *hosts.Host, cs *spec.Container, name string, s types.ServiceConfig, o RunOptions, st Streams) (int, error) {
 	setRunStreams(cs, s.StdinOpen, o, st)
 	id, err := e.createContainer(ctx, newSem(1), h, cs, name, s.Platform)
 	if err != nil {

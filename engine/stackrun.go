@@ -11,7 +11,6 @@ import (
 	"github.com/docker/docker/api/types/volume"
 
 	"github.com/devorch/devorch/compose"
-	"github.com/devorch/devorch/engine/ctr"
 	"github.com/devorch/devorch/engine/images"
 	"github.com/devorch/devorch/engine/spec"
 	"github.com/devorch/devorch/engine/stack"
@@ -85,15 +84,7 @@ func (e *Engine) StackRun(ctx context.Context, p *compose.Project, o RunOptions,
 		return 1, err
 	}
 	cs.Config.Labels[labels.StackNamespace] = p.Name
-	setRunStreams(cs, s.StdinOpen, o, st)
-	id, err := e.createContainer(ctx, newSem(1), h, cs, name, s.Platform)
-	if err != nil {
-		return 1, err
-	}
-	if o.Detach {
-		return ctr.StartDetached(ctx, h.Client, id, name, st)
-	}
-	return ctr.RunAttached(ctx, h.Client, id, name, s.StdinOpen, o.Remove, st)
+	return e.startOneOff(ctx, h, cs, name, s, o, st)
 }
 
 // volumeAPI is what stackRunVolumes asks of the node's daemon.
